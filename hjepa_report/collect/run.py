@@ -1,0 +1,78 @@
+"""What the collector found in a run directory: plain records, no analysis, no HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .scalars import ScalarTable
+
+
+@dataclass
+class FileRecord:
+    """One file below the run directory and what the collector did with it."""
+
+    path: str  # relative to the run directory (or absolute when given from outside it)
+    kind: str  # tensorboard | csv | jsonl | json | checkpoint | image | config | other
+    status: str  # read | skipped
+    detail: str  # what was taken from it, or why it was skipped
+    size: int = 0
+
+
+@dataclass
+class CheckpointRef:
+    """A checkpoint file, described without loading its tensors."""
+
+    path: Path
+    name: str
+    size: int
+    format: str  # torch | safetensors
+    epoch: int | None = None  # training epoch as stored in (or implied by) the file, 0-based where known
+    step: int | None = None
+    role: str = "epoch"  # epoch | latest | best | other
+    top_level_keys: list[str] = field(default_factory=list)
+    param_counts: dict[str, int] = field(default_factory=dict)  # sub-model -> number of values
+    dtypes: list[str] = field(default_factory=list)
+    same_as: str | None = None  # name of a byte-identical checkpoint already listed
+    note: str = ""  # e.g. the I-JEPA off-by-one, or why the file could not be inspected
+    metadata: dict[str, Any] = field(default_factory=dict)  # small scalar fields (loss, lr, metrics, ...)
+
+
+@dataclass
+class ImageRef:
+    """A sample image and its class label (the name of its sub-folder, if any)."""
+
+    path: Path
+    label: str | None = None
+
+
+@dataclass
+class Run:
+    """Everything the collector found in one run directory."""
+
+    root: Path
+    name: str
+    layout: str  # hjepa | ijepa | generic
+    layout_reason: str
+    config: dict[str, Any] | None = None
+    config_path: Path | None = None
+    scalars: ScalarTable = field(default_factory=ScalarTable.empty)
+    checkpoints: list[CheckpointRef] = field(default_factory=list)
+    images: list[ImageRef] = field(default_factory=list)
+    files: list[FileRecord] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def unique_checkpoints(self) -> list[CheckpointRef]:
+        """Return the checkpoints without byte-identical copies (latest/best duplicating an epoch file)."""
+        return [c for c in self.checkpoints if c.same_as is None]
+
+    def latest_checkpoint(self) -> CheckpointRef | None:
+        """Return the checkpoint of the latest training state (highest epoch/step; 'latest' wins ties)."""
+        if not self.checkpoints:
+            return None
+
+        def key(c: CheckpointRef):
+            return (c.epoch if c.epoch is not None else -1, c.step if c.step is not None else -1, c.role == "latest")
+
+        return max(self.checkpoints, key=key)

@@ -1,0 +1,37 @@
+"""Report settings: every option of the command line, in one object the library functions take."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ReportSettings:
+    """What to build and how. The CLI parses its options into one of these; notebooks make one directly."""
+
+    output: Path | None = None  # report.html path; default RUN_DIR/../<run name>-report/report.html, see cli
+    config: Path | None = None  # training config YAML given from outside the run dir
+    images: Path | None = None  # folder of sample images (sub-folder names are class labels)
+    checkpoint: Path | None = None  # the checkpoint model-based sections use (default: latest)
+    sections: list[str] | None = None  # only these sections (None: all)
+    skip: list[str] = field(default_factory=list)  # sections not to build
+    layout: str | None = None  # force hjepa | ijepa | generic
+    trust_checkpoints: bool = False  # allow full unpickling (can run code in the file)
+    strict: bool = False  # a failing section makes the command fail
+    quiet: bool = False
+    smoothing: float = 0.6  # TensorBoard-style debiased EMA weight for curves
+    seed: int = 0  # every random choice (masks, t-SNE, directions, image sampling) derives from it
+    device: str = "cpu"
+    max_images: int = 16
+    encoder_heads: int | None = None
+    predictor_heads: int | None = None
+    model_factory: str | None = None  # "module:callable" escape hatch
+    minimal: bool = False
+    command_line: str = ""
+
+    def wants(self, section: str) -> bool:
+        """Tell whether a section is selected by --sections / --skip."""
+        if section in self.skip:
+            return False
+        return self.sections is None or section in self.sections

@@ -1,0 +1,197 @@
+"""H-JEPA networks with the exact state-dict keys of github.com/jonwiggins/H-JEPA (src/models/*.py).
+
+Keys: ``context_encoder.vit.*`` and ``target_encoder.vit.*`` (timm ViT), ``predictor.*`` (mask_token,
+pos_embed_predictor, blocks.N.{norm1, attn (nn.MultiheadAttention), norm2, mlp.0, mlp.3}, norm, head) and
+``hierarchy_projections.N.{0: Linear, 1: LayerNorm eps 1e-5}``.
+
+Semantics (H-JEPA src/models/hjepa.py HJEPA.forward, checked against tests/fixtures/hjepa_small/reference):
+- the context encoder zeroes hidden patch tokens after the position table and keeps the sequence (CLS at 0);
+- the predictor appends K mask tokens (mask_token + encoder pos_embed gathered at the index-sorted hidden
+  patches, padded with index 0) after the N patch tokens and returns the last K after norm and head;
+- level l projects with hierarchy_projections[l] and, for l > 0, average-pools 2^l consecutive entries of the
+  index-sorted token list (1-D pooling); the validity mask is pooled the same way and thresholded at 0.5.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .vit import VisionTransformer, VitOutput
+
+
+class HJepaEncoder(nn.Module):
+    """Context or target encoder: a timm-style ViT under ``.vit``; outputs [B, 1+N, D] with CLS at 0."""
+
+    def __init__(self, **vit_kwargs):
+        super().__init__()
+        self.vit = VisionTransformer(**vit_kwargs)
+
+    def forward_features(self, images: torch.Tensor, *, hidden_mask: torch.Tensor | None = None,
+                         attention_layers=(), return_blocks: bool = False) -> VitOutput:
+        """Encode; hidden_mask [B, N] bool (True = hidden) zeroes those tokens, the sequence is kept."""
+        return self.vit.forward_features(images, hidden_mask=hidden_mask, attention_layers=attention_layers,
+                                         return_blocks=return_blocks)
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_features(images, hidden_mask=mask).tokens
+
+
+class PredictorBlock(nn.Module):
+    """Pre-norm block on torch's nn.MultiheadAttention; LayerNorm eps 1e-5; mlp = Linear, GELU, Dropout,
+    Linear, Dropout (keys mlp.0 / mlp.3), as H-JEPA src/models/predictor.py PredictorBlock."""
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, num_heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(dim)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(0.0), nn.Linear(hidden, dim),
+                                 nn.Dropout(0.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp(self.norm2(x))
+
+
+class HJepaPredictor(nn.Module):
+    """Predicts target tokens at hidden positions from the N context patch tokens."""
+
+    def __init__(self, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0):
+        super().__init__()
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed_predictor = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.blocks = nn.ModuleList(PredictorBlock(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
+        self.norm = nn.LayerNorm(embed_dim)
+        self.head = nn.Linear(embed_dim, embed_dim)
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
+        nn.init.normal_(self.mask_token, std=0.02)
+        nn.init.normal_(self.pos_embed_predictor, std=0.02)
+
+    def forward(self, context_tokens: torch.Tensor, mask_indices: torch.Tensor,
+                pos_embed: torch.Tensor | None = None) -> torch.Tensor:
+        """context_tokens [B, N, D] (patch tokens, CLS removed), mask_indices [B, K] -> predictions [B, K, D].
+
+        pos_embed [1 or B, N, D]: the encoder's patch position table; without it every mask token gets
+        pos_embed_predictor (the original's fallback)."""
+        b, n, d = context_tokens.shape
+        k = mask_indices.shape[1]
+        tokens = self.mask_token.expand(b, k, d)
+        if pos_embed is not None:
+            idx = mask_indices.long().unsqueeze(-1).expand(-1, -1, d)
+            tokens = tokens + torch.gather(pos_embed.expand(b, -1, -1), 1, idx)
+        else:
+            tokens = tokens + self.pos_embed_predictor
+        x = torch.cat([context_tokens, tokens], dim=1)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x[:, n:]))
+
+
+def hidden_indices(hidden_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return (indices [B, K], valid [B, K]): each row's hidden patches ascending, padded with 0 up to the
+    largest hidden count K (padding marked invalid), as HJEPA.forward builds them."""
+    hidden = hidden_mask.bool()
+    b, n = hidden.shape
+    counts = hidden.sum(dim=1)
+    k = int(counts.max()) if b else 0
+    positions = torch.arange(n, device=hidden.device).expand(b, n)
+    order = torch.where(hidden, positions, positions + n).argsort(dim=1)[:, :k]
+    valid = torch.arange(k, device=hidden.device)[None] < counts[:, None]
+    return torch.where(valid, order, torch.zeros_like(order)), valid
+
+
+def gather_tokens(tokens: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Gather tokens [B, N, D] at indices [B, K] -> [B, K, D]."""
+    return torch.gather(tokens, 1, indices.long().unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+
+
+def pool_level(tokens: torch.Tensor, level: int) -> torch.Tensor:
+    """Average-pool 2^level consecutive tokens of [B, K, D] (AvgPool1d(2^l, 2^l); the remainder is dropped)."""
+    if level == 0:
+        return tokens
+    size = 2 ** level
+    return F.avg_pool1d(tokens.transpose(1, 2), size, size).transpose(1, 2)
+
+
+def pool_valid(valid: torch.Tensor, level: int) -> torch.Tensor:
+    """Pool a validity mask [B, K] like the tokens, then > 0.5 (HJEPA.forward, no FPN)."""
+    if level == 0:
+        return valid.bool()
+    size = 2 ** level
+    return F.avg_pool1d(valid.float()[:, None], size, size)[:, 0] > 0.5
+
+
+def make_projection(dim: int, norm: str = "layernorm") -> nn.Sequential:
+    """One hierarchy projection: Linear(D, D) then the post-projection norm ('layernorm' eps 1e-5 | 'none')."""
+    if norm == "layernorm":
+        return nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim))
+    if norm == "none":
+        return nn.Sequential(nn.Linear(dim, dim), nn.Identity())
+    raise ValueError(f"unsupported projection norm {norm!r}")
+
+
+class HJepaNetwork(nn.Module):
+    """The whole H-JEPA model: context / target encoders, predictor and hierarchy projections.
+
+    ``forward(images, mask)`` mirrors HJEPA.forward (no FPN) and returns a dict with predictions, targets and
+    masks_valid (lists over levels), mask_indices, context_features and target_features.
+    """
+
+    def __init__(self, encoder_kwargs: dict, predictor_depth: int, predictor_heads: int,
+                 predictor_mlp_ratio: float = 4.0, num_levels: int = 3, projection_norm: str = "layernorm"):
+        super().__init__()
+        self.context_encoder = HJepaEncoder(**encoder_kwargs)
+        self.target_encoder = HJepaEncoder(**encoder_kwargs)
+        self.target_encoder.load_state_dict(self.context_encoder.state_dict())
+        self.target_encoder.requires_grad_(False)
+        dim = self.context_encoder.vit.embed_dim
+        self.predictor = HJepaPredictor(dim, predictor_depth, predictor_heads, predictor_mlp_ratio)
+        self.hierarchy_projections = nn.ModuleList(make_projection(dim, projection_norm) for _ in range(num_levels))
+        for proj in self.hierarchy_projections:
+            nn.init.trunc_normal_(proj[0].weight, std=0.02)
+            nn.init.zeros_(proj[0].bias)
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.hierarchy_projections)
+
+    def predict(self, context_tokens: torch.Tensor, mask_indices: torch.Tensor) -> torch.Tensor:
+        """Predictor on context patch tokens [B, N, D] (CLS removed) -> [B, K, D], with the context
+        encoder's patch position table, as HJEPA.forward calls it."""
+        pos = self.context_encoder.vit.pos_embed[:, self.context_encoder.vit.num_prefix_tokens:]
+        return self.predictor(context_tokens, mask_indices, pos)
+
+    def level(self, tokens: torch.Tensor, level: int) -> torch.Tensor:
+        """Project [B, K, D] with hierarchy_projections[level], then pool 2^level consecutive tokens."""
+        return pool_level(self.hierarchy_projections[level](tokens), level)
+
+    def forward(self, images: torch.Tensor, mask: torch.Tensor) -> dict:
+        prefix = self.context_encoder.vit.num_prefix_tokens
+        context = self.context_encoder(images, mask)
+        with torch.no_grad():
+            target = self.target_encoder(images)
+        indices, valid = hidden_indices(mask)
+        predicted = self.predict(context[:, prefix:], indices)
+        target_masked = gather_tokens(target[:, prefix:], indices)
+        levels = range(self.num_levels)
+        return {
+            "predictions": [self.level(predicted, lv) for lv in levels],
+            "targets": [self.level(target_masked, lv) for lv in levels],
+            "masks_valid": [pool_valid(valid, lv) for lv in levels],
+            "mask_indices": indices,
+            "context_features": context,
+            "target_features": target,
+        }
+
+    @torch.no_grad()
+    def update_target_encoder(self, momentum: float) -> None:
+        """EMA: theta_target <- m * theta_target + (1 - m) * theta_context (BYOL / I-JEPA update rule)."""
+        for t, c in zip(self.target_encoder.parameters(), self.context_encoder.parameters()):
+            t.mul_(momentum).add_(c.detach(), alpha=1.0 - momentum)

@@ -58,6 +58,7 @@ class Table:
     columns: list[str]
     rows: list[list[Any]]
     caption: str = ""
+    collapsed: bool = False  # long reference tables start folded in the HTML
 
 
 @dataclass
@@ -100,9 +101,11 @@ class Section:
         self.figures.append(item)
         return item
 
-    def add_table(self, id: str, title: str, columns: list[str], rows: list[list[Any]], caption: str = "") -> Table:
+    def add_table(self, id: str, title: str, columns: list[str], rows: list[list[Any]], caption: str = "",
+                  collapsed: bool = False) -> Table:
         """Append a table and return it."""
-        table = Table(id=f"{self.name}-{id}", title=title, columns=columns, rows=rows, caption=caption)
+        table = Table(id=f"{self.name}-{id}", title=title, columns=columns, rows=rows, caption=caption,
+                      collapsed=collapsed)
         self.tables.append(table)
         return table
 

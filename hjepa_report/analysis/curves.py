@@ -1,0 +1,50 @@
+"""Drawing logged scalar curves: raw faint, smoothed bold, non-finite points marked, log axis when needed."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .smoothing import debiased_ema, downsample_for_drawing
+
+BAD_COLOUR = "#C0392B"
+
+
+def wants_log_axis(values: np.ndarray) -> bool:
+    """Tell whether a tag should be drawn on a log y-axis: all finite values positive, spanning > 2 decades."""
+    v = values[np.isfinite(values)]
+    return len(v) > 1 and bool((v > 0).all()) and v.max() / v.min() > 100.0
+
+
+def draw_curve(ax, steps: np.ndarray, values: np.ndarray, *, weight: float, label: str | None = None,
+               color: str | None = None, max_points: int = 2000) -> dict:
+    """Draw one tag on `ax`: raw values faint, smoothed bold; mark NaN/inf; return counts of bad points.
+
+    Smoothing runs on the full series; only the drawing is thinned (downsample_for_drawing).
+    """
+    smooth = debiased_ema(values, weight)
+    s, raw, sm = downsample_for_drawing(steps, values, smooth, max_points=max_points)
+    finite = np.isfinite(raw)
+    (line,) = ax.plot(s[finite], sm[finite], lw=1.6, color=color, label=label, zorder=3)
+    if len(values) > 1 and weight > 0:
+        ax.plot(s[finite], raw[finite], lw=0.8, alpha=0.3, color=line.get_color(), zorder=2)
+    if len(values) == 1 or finite.sum() <= 3:
+        ax.plot(s[finite], raw[finite], "o", ms=3.5, color=line.get_color(), zorder=4)
+    counts = {"nan": int(np.isnan(values).sum()), "inf": int(np.isinf(values).sum())}
+    if counts["nan"] or counts["inf"]:
+        _mark_bad_points(ax, s, raw)
+    if wants_log_axis(values):
+        ax.set_yscale("log")
+    return counts
+
+
+def _mark_bad_points(ax, steps: np.ndarray, values: np.ndarray) -> None:
+    """Put a red marker at the top edge (NaN, +inf) or bottom edge (-inf) of the axes at each bad step."""
+    trans = ax.get_xaxis_transform()  # x in data units, y in axes fraction
+    top = np.isnan(values) | (values == np.inf)
+    bottom = values == -np.inf
+    if top.any():
+        ax.scatter(steps[top], np.full(top.sum(), 0.97), marker="x", color=BAD_COLOUR, s=28,
+                   transform=trans, zorder=5, clip_on=False, label="NaN / +inf")
+    if bottom.any():
+        ax.scatter(steps[bottom], np.full(bottom.sum(), 0.03), marker="x", color=BAD_COLOUR, s=28,
+                   transform=trans, zorder=5, clip_on=False, label="-inf")

@@ -1,0 +1,98 @@
+"""Log-level health checks: non-finite values, a loss that ends higher than it started, missing validation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import AnalysisPass, ReportContext, Section
+from .training import figure_id_for_tag
+
+LOSS_TAG_PREFERENCE = ("train/loss", "loss", "train_loss", "train/total_loss", "train_loss_step", "train_loss_epoch")
+EDGE_FRACTION = 0.1  # compare the median of the first and the last 10 % of points
+
+
+def main_loss_tag(tags: list[str]) -> str | None:
+    """Pick the run's main training loss tag: a known name first, else the first tag ending in 'loss'."""
+    for name in LOSS_TAG_PREFERENCE:
+        if name in tags:
+            return name
+    candidates = [t for t in tags if t.lower().endswith("loss") and not t.lower().startswith(("val", "valid"))]
+    return candidates[0] if candidates else None
+
+
+def start_end_medians(values: np.ndarray) -> tuple[float, float] | None:
+    """Return the medians of the first and last 10 % (at least one point) of the finite values."""
+    v = values[np.isfinite(values)]
+    if len(v) < 2:
+        return None
+    k = max(1, int(round(len(v) * EDGE_FRACTION)))
+    return float(np.median(v[:k])), float(np.median(v[-k:]))
+
+
+class LogHealthPass(AnalysisPass):
+    """Checks that need only the logs; model-based checks are added by their own sections."""
+
+    name = "log-health"
+    title = "Log checks"
+    order = 15
+
+    def applies(self, ctx: ReportContext) -> str | None:
+        return None if len(ctx.run.scalars) else "No scalar logs: nothing to check here."
+
+    def compute(self, ctx: ReportContext) -> dict:
+        table = ctx.run.scalars
+        tags = table.tags()
+        return {"tags": tags, "loss_tag": main_loss_tag(tags),
+                "bad": {t: table.summary(t) for t in tags if _has_bad(table.arrays(t)[1])}}
+
+    def present(self, result: dict, ctx: ReportContext, section: Section) -> None:
+        self._check_non_finite(result, section)
+        self._check_loss_trend(result, ctx, section)
+        self._check_validation(result, section)
+        section.intro = "Checks that read only the logged scalars. Each links to the curve that supports it."
+
+    def _check_non_finite(self, result: dict, section: Section) -> None:
+        bad = result["bad"]
+        if not bad:
+            section.add_check("non-finite-values", "pass", f"All {len(result['tags'])} tags are finite.")
+            return
+        losses = [t for t in bad if "loss" in t.lower()]
+        listing = ", ".join(f"{t} ({s['nan']} NaN, {s['inf']} inf)" for t, s in bad.items())
+        status = "fail" if losses else "warn"
+        section.add_check("non-finite-values", status, f"Non-finite values logged in {listing}.",
+                          figure_id=figure_id_for_tag(result["tags"], next(iter(losses or bad))))
+
+    def _check_loss_trend(self, result: dict, ctx: ReportContext, section: Section) -> None:
+        tag = result["loss_tag"]
+        if tag is None:
+            section.add_check("loss-decreases", "skip", "No training loss tag was found in the logs.")
+            return
+        edges = start_end_medians(ctx.run.scalars.arrays(tag)[1])
+        if edges is None:
+            section.add_check("loss-decreases", "skip", f"{tag} has fewer than two finite points.")
+            return
+        first, last = edges
+        section.metrics["loss_tag"] = tag
+        section.metrics["loss_start_median"], section.metrics["loss_end_median"] = first, last
+        if last > first:
+            section.add_check("loss-decreases", "warn",
+                              f"{tag} ends higher than it started (median of the last 10 % {last:.4g} > first 10 % "
+                              f"{first:.4g}).", figure_id=figure_id_for_tag(result["tags"], tag), value=last / first if first else None)
+        else:
+            section.add_check("loss-decreases", "pass",
+                              f"{tag} fell from {first:.4g} to {last:.4g} (medians of the first and last 10 %).",
+                              figure_id=figure_id_for_tag(result["tags"], tag), value=last / first if first else None)
+
+    def _check_validation(self, result: dict, section: Section) -> None:
+        val = [t for t in result["tags"] if t.lower().startswith(("val", "valid", "eval", "test"))]
+        if val:
+            section.add_check("validation-logged", "pass", f"{len(val)} validation tags logged (e.g. {val[0]}).")
+        else:
+            section.add_check("validation-logged", "warn",
+                              "No validation metrics were logged: over-fitting cannot be judged from the logs.")
+
+
+def _has_bad(values: np.ndarray) -> bool:
+    return bool((~np.isfinite(values)).any())
+
+

@@ -1,0 +1,39 @@
+"""The analysed report: what the renderer turns into report.html and report.json."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..collect.run import Run
+from ..settings import ReportSettings
+from .base import Check, Section
+
+
+@dataclass
+class Report:
+    """A run plus its analysed sections, ready to render."""
+
+    run: Run
+    settings: ReportSettings
+    sections: list[Section]
+    created_at: str  # ISO 8601, UTC
+    version: str
+    seconds: float = 0.0
+    model_info: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def checks(self) -> list[tuple[Section, Check]]:
+        """Return every health check of every section, in section order."""
+        return [(s, c) for s in self.sections for c in s.checks]
+
+    def verdict(self) -> str:
+        """Return the overall verdict: the worst check status (fail > warn > pass), 'pass' when all skipped."""
+        statuses = {c.status for _, c in self.checks()}
+        for status in ("fail", "warn"):
+            if status in statuses:
+                return status
+        return "pass"
+
+    def section(self, name: str) -> Section | None:
+        """Return the section called `name`, if it was built."""
+        return next((s for s in self.sections if s.name == name), None)

@@ -1,0 +1,129 @@
+"""The command line: parse options into ReportSettings, call the library, map errors to exit codes.
+
+Errors the user can fix print one line on stderr and exit non-zero; nothing prints a traceback unless
+HJEPA_REPORT_DEBUG=1 is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+EXIT_ERROR, EXIT_INTERNAL = 2, 1
+
+
+class ReportGroup(click.Group):
+    """A group whose default command is `report`: `hjepa-report RUN_DIR` == `hjepa-report report RUN_DIR`."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            args = ["report", *args]
+        return super().parse_args(ctx, args)
+
+
+def _split_list(_ctx, _param, value):
+    if not value:
+        return None
+    return [name.strip() for item in value for name in item.split(",") if name.strip()]
+
+
+@click.group(cls=ReportGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hjepa-report")
+def main():
+    """Turn a JEPA training run into one self-contained HTML report (+ report.json).
+
+    \b
+    Usage:  hjepa-report RUN_DIR [OPTIONS]      (same as: hjepa-report report RUN_DIR)
+    Help:   hjepa-report report --help
+    """
+
+
+@main.command("report")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Report file (or folder for report.html). Default: ./reports/<run name>/report.html, with "
+                   "report.json beside it. Never inside RUN_DIR.")
+@click.option("--config", type=click.Path(path_type=Path), help="Training config YAML, if not in RUN_DIR.")
+@click.option("--images", type=click.Path(path_type=Path),
+              help="Folder of sample images (sub-folder names are class labels). Default: RUN_DIR/images or samples.")
+@click.option("--checkpoint", type=click.Path(path_type=Path),
+              help="Checkpoint for model-based sections. Default: the latest one in RUN_DIR.")
+@click.option("--sections", multiple=True, callback=_split_list, help="Only these sections (comma-separated).")
+@click.option("--skip", multiple=True, callback=_split_list, help="Leave out these sections (comma-separated).")
+@click.option("--layout", type=click.Choice(["hjepa", "ijepa", "generic"]), help="Force the run layout.")
+@click.option("--trust-checkpoints", is_flag=True,
+              help="Allow full unpickling of checkpoints that need it. This can run code in the file: only for "
+                   "files you trust.")
+@click.option("--strict", is_flag=True, help="Exit with status 3 when any section fails.")
+@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.6, show_default=True,
+              help="Curve smoothing weight (TensorBoard's debiased EMA).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice in the report.")
+@click.option("--device", default="cpu", show_default=True, help="Device for the networks (cpu or cuda).")
+@click.option("--max-images", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Sample images passed through the networks.")
+@click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+def report_command(run_dir: Path, **options):
+    """Build the report of the training run in RUN_DIR (read only; never modified)."""
+    from .pipeline import generate, stderr_progress
+    from .settings import ReportSettings
+
+    options["sections"] = options["sections"] or None
+    options["skip"] = options["skip"] or []
+    settings = ReportSettings(**options, command_line=_command_line())
+    report, html_path, json_path = _guarded(
+        lambda: generate(run_dir, settings, None if settings.quiet else stderr_progress))
+    failed = [s.name for s in report.sections if s.status == "error"]
+    if not settings.quiet:
+        click.echo(f"report: {html_path}\njson:   {json_path}\nverdict: {report.verdict()}", err=True)
+    click.echo(str(html_path))
+    if failed and settings.strict:
+        click.echo(f"error: section(s) failed under --strict: {', '.join(failed)}", err=True)
+        sys.exit(3)
+
+
+@main.command("make-sample")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for data, model and training.")
+@click.option("--epochs", type=int, default=None, help="Override the number of epochs.")
+@click.option("-q", "--quiet", is_flag=True)
+def make_sample_command(out_dir: Path, seed: int, epochs: int | None, quiet: bool):
+    """Train the small reference H-JEPA on generated shapes and write its run directory to OUT_DIR."""
+    from .sample import make_sample_run
+
+    path = _guarded(lambda: make_sample_run(out_dir, seed=seed, epochs=epochs, quiet=quiet))
+    click.echo(str(path))
+
+
+def _guarded(action):
+    """Run `action`, turning known errors into one line on stderr and an exit status."""
+    from .errors import ReportError
+
+    try:
+        return action()
+    except ReportError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if os.environ.get("HJEPA_REPORT_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (set HJEPA_REPORT_DEBUG=1 for the traceback "
+                   "and please report it)", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+def _command_line() -> str:
+    return " ".join(shlex.quote(a) for a in ["hjepa-report", *sys.argv[1:]])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

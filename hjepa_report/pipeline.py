@@ -1,0 +1,98 @@
+"""collect -> analyze -> render: the library entry points the CLI and notebooks call."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .analysis.base import ReportContext
+from .analysis.registry import all_passes, pass_names
+from .analysis.report import Report
+from .collect import collect_run
+from .errors import ReportError, RunDirError
+from .settings import ReportSettings
+
+Progress = Callable[[str], None]
+
+
+def default_output(run_dir: Path) -> Path:
+    """Return the default report path: ./reports/<run name>/report.html (never inside the run directory)."""
+    return Path.cwd() / "reports" / Path(run_dir).resolve().name / "report.html"
+
+
+def build_report(run_dir: str | Path, settings: ReportSettings | None = None,
+                 progress: Progress | None = None) -> Report:
+    """Collect a run and run every selected analysis pass; a failing pass becomes an error section."""
+    settings = settings or ReportSettings()
+    say = progress or (lambda msg: None)
+    _check_section_names(settings)
+    start = time.perf_counter()
+    run = collect_run(run_dir, config=settings.config, images=settings.images, checkpoint=settings.checkpoint,
+                      layout=settings.layout, trust_checkpoints=settings.trust_checkpoints)
+    say(f"collected {run.root} ({run.layout}): {len(run.scalars.tags())} tags, {len(run.checkpoints)} checkpoints, "
+        f"{len(run.images)} images ({time.perf_counter() - start:.1f} s)")
+    ctx = ReportContext(run, settings, progress=lambda msg: say("  " + msg))
+    sections = []
+    for analysis in all_passes():
+        if not settings.wants(analysis.name) or (settings.minimal and not analysis.minimal):
+            continue
+        section = analysis.run(ctx)
+        sections.append(section)
+        say(f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
+            + (f" - {section.message}" if section.status != "ok" and section.message else ""))
+    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return Report(run=run, settings=settings, sections=sections, created_at=created, version=__version__,
+                  seconds=time.perf_counter() - start, model_info=ctx.shared.get("model_info"))
+
+
+def write_report(report: Report, output: str | Path | None = None) -> tuple[Path, Path]:
+    """Render report.html and report.json next to each other, atomically; return their paths."""
+    from .render.html import render_html
+    from .render.jsonreport import build_json, dumps
+    from .render.write import write_atomic
+
+    html_path = Path(output) if output else default_output(report.run.root)
+    if html_path.suffix.lower() not in (".html", ".htm"):
+        html_path = html_path / "report.html"
+    _refuse_inside_run(html_path, report.run.root)
+    html, view = render_html(report)
+    json_path = html_path.with_name("report.json") if html_path.name == "report.html" else html_path.with_suffix(".json")
+    write_atomic({html_path: html, json_path: dumps(build_json(report, view))})
+    return html_path, json_path
+
+
+def generate(run_dir: str | Path, settings: ReportSettings | None = None,
+             progress: Progress | None = None) -> tuple[Report, Path, Path]:
+    """Build and write the report of one run: the whole `hjepa-report RUN_DIR` in one call."""
+    settings = settings or ReportSettings()
+    report = build_report(run_dir, settings, progress)
+    html_path, json_path = write_report(report, settings.output)
+    return report, html_path, json_path
+
+
+def stderr_progress(message: str) -> None:
+    """Print a progress line on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _check_section_names(settings: ReportSettings) -> None:
+    known = set(pass_names())
+    unknown = [n for n in (settings.sections or []) + list(settings.skip) if n not in known]
+    if unknown:
+        raise ReportError(f"unknown section name(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+
+
+def _refuse_inside_run(path: Path, run_root: Path) -> None:
+    try:
+        path.resolve().relative_to(Path(run_root).resolve())
+    except ValueError:
+        return
+    raise RunDirError(f"refusing to write the report inside the run directory {run_root} (it is read-only to "
+                      "hjepa-report); choose another place with -o")
+
+
+__all__ = ["build_report", "write_report", "generate", "default_output"]

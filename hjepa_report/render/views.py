@@ -1,0 +1,145 @@
+"""Plain view objects for the templates: formatted text and data URIs, nothing to compute in Jinja."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..analysis.base import Animation, FigureItem, Picture, Section, Table
+from ..analysis.report import Report
+from .assets import data_uri, figure_png, gif_bytes, picture_bytes
+
+
+@dataclass
+class FigureView:
+    id: str
+    title: str
+    caption: str
+    uri: str
+    kind: str  # figure | picture | animation
+    size_bytes: int
+
+
+@dataclass
+class TableView:
+    id: str
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str
+    collapsed: bool
+
+
+@dataclass
+class CheckView:
+    section_title: str
+    section_anchor: str
+    name: str
+    status: str
+    detail: str
+    figure_id: str | None
+
+
+@dataclass
+class SectionView:
+    name: str
+    anchor: str
+    title: str
+    status: str
+    message: str
+    intro: str
+    figures: list[FigureView]
+    tables: list[TableView]
+    checks: list[CheckView]
+    notes: list[str]
+    seconds: float
+    error: dict | None
+
+
+@dataclass
+class ReportView:
+    title: str
+    run_name: str
+    run_path: str
+    layout: str
+    layout_reason: str
+    created_at: str
+    version: str
+    command_line: str
+    seed: int
+    verdict: str
+    checks: list[CheckView]
+    sections: list[SectionView]
+    total_seconds: float
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def build_view(report: Report) -> ReportView:
+    """Turn an analysed report into views (this encodes every figure exactly once)."""
+    sections = [_section_view(s) for s in report.sections]
+    checks = [c for s in sections for c in s.checks]
+    run = report.run
+    return ReportView(
+        title=f"{run.name}: JEPA run report", run_name=run.name, run_path=str(run.root), layout=run.layout,
+        layout_reason=run.layout_reason, created_at=report.created_at, version=report.version,
+        command_line=report.settings.command_line or "(called from Python)", seed=report.settings.seed,
+        verdict=report.verdict(), checks=sorted(checks, key=_check_rank), sections=sections,
+        total_seconds=round(report.seconds, 1),
+        counts={s: sum(c.status == s for c in checks) for s in ("fail", "warn", "pass", "skip")},
+    )
+
+
+def encode_figure(item: FigureItem) -> FigureView:
+    """Encode one figure item into a data URI view."""
+    content = item.content
+    if isinstance(content, Animation):
+        payload, mime, kind = gif_bytes(content.frames, content.duration_ms, content.loop), "image/gif", "animation"
+    elif isinstance(content, Picture):
+        payload, mime = picture_bytes(content.array)
+        kind = "picture"
+    else:
+        payload, mime, kind = figure_png(content), "image/png", "figure"
+    return FigureView(item.id, item.title, item.caption, data_uri(payload, mime), kind, len(payload))
+
+
+def _section_view(section: Section) -> SectionView:
+    anchor = f"sec-{section.name}"
+    checks = [CheckView(section.title, anchor, c.name, c.status, c.detail, c.figure_id) for c in section.checks]
+    return SectionView(
+        name=section.name, anchor=anchor, title=section.title, status=section.status, message=section.message,
+        intro=section.intro, figures=[encode_figure(f) for f in section.figures],
+        tables=[_table_view(t) for t in section.tables], checks=checks, notes=list(section.notes),
+        seconds=section.seconds, error=section.error)
+
+
+def _table_view(table: Table) -> TableView:
+    return TableView(table.id, table.title, list(table.columns), [[format_cell(v) for v in row] for row in table.rows],
+                     table.caption, table.collapsed)
+
+
+def format_cell(value: Any) -> str:
+    """Format a table cell: 4 significant digits for floats, thousands separators, '-' for missing."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10000 else str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_cell(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {format_cell(v)}" for k, v in value.items()) + "}"
+    if hasattr(value, "item"):  # numpy scalar
+        return format_cell(value.item())
+    return str(value)
+
+
+def _check_rank(check: CheckView) -> int:
+    return {"fail": 0, "warn": 1, "pass": 2, "skip": 3}[check.status]

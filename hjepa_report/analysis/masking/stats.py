@@ -1,0 +1,163 @@
+"""Statistics of mask draws: sizes, coverage, per-patch frequencies, collation and fallback effects.
+
+The definitions follow the reference statistics of the original code (tests/fixtures/masks_ijepa_paper.json and
+masks_hjepa_default.json, field 'how'): counts are numbers of patches; 'target union' is the set of patches in
+any target block of a sample; a heatmap cell is the fraction of draws in which that patch is in the union (or in
+the context); std is the population standard deviation; percentiles use numpy's linear interpolation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .samplers import MaskDraws
+
+
+def summary(values) -> dict:
+    """n, mean, std (population), min, p5, p50, p95, max of a 1-D sample, as plain floats."""
+    v = np.asarray(values, dtype=float).ravel()
+    if v.size == 0:
+        return {"n": 0}
+    p5, p50, p95 = np.percentile(v, [5, 50, 95])
+    return {"n": int(v.size), "mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
+            "p5": float(p5), "p50": float(p50), "p95": float(p95), "max": float(v.max())}
+
+
+@dataclass
+class MaskStats:
+    """Per-draw sizes and per-patch frequencies of one set of masks (targets + context)."""
+
+    grid: tuple[int, int]
+    context_sizes: np.ndarray  # [n] patches the context encoder sees
+    block_sizes: np.ndarray  # [n * n_blocks] patches per target block
+    union_sizes: np.ndarray  # [n] patches in the target union (hidden)
+    aspect_ratios: np.ndarray  # [n * n_blocks] height / width of each target block
+    target_frequency: np.ndarray  # [H, W] fraction of draws with the patch in the target union
+    context_frequency: np.ndarray  # [H, W] fraction of draws with the patch in the context
+    overlap_patches: int  # patches in both a sample's context and its target union, summed over draws
+
+    @property
+    def n_patches(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    @property
+    def never_target(self) -> int:
+        """Patches that are in no draw's target union."""
+        return int((self.target_frequency == 0).sum())
+
+    @property
+    def never_context(self) -> int:
+        """Patches that are in no draw's context."""
+        return int((self.context_frequency == 0).sum())
+
+    def to_metrics(self, heatmaps: bool = True) -> dict:
+        """JSON-friendly numbers, named like the reference statistics of the original code."""
+        out = {
+            "context_patches_per_sample": summary(self.context_sizes),
+            "patches_per_target_block": summary(self.block_sizes),
+            "target_union_patches_per_sample": summary(self.union_sizes),
+            "target_union_fraction_of_grid": summary(self.union_sizes / self.n_patches),
+            "context_fraction_of_grid": summary(self.context_sizes / self.n_patches),
+            "target_aspect_ratio_h_over_w": summary(self.aspect_ratios),
+            "context_target_overlap_patches": int(self.overlap_patches),
+            "never_target_patches": self.never_target,
+            "never_context_patches": self.never_context,
+        }
+        if heatmaps:
+            out["target_heatmap"] = np.round(self.target_frequency, 4).tolist()
+            out["context_heatmap"] = np.round(self.context_frequency, 4).tolist()
+        return out
+
+
+def mask_stats(targets: np.ndarray, context: np.ndarray, grid: tuple[int, int],
+               shapes: np.ndarray | None = None) -> MaskStats:
+    """Statistics of targets [n, n_blocks, N] and context [n, N] (bool); shapes [n, n_blocks, 2] give h, w."""
+    union = targets.any(axis=1)
+    if shapes is None or not shapes.any():
+        shapes = _bounding_shapes(targets, grid)
+    h, w = shapes[..., 0].ravel(), shapes[..., 1].ravel()
+    return MaskStats(
+        grid=tuple(grid),
+        context_sizes=context.sum(axis=1),
+        block_sizes=targets.sum(axis=2).ravel(),
+        union_sizes=union.sum(axis=1),
+        aspect_ratios=h / np.maximum(w, 1),
+        target_frequency=union.mean(axis=0).reshape(grid),
+        context_frequency=context.mean(axis=0).reshape(grid),
+        overlap_patches=int((union & context).sum()),
+    )
+
+
+def _bounding_shapes(targets: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """(h, w) of the bounding box of each target region (for masks that are not stored as blocks)."""
+    m = targets.reshape(*targets.shape[:2], *grid)
+    rows, cols = m.any(axis=3), m.any(axis=2)
+    return np.stack([_extent(rows), _extent(cols)], axis=-1)
+
+
+def _extent(lines: np.ndarray) -> np.ndarray:
+    """Length from the first to the last True along the last axis (0 when none)."""
+    idx = np.arange(lines.shape[-1])
+    first = np.where(lines, idx, lines.shape[-1]).min(axis=-1)
+    last = np.where(lines, idx, -1).max(axis=-1)
+    return np.maximum(last - first + 1, 0)
+
+
+def draw_stats(draws: MaskDraws) -> dict[str, MaskStats]:
+    """'raw' statistics of the draws, plus 'after_collation' when a collator truncated them (I-JEPA)."""
+    out = {"raw": mask_stats(draws.targets, draws.context, draws.grid, draws.target_shapes)}
+    if draws.collated_targets is not None:
+        out["after_collation"] = mask_stats(draws.collated_targets, draws.collated_contexts[:, 0], draws.grid,
+                                            draws.target_shapes)
+    return out
+
+
+def collation_effect(draws: MaskDraws) -> dict | None:
+    """How much the collator's cut to the batch minimum removed from the contexts (I-JEPA), else None.
+
+    ijepa src/masks/multiblock.py MaskCollator.__call__: every mask of a batch is cut to the batch's shortest
+    one, keeping its first indices in row-major order, so the lower rows of long contexts are dropped.
+    """
+    if draws.collated_contexts is None:
+        return None
+    before, after = draws.context.sum(axis=1), draws.collated_contexts[:, 0].sum(axis=1)
+    lost = (before - after) / np.maximum(before, 1)
+    return {"context_patches_before": summary(before), "context_patches_after": summary(after),
+            "fraction_of_context_removed": summary(lost),
+            "batch_size": int(draws.settings.get("batch_size", 0))}
+
+
+def hjepa_extras(draws: MaskDraws) -> dict | None:
+    """H-JEPA generator facts: fallback blocks, overlapping targets, per-level stats, predictor padding."""
+    if not draws.levels:
+        return None
+    levels = {}
+    for lv in draws.levels:
+        st = mask_stats(lv.targets, lv.context, draws.grid, lv.target_shapes)
+        covered_twice = (lv.targets.sum(axis=1) >= 2).sum(axis=1)
+        levels[f"level_{lv.level}"] = dict(
+            st.to_metrics(heatmaps=False),
+            target_scale=list(lv.target_scale), context_scale=list(lv.context_scale),
+            fallback_fraction_of_target_blocks=float(lv.fallback.mean()),
+            fallback_per_target_slot=lv.fallback.sum(axis=0).tolist(),
+            samples_with_overlapping_target_blocks=int((covered_twice > 0).sum()),
+            patches_covered_by_2plus_target_blocks=summary(covered_twice))
+    return {"levels": levels, "predictor_padding": predictor_padding(draws)}
+
+
+def predictor_padding(draws: MaskDraws) -> dict:
+    """Fraction of predicted tokens that are padding when a batch is padded to its largest hidden count.
+
+    H-JEPA src/models/hjepa.py pads each sample's index-sorted hidden list to the batch maximum K (padding
+    flagged invalid), so a batch wastes sum(K - k_i) / (B * K) of its predicted tokens.
+    """
+    hidden = draws.hidden.sum(axis=1)
+    fractions, maxima = [], []
+    for b in np.unique(draws.batch_index):
+        k = hidden[draws.batch_index == b]
+        maxima.append(int(k.max()))
+        fractions.append(float((k.max() - k).sum() / max(k.size * k.max(), 1)))
+    return {"batch_size": int(draws.settings.get("batch_size", 0)), "per_batch_max_hidden": maxima,
+            "padding_fraction": summary(fractions)}

@@ -37,6 +37,7 @@ class CheckpointRef:
     same_as: str | None = None  # name of a byte-identical checkpoint already listed
     note: str = ""  # e.g. the I-JEPA off-by-one, or why the file could not be inspected
     metadata: dict[str, Any] = field(default_factory=dict)  # small scalar fields (loss, lr, metrics, ...)
+    readable: bool = True  # False when the file could not be loaded safely or at all (why: see note)
 
 
 @dataclass

@@ -1,0 +1,215 @@
+"""collect_run: read everything useful in a run directory (never writing to it) into one `Run`.
+
+Each file below the run dir is sorted by its name into a reader (TensorBoard, CSV, JSON, config, checkpoint,
+image); every file ends up in `Run.files` as read (what was taken) or skipped (why), and the layout
+(hjepa | ijepa | generic) is detected from what was found. Readers never raise on bad content; only an
+unusable run dir (missing, not a folder, unreadable, nothing usable in it) or a bad explicit argument raises.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ..errors import CheckpointError, ConfigError, RunDirError
+from . import checkpoints as ck
+from .config import ConfigRead, choose_config, describe_config, is_yaml, read_config
+from .csvlogs import read_csv_log
+from .duplicates import find_copies
+from .images import image_folder_of, image_refs, is_image, label_image
+from .jsonlogs import read_json_log
+from .layout import Evidence, detect_layout
+from .logread import LogRead
+from .run import CheckpointRef, FileRecord, Run
+from .scalars import ScalarTable
+from .tensorboard import describe_projector_config, is_event_file, read_event_file
+from .walk import check_run_dir, list_files, relative_name
+
+_JSON_SUFFIXES = (".json", ".jsonl", ".log")
+_ROLE_ORDER = {"epoch": 0, "other": 1, "latest": 2, "best": 3}  # originals before their latest/best copies
+
+
+class _Found:
+    """What the walk has found so far: file records, scalar frames, configs, checkpoints, images."""
+
+    def __init__(self, root: Path, images_given: bool) -> None:
+        self.root, self.images_given = root, images_given
+        self.records: list[FileRecord] = []
+        self.logs: dict[str, LogRead] = {}
+        self.configs: list[ConfigRead] = []
+        self.given_config: ConfigRead | None = None
+        self.checkpoints: list[Path] = []
+        self.images: list[tuple[Path, tuple[str, ...]]] = []
+        self.warnings: list[str] = []
+
+    def record(self, path: Path, kind: str, status: str, detail: str) -> None:
+        size = path.stat().st_size if path.is_file() else 0
+        self.records.append(FileRecord(relative_name(self.root, path), kind, status, detail, size))
+
+    def take(self, path: Path) -> None:
+        """Send one file to the reader its name calls for, or record it as not recognised."""
+        rel = relative_name(self.root, path)
+        name = path.name.lower()
+        if is_event_file(path):
+            self.log(path, read_event_file(path, rel))
+        elif name == "projector_config.pbtxt":
+            self.record(path, "tensorboard", "read", describe_projector_config(path))
+        elif ck.is_checkpoint(path):
+            self.checkpoints.append(path)
+        elif name.endswith(".csv"):
+            self.log(path, read_csv_log(path, rel))
+        elif name.endswith(_JSON_SUFFIXES):
+            self.log(path, read_json_log(path, rel))
+        elif is_yaml(path):
+            self.configs.append(read_config(path))
+        elif is_image(path) and image_folder_of(Path(rel)) is not None:
+            self.image(path, Path(rel))
+        else:
+            self.record(path, "other", "skipped", "not a recognised log or checkpoint")
+
+    def log(self, path: Path, result: LogRead) -> None:
+        self.logs[relative_name(self.root, path)] = result
+        self.record(path, result.kind, "read" if result.ok else "skipped", result.detail)
+        if result.ok and ("truncated" in result.detail or "corrupt" in result.detail):
+            self.warnings.append(f"{relative_name(self.root, path)}: {result.detail}")
+
+    def image(self, path: Path, rel: Path) -> None:
+        if self.images_given:
+            self.record(path, "image", "skipped", "not used: images come from the --images folder")
+            return
+        below = rel.parts[image_folder_of(rel) + 1 :]
+        self.images.append((path, below))
+        label, rule = label_image(below)
+        self.record(path, "image", "read", f"label '{label}', {rule.removeprefix('label ')}" if label else rule)
+
+
+def collect_run(
+    root: Path | str,
+    *,
+    config: Path | str | None = None,
+    images: Path | str | None = None,
+    checkpoint: Path | str | None = None,
+    layout: str | None = None,
+    trust_checkpoints: bool = False,
+) -> Run:
+    """Read a run directory into a Run: scalars, checkpoints, config, images and the file inventory.
+
+    `config`, `images`, `checkpoint` add inputs from outside the run dir (--config, --images, --checkpoint);
+    `layout` forces hjepa | ijepa | generic; `trust_checkpoints` allows full unpickling (can run code).
+    Raises RunDirError (missing / not a folder / unreadable / nothing usable), ConfigError or CheckpointError
+    (an explicit argument that does not exist).
+    """
+    root = Path(root).expanduser().absolute()
+    check_run_dir(root)
+    listing = list_files(root)
+    found = _Found(root, images_given=images is not None)
+    for path in listing.files:
+        found.take(path)
+    found.records.extend(listing.skipped)
+    found.warnings = listing.warnings + found.warnings
+    _add_given(found, config, images, checkpoint)
+    run = Run(root=root, name=root.name, layout="generic", layout_reason="")
+    run.scalars = ScalarTable.concat([r.frame for r in found.logs.values() if r.ok])
+    run.checkpoints = _checkpoint_refs(found, trust_checkpoints)
+    _use_config(found, run)
+    run.images, _ = image_refs(found.images)
+    run.files = sorted(found.records, key=lambda r: r.path)
+    run.warnings = found.warnings
+    if not (len(run.scalars) or run.checkpoints or run.config is not None or run.images):
+        raise RunDirError(f"nothing usable in {root}: no logs, checkpoints, config or images "
+                          f"among {len(listing.files)} files")
+    run.layout, run.layout_reason = detect_layout(_evidence(found, run), layout)
+    return run
+
+
+def _add_given(found: _Found, config, images, checkpoint) -> None:
+    """Add the inputs given from outside the run dir; a missing one is a one-line error."""
+    if config is not None:
+        path = Path(config).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        found.given_config = read_config(path)
+    if images is not None:
+        folder = Path(images).expanduser()
+        if not folder.is_dir():
+            raise RunDirError(f"images folder not found: {folder}")
+        for path in list_files(folder).files:
+            if is_image(path):
+                found.images.append((path, path.relative_to(folder).parts))
+        found.records.append(FileRecord(str(folder) + "/", "image", "read", image_refs(found.images)[1]))
+    if checkpoint is not None:
+        path = Path(checkpoint).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        if path.absolute() not in [p.absolute() for p in found.checkpoints]:
+            found.checkpoints.append(path)
+
+
+def _checkpoint_refs(found: _Found, trust: bool) -> list[CheckpointRef]:
+    """Inspect each distinct checkpoint once; byte copies share the description of their original."""
+    paths = sorted(found.checkpoints, key=lambda p: (_ROLE_ORDER[ck.checkpoint_role(p.name)[0]], str(p)))
+    copies = find_copies(paths)
+    refs: dict[Path, CheckpointRef] = {}
+    for path in paths:
+        name = relative_name(found.root, path)
+        original = copies.get(path)
+        if original is None:
+            refs[path] = ck.inspect_checkpoint(path, name, trust=trust)
+        else:
+            refs[path] = dataclasses.replace(
+                refs[original], path=path, name=name, role=ck.checkpoint_role(path.name)[0],
+                same_as=refs[original].name, note=f"byte copy of {refs[original].name}")
+        _record_checkpoint(found, refs[path])
+    return sorted(refs.values(), key=_checkpoint_order)
+
+
+def _record_checkpoint(found: _Found, ref: CheckpointRef) -> None:
+    """Add the file record of a checkpoint (and a warning when it could not be read)."""
+    if not ref.readable:
+        found.record(ref.path, "checkpoint", "skipped", ref.note)
+        found.warnings.append(ref.note)
+        return
+    if ref.same_as:
+        found.record(ref.path, "checkpoint", "read", ref.note)
+        return
+    parts = [f"{ref.format} checkpoint"]
+    parts += [f"epoch {ref.epoch}"] if ref.epoch is not None else []
+    parts += [f"step {ref.step}"] if ref.step is not None else []
+    parts += [f"{sum(ref.param_counts.values()):,} model values"]
+    detail = ", ".join(parts) + (f"; {ref.note}" if ref.note else "")
+    found.record(ref.path, "checkpoint", "read", detail)
+
+
+def _checkpoint_order(ref: CheckpointRef):
+    return (ref.epoch is None, ref.epoch or 0, ref.step or 0, _ROLE_ORDER.get(ref.role, 1), ref.name)
+
+
+def _use_config(found: _Found, run: Run) -> None:
+    """Choose the run's config (the given one if it parses) and record every YAML read."""
+    given = found.given_config
+    chosen = given if given is not None and given.doc is not None else choose_config(found.configs)
+    if chosen is not None:
+        run.config, run.config_path = chosen.doc, chosen.path
+    for c in ([given] if given is not None else []) + found.configs:
+        if c is chosen:
+            found.record(c.path, "config", "read", describe_config(c) + "; used as the run's config")
+        elif c.error:
+            found.record(c.path, "config", "skipped", c.error)
+            found.warnings.append(f"{relative_name(found.root, c.path)}: {c.error}")
+        elif c.flavour and chosen is not None:
+            found.record(c.path, "config", "skipped",
+                         f"{describe_config(c)}; not used: {relative_name(found.root, chosen.path)} was chosen")
+        else:
+            found.record(c.path, "config", "skipped", "YAML without training-config sections")
+
+
+def _evidence(found: _Found, run: Run) -> Evidence:
+    """Gather the layout clues from what was found."""
+    configs = found.configs + ([found.given_config] if found.given_config else [])
+    chosen = next((c for c in configs if c.path == run.config_path), None)
+    return Evidence(
+        checkpoint_names=[r.path.name for r in run.checkpoints],
+        config_flavour=chosen.flavour if chosen else None,
+        event_file_paths=[rel for rel, r in found.logs.items() if r.kind == "tensorboard"],
+        ijepa_csv=any(r.flavour == "ijepa" and r.ok for r in found.logs.values()),
+    )

@@ -112,3 +112,37 @@ def test_query_choices():
 def test_foreground_mass_by_hand():
     shares = foreground_mass(np.array([0.1, 0.6, 0.2, 0.1]), np.array([0.0, 1.0, 0.5, 0.0]))
     np.testing.assert_allclose(shares, (0.7, 0.375))
+
+
+def test_summary_of_reference_attention_keeps_what_the_figures_need():
+    from hjepa_report.analysis.attention import attention_rollout, rollout_patch_map
+    from hjepa_report.analysis.attention.summary import merge_chunks, summarise_encoder
+
+    ref = np.load(FIXTURES / "hjepa_small" / "reference" / "reference.npz")
+    attentions = {i: ref[f"attn_block{i}"] for i in range(3)}
+    whole = summarise_encoder(attentions, (8, 8), True, depth=3, target_masks=ref["context_mask"])
+    assert whole.head_maps.shape == (4, 3, 2, 8, 8) and whole.distance.shape == (4, 3, 2)
+    expected = rollout_patch_map(attention_rollout(list(attentions.values())), True).reshape(4, 8, 8)
+    np.testing.assert_allclose(whole.rollout, expected)
+    assert [label for label, _ in whole.queries[0]][-1] == "target block"
+    assert whole.query_maps[0].shape == (len(whole.queries[0]), 3, 8, 8)
+    # chunks of images reduce to the same arrays as the whole batch
+    chunks = [summarise_encoder({i: a[s] for i, a in attentions.items()}, (8, 8), True, 3, ref["context_mask"][s])
+              for s in (slice(0, 1), slice(1, 4))]
+    merged = merge_chunks(chunks)
+    np.testing.assert_allclose(merged.rollout, whole.rollout)
+    np.testing.assert_allclose(merged.entropy, whole.entropy)
+    assert merged.queries == whole.queries
+    # without every block there is no rollout
+    assert summarise_encoder({2: attentions[2]}, (8, 8), True, depth=3).rollout is None
+
+
+def test_context_map_places_kept_tokens_at_their_patches():
+    from hjepa_report.analysis.attention.summary import context_head_mean_map
+
+    # no CLS, 2x2 grid, patches 0, 2, 3 kept (token order 3, 0, 2) plus one padding slot
+    attn = np.zeros((1, 1, 4, 4))
+    attn[0, 0, :3, :3] = [[0.5, 0.25, 0.25], [0.5, 0.5, 0.0], [0.2, 0.2, 0.6]]
+    maps = context_head_mean_map(attn, np.array([[3, 0, 2, 0]]), np.array([[True, True, True, False]]),
+                                 (2, 2), has_cls=False)
+    np.testing.assert_allclose(maps[0], [[0.95 / 3, np.nan], [0.85 / 3, 1.2 / 3]])

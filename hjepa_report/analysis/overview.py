@@ -53,13 +53,14 @@ class OverviewPass(AnalysisPass):
             section.notes.append("No training config was found in the run directory (pass one with --config).")
             return
         source = ctx.run.config_path.name if ctx.run.config_path else "config"
-        groups: dict[str, list[list[Any]]] = {}
+        rows, previous = [], None
         for key, value in flatten_config(config):
             top, _, rest = key.partition(".")
-            groups.setdefault(top if rest else "(top level)", []).append([rest or top, value])
-        for top, rows in groups.items():
-            section.add_table(f"config-{top}", f"Config: {top}", ["key", "value"], rows,
-                              caption=f"From {source}.", collapsed=len(rows) > 12)
+            group = top if rest else "(top level)"
+            rows.append([group if group != previous else "", rest or top, value])
+            previous = group
+        section.add_table("config", f"Training config ({source}, {len(rows)} keys)", ["section", "key", "value"],
+                          rows, caption=f"Every key of {source}, nested keys joined with dots.", collapsed=True)
         section.metrics["config_file"] = str(ctx.run.config_path) if ctx.run.config_path else None
 
     def _checkpoint_table(self, ctx: ReportContext, section: Section) -> None:

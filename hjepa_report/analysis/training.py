@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .base import AnalysisPass, ReportContext, Section
-from .curves import draw_curve
+from .curves import MIN_POINTS_TO_SMOOTH, draw_curve
 from .plotting import PALETTE, new_figure
 
 PANELS_PER_FIGURE = 12
@@ -78,8 +78,8 @@ class TrainingPass(AnalysisPass):
         weight = ctx.settings.smoothing
         total = sum(len(t) for t in result.groups.values())
         section.intro = (f"{total} scalar tags in {len(result.groups)} groups. Faint line: raw values; bold line: "
-                         f"TensorBoard's debiased exponential smoothing (weight {weight:g}), computed at full "
-                         "resolution before thinning long logs for drawing.")
+                         f"TensorBoard's debiased exponential smoothing (weight {weight:g}, --smoothing), computed "
+                         "at full resolution before thinning long logs for drawing.")
         if result.pairs:
             self._present_pairs(result, ctx, section)
         for group, tags in result.groups.items():
@@ -102,7 +102,7 @@ class TrainingPass(AnalysisPass):
         axes = np.atleast_1d(axes).ravel()
         for ax, tag in zip(axes, tags):
             steps, values = ctx.run.scalars.arrays(tag)
-            counts = draw_curve(ax, steps, values, weight=ctx.settings.smoothing, color=PALETTE[0])
+            counts = draw_curve(ax, steps, values, weight=ctx.settings.smoothing, tag=tag, color=PALETTE[0])
             title = tag if not (counts["nan"] or counts["inf"]) else f"{tag}  [{counts['nan'] + counts['inf']} non-finite]"
             ax.set_title(title, fontsize=8.5, loc="left")
             ax.set_xlabel("step", fontsize=8)
@@ -120,7 +120,7 @@ class TrainingPass(AnalysisPass):
         for ax, (train, val) in zip(axes, result.pairs):
             for tag, colour in ((train, PALETTE[0]), (val, PALETTE[1])):
                 steps, values = ctx.run.scalars.arrays(tag)
-                draw_curve(ax, steps, values, weight=ctx.settings.smoothing, label=tag, color=colour)
+                draw_curve(ax, steps, values, weight=ctx.settings.smoothing, tag=tag, label=tag, color=colour)
             ax.set_title(val.split("/", 1)[-1].replace("val_", ""), fontsize=9, loc="left")
             ax.set_xlabel("step", fontsize=8)
             ax.legend(loc="best", frameon=False)
@@ -129,7 +129,7 @@ class TrainingPass(AnalysisPass):
         section.add_figure(
             "train-vs-val", "Train vs validation",
             "Training (blue) and validation (orange) values of the same quantity on one step axis, smoothed as "
-            "above; points are shown when a tag has only a few values. Healthy: both fall together; a validation "
+            "in the panels below (short series are drawn raw, with dots). Healthy: both fall together; a validation "
             "curve that rises while training keeps falling means over-fitting, one far above training from the "
             "start can mean a different preprocessing or masking at validation time.", fig)
 
@@ -146,7 +146,8 @@ def _group_caption(group: str, tags: list[str], weight: float) -> str:
     }
     return (f"Tags under '{group}' ({len(tags)} panels), one panel each with its own y-axis; a panel switches to a "
             f"log axis when a positive tag spans more than two decades. Bold: smoothed (weight {weight:g}); faint: "
-            "raw; red x at the top edge: NaN or +inf, at the bottom edge: -inf. "
+            f"raw. Schedules (lr, momentum, ...) and tags with fewer than {MIN_POINTS_TO_SMOOTH} points are drawn "
+            "unsmoothed, with dots at the logged points. Red x at the top edge: NaN or +inf, at the bottom: -inf. "
             + hints.get(group, "Read each panel for trends rather than single values."))
 
 

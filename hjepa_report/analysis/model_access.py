@@ -1,0 +1,158 @@
+"""What model-based passes share: the rebuilt networks, the sample images and their encodings, once per report.
+
+Everything here goes through `ReportContext.cached`, so each checkpoint is loaded once and each image passes
+each network once per report, whichever passes ask. A network that cannot be rebuilt is not an error of the
+pass: `model_skip_reason` turns it into the one-line reason the section shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..collect.run import CheckpointRef
+from ..errors import ReportError
+from .base import ReportContext
+
+
+@dataclass
+class SampleImages:
+    """The sample images the model-based passes use: network input, what a person sees, labels, files."""
+
+    tensor: Any  # torch.Tensor [B, 3, S, S], normalised as the run trained
+    pictures: list[np.ndarray]  # uint8 [S, S, 3] after the same resize / crop, for overlays
+    labels: list[str | None]
+    paths: list[Path]
+
+    @property
+    def has_labels(self) -> bool:
+        """Tell whether every image has a class label and there are at least two classes."""
+        return all(self.labels) and len(set(self.labels)) > 1
+
+
+def chosen_checkpoint(ctx: ReportContext) -> CheckpointRef | None:
+    """Return the checkpoint model-based sections use: --checkpoint, else the run's latest."""
+    wanted = ctx.settings.checkpoint
+    if wanted is None:
+        return ctx.run.latest_checkpoint()
+    wanted = Path(wanted).resolve()
+    for ref in ctx.run.checkpoints:
+        if Path(ref.path).resolve() == wanted:
+            return ref
+    return CheckpointRef(path=wanted, name=wanted.name, size=wanted.stat().st_size if wanted.exists() else 0,
+                         format="safetensors" if wanted.suffix == ".safetensors" else "torch", role="other")
+
+
+def model_for(ctx: ReportContext, checkpoint: CheckpointRef | None = None):
+    """Return the JepaModel of a checkpoint (default: the chosen one), built once per report.
+
+    Raises ReportError (e.g. ModelBuildError) with a one-line reason when it cannot be rebuilt; the failure is
+    cached too, so every pass reports the same reason without retrying.
+    """
+    ref = checkpoint or chosen_checkpoint(ctx)
+    if ref is None:
+        raise ReportError("the run has no checkpoint")
+    outcome = ctx.cached(("model", str(ref.path)), lambda: _load(ctx, ref))
+    if isinstance(outcome, ReportError):
+        raise outcome
+    if checkpoint is None:
+        ctx.shared.setdefault("model_info", outcome.info.as_dict())
+    return outcome
+
+
+def model_skip_reason(ctx: ReportContext, *, needs_images: bool = True) -> str | None:
+    """Return why a model-based pass cannot run (no checkpoint, no rebuildable model, no images), or None."""
+    if chosen_checkpoint(ctx) is None:
+        return "The run has no checkpoint, so its networks cannot be run."
+    try:
+        model_for(ctx)
+    except ReportError as exc:
+        return f"The networks could not be rebuilt from the checkpoint: {exc}"
+    if needs_images and not ctx.run.images:
+        return "The run has no sample images (put some in RUN_DIR/images or pass --images DIR)."
+    return None
+
+
+def sample_images(ctx: ReportContext) -> SampleImages:
+    """Return up to --max-images sample images, chosen round-robin over classes, preprocessed for the model."""
+    return ctx.cached("sample-images", lambda: _prepare_images(ctx))
+
+
+def encoded(ctx: ReportContext, encoder: str = "target", checkpoint: CheckpointRef | None = None,
+            attention_layers: tuple[int, ...] = ()):
+    """Return the EncoderOutput of the sample images (no mask), computed once per (checkpoint, encoder, layers).
+
+    A request for attention layers reuses a cached run that captured a superset of them.
+    """
+    import torch
+
+    ref = checkpoint or chosen_checkpoint(ctx)
+    layers = tuple(sorted(set(attention_layers)))
+    superset = ctx.find_cached(lambda key: isinstance(key, tuple) and key[:3] == ("encoded", str(ref.path), encoder)
+                               and set(layers) <= set(key[3]))
+    if superset is not None:
+        return superset
+
+    def run():
+        model = model_for(ctx, checkpoint)
+        images = sample_images(ctx)
+        with torch.inference_mode():
+            return batched_encode(model, images.tensor, encoder=encoder, attention_layers=layers)
+
+    return ctx.cached(("encoded", str(ref.path), encoder, layers), run)
+
+
+def batched_encode(model, images, *, encoder: str, attention_layers=(), batch_size: int = 16):
+    """Encode images in batches of 16 (as fast as 64 on CPU, far less memory) and join the outputs."""
+    import torch
+
+    parts = [model.encode(images[i:i + batch_size], encoder=encoder, attention_layers=list(attention_layers) or None)
+             for i in range(0, len(images), batch_size)]
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0]
+    joined = {name: torch.cat([getattr(p, name) for p in parts]) for name in
+              ("tokens", "patch_tokens", "patch_indices", "valid")}
+    attentions = {k: torch.cat([p.attentions[k] for p in parts]) for k in first.attentions}
+    return type(first)(**joined, attentions=attentions, num_prefix_tokens=first.num_prefix_tokens)
+
+
+def _load(ctx: ReportContext, ref: CheckpointRef):
+    from ..models import load_model
+
+    s = ctx.settings
+    ctx.progress(f"loading {ref.name}")
+    try:
+        return load_model(ref.path, ctx.run.config, layout=s.layout if s.layout in ("hjepa", "ijepa") else None,
+                          encoder_heads=s.encoder_heads, predictor_heads=s.predictor_heads, device=s.device,
+                          trust=s.trust_checkpoints, model_factory=s.model_factory)
+    except ReportError as exc:
+        return exc
+
+
+def _prepare_images(ctx: ReportContext) -> SampleImages:
+    from ..models import load_images
+
+    model = model_for(ctx)
+    refs = choose_images(ctx.run.images, ctx.settings.max_images, ctx.rng("sample-images"))
+    info = model.info
+    tensor, pictures = load_images([r.path for r in refs], info.image_size, info.norm_mean, info.norm_std)
+    return SampleImages(tensor, pictures, [r.label for r in refs], [r.path for r in refs])
+
+
+def choose_images(images: list, limit: int, rng: np.random.Generator) -> list:
+    """Pick up to `limit` images round-robin over their labels (seeded shuffle within each label)."""
+    by_label: dict[Any, list] = {}
+    for ref in images:
+        by_label.setdefault(ref.label, []).append(ref)
+    queues = [list(np.array(group, dtype=object)[rng.permutation(len(group))]) for _, group in sorted(
+        by_label.items(), key=lambda kv: str(kv[0]))]
+    chosen: list = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return chosen

@@ -1,0 +1,88 @@
+"""The renderer: asset encoding, cell formatting, atomic writes, report.json schema."""
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hjepa_report.analysis.base import Animation, Picture
+from hjepa_report.analysis.plotting import new_figure
+from hjepa_report.render.assets import data_uri, figure_png, gif_bytes, picture_bytes
+from hjepa_report.render.jsonreport import jsonable
+from hjepa_report.render.views import format_cell
+from hjepa_report.render.write import write_atomic
+
+
+def test_gif_has_all_frames_one_palette_and_loops():
+    frames = []
+    for i in range(6):
+        f = np.zeros((64, 64, 3), np.uint8)
+        f[:, :, 0] = 200
+        f[i * 8:(i + 1) * 8, :, 2] = 255
+        frames.append(f)
+    payload = gif_bytes(frames, duration_ms=500)
+    im = Image.open(io.BytesIO(payload))
+    assert im.format == "GIF" and im.n_frames == 6
+    assert im.info.get("loop") == 0
+    im.seek(3)
+    np.testing.assert_array_equal(np.asarray(im.convert("RGB")), frames[3])  # few colours: exact
+
+
+def test_picture_encoding_chooses_webp_for_large_png_for_small():
+    _, mime = picture_bytes(np.zeros((200, 200, 3), np.uint8))
+    assert mime == "image/webp"
+    payload, mime = picture_bytes(np.full((8, 8), 7, np.uint8))
+    assert mime == "image/png" and Image.open(io.BytesIO(payload)).size == (8, 8)
+
+
+def test_figure_png_and_data_uri():
+    fig, ax = new_figure(2, 2)
+    ax.plot([0, 1], [1, 0])
+    png = figure_png(fig)
+    assert png.startswith(b"\x89PNG")
+    assert data_uri(b"abc", "image/png") == "data:image/png;base64,YWJj"
+
+
+@pytest.mark.parametrize("value, text", [
+    (None, "-"), (True, "yes"), (12, "12"), (123456, "123,456"), (0.123456, "0.1235"), (float("nan"), "NaN"),
+    (float("inf"), "inf"), ([1, 2.5], "[1, 2.5]"), (np.float32(0.5), "0.5"), ("a<b", "a<b")])
+def test_format_cell(value, text):
+    assert format_cell(value) == text
+
+
+def test_jsonable_removes_nan_and_numpy_types():
+    doc = jsonable({"a": np.float64("nan"), "b": np.array([1, 2]), "c": float("-inf"), "d": Path("/x"),
+                    "e": np.int64(3)})
+    assert doc == {"a": None, "b": [1, 2], "c": "-inf", "d": "/x", "e": 3}
+    json.dumps(doc, allow_nan=False)
+
+
+def test_write_atomic_leaves_old_file_when_a_write_fails(tmp_path, monkeypatch):
+    target = tmp_path / "report.html"
+    target.write_text("good")
+
+    class Boom(str):
+        pass
+
+    import hjepa_report.render.write as w
+
+    real_replace = w.os.replace
+
+    def failing_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(w.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        write_atomic({target: "new"})
+    monkeypatch.setattr(w.os, "replace", real_replace)
+    assert target.read_text() == "good"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temp file left behind
+
+
+def test_animation_and_picture_types_are_plain_data():
+    a = Animation(frames=[np.zeros((2, 2, 3), np.uint8)])
+    assert a.loop == 0 and a.duration_ms > 0
+    assert Picture(np.zeros((2, 2))).array.shape == (2, 2)

@@ -128,13 +128,24 @@ def pool_valid(valid: torch.Tensor, level: int) -> torch.Tensor:
     return F.avg_pool1d(valid.float()[:, None], size, size)[:, 0] > 0.5
 
 
-def make_projection(dim: int, norm: str = "layernorm") -> nn.Sequential:
-    """One hierarchy projection: Linear(D, D) then the post-projection norm ('layernorm' eps 1e-5 | 'none')."""
-    if norm == "layernorm":
-        return nn.Sequential(nn.Linear(dim, dim), nn.LayerNorm(dim))
-    if norm == "none":
-        return nn.Sequential(nn.Linear(dim, dim), nn.Identity())
-    raise ValueError(f"unsupported projection norm {norm!r}")
+class TokenBatchNorm(nn.Module):
+    """BatchNorm1d over the feature axis of [B, K, D] tokens (H-JEPA BatchNorm1dForTokens, key prefix bn.)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+
+
+def make_projection(dim: int, norm: str = "layernorm", in_dim: int | None = None) -> nn.Sequential:
+    """One hierarchy projection: Linear(in_dim, D) then the post-projection norm
+    ('layernorm' eps 1e-5 | 'batchnorm' | 'none'), as H-JEPA _make_projection_norm."""
+    norms = {"layernorm": lambda: nn.LayerNorm(dim), "batchnorm": lambda: TokenBatchNorm(dim), "none": nn.Identity}
+    if norm not in norms:
+        raise ValueError(f"unsupported projection norm {norm!r}")
+    return nn.Sequential(nn.Linear(in_dim or dim, dim), norms[norm]())
 
 
 class HJepaNetwork(nn.Module):
@@ -145,18 +156,37 @@ class HJepaNetwork(nn.Module):
     """
 
     def __init__(self, encoder_kwargs: dict, predictor_depth: int, predictor_heads: int,
-                 predictor_mlp_ratio: float = 4.0, num_levels: int = 3, projection_norm: str = "layernorm"):
+                 predictor_mlp_ratio: float = 4.0, num_levels: int = 3, projection_norm: str = "layernorm",
+                 projection_in_dim: int | None = None, ema_target: bool = True):
         super().__init__()
         self.context_encoder = HJepaEncoder(**encoder_kwargs)
-        self.target_encoder = HJepaEncoder(**encoder_kwargs)
-        self.target_encoder.load_state_dict(self.context_encoder.state_dict())
-        self.target_encoder.requires_grad_(False)
+        self.target_encoder = None  # end-to-end runs (use_target_encoder: false) reuse the context encoder
+        if ema_target:
+            self.target_encoder = HJepaEncoder(**encoder_kwargs)
+            self.target_encoder.load_state_dict(self.context_encoder.state_dict())
+            self.target_encoder.requires_grad_(False)
         dim = self.context_encoder.vit.embed_dim
         self.predictor = HJepaPredictor(dim, predictor_depth, predictor_heads, predictor_mlp_ratio)
-        self.hierarchy_projections = nn.ModuleList(make_projection(dim, projection_norm) for _ in range(num_levels))
+        self.hierarchy_projections = nn.ModuleList(
+            make_projection(dim, projection_norm, projection_in_dim) for _ in range(num_levels))
         for proj in self.hierarchy_projections:
             nn.init.trunc_normal_(proj[0].weight, std=0.02)
             nn.init.zeros_(proj[0].bias)
+
+    @classmethod
+    def from_parts(cls, context_encoder: HJepaEncoder, target_encoder: HJepaEncoder | None,
+                   predictor: HJepaPredictor, hierarchy_projections: nn.ModuleList) -> HJepaNetwork:
+        """Assemble a network from existing modules (the --model-factory escape hatch)."""
+        net = cls.__new__(cls)
+        nn.Module.__init__(net)
+        net.context_encoder, net.target_encoder = context_encoder, target_encoder
+        net.predictor, net.hierarchy_projections = predictor, hierarchy_projections
+        return net
+
+    @property
+    def target(self) -> HJepaEncoder:
+        """The encoder that makes targets: the EMA target encoder, or the context encoder in end-to-end runs."""
+        return self.target_encoder if self.target_encoder is not None else self.context_encoder
 
     @property
     def num_levels(self) -> int:
@@ -175,8 +205,11 @@ class HJepaNetwork(nn.Module):
     def forward(self, images: torch.Tensor, mask: torch.Tensor) -> dict:
         prefix = self.context_encoder.vit.num_prefix_tokens
         context = self.context_encoder(images, mask)
-        with torch.no_grad():
-            target = self.target_encoder(images)
+        if self.target_encoder is None:  # end-to-end: gradients flow through both branches (LeWM regime)
+            target = self.context_encoder(images)
+        else:
+            with torch.no_grad():
+                target = self.target_encoder(images)
         indices, valid = hidden_indices(mask)
         predicted = self.predict(context[:, prefix:], indices)
         target_masked = gather_tokens(target[:, prefix:], indices)
@@ -193,5 +226,7 @@ class HJepaNetwork(nn.Module):
     @torch.no_grad()
     def update_target_encoder(self, momentum: float) -> None:
         """EMA: theta_target <- m * theta_target + (1 - m) * theta_context (BYOL / I-JEPA update rule)."""
+        if self.target_encoder is None:
+            return
         for t, c in zip(self.target_encoder.parameters(), self.context_encoder.parameters()):
             t.mul_(momentum).add_(c.detach(), alpha=1.0 - momentum)

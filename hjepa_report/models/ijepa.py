@@ -93,7 +93,8 @@ class IJepaNetwork(nn.Module):
     top-level sub-dicts ('encoder', 'target_encoder', 'predictor')."""
 
     def __init__(self, encoder_kwargs: dict, predictor_embed_dim: int, predictor_depth: int,
-                 predictor_heads: int | None = None):
+                 predictor_heads: int | None = None, predictor_mlp_ratio: float = 4.0,
+                 predictor_qkv_bias: bool = True):
         super().__init__()
         self.encoder = make_encoder(**encoder_kwargs)
         self.target_encoder = make_encoder(**encoder_kwargs)
@@ -101,7 +102,16 @@ class IJepaNetwork(nn.Module):
         self.target_encoder.requires_grad_(False)
         heads = predictor_heads or self.encoder.num_heads
         self.predictor = IJepaPredictor(self.encoder.grid, self.encoder.embed_dim, predictor_embed_dim,
-                                        predictor_depth, heads)
+                                        predictor_depth, heads, predictor_mlp_ratio, predictor_qkv_bias)
+
+    @classmethod
+    def from_parts(cls, encoder: VisionTransformer, target_encoder: VisionTransformer | None,
+                   predictor: IJepaPredictor) -> IJepaNetwork:
+        """Assemble a network from existing modules (the --model-factory escape hatch)."""
+        net = cls.__new__(cls)
+        nn.Module.__init__(net)
+        net.encoder, net.target_encoder, net.predictor = encoder, target_encoder, predictor
+        return net
 
     def forward(self, images: torch.Tensor, masks_enc, masks_pred) -> dict:
         """Training step quantities: predictions and layer-normed targets (src/train.py forward_target)."""

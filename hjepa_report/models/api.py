@@ -1,0 +1,144 @@
+"""JepaModel: one object per loaded checkpoint, with the layout's own semantics behind one interface.
+
+Shapes: B images, N = grid rows x cols patches (row-major, row 0 at the top), D encoder width, H heads,
+T tokens in the encoder sequence (N + 1 with a CLS token; for I-JEPA with a context mask: the kept patches).
+
+- ``encode(images, *, encoder="target"|"context", context_mask=None, attention_layers=None,
+  return_blocks=False) -> EncoderOutput``. ``context_mask`` is a bool [B, N] "hidden" mask (True = hidden)
+  for both layouts: H-JEPA zeroes the hidden tokens after the position table and keeps the sequence;
+  I-JEPA drops them. I-JEPA rows with different numbers of visible patches are encoded one sample at a
+  time (exact, no truncation to the batch minimum as the training collator does) and padded; ``valid``
+  marks real tokens. Attention probabilities are formed only for the blocks in ``attention_layers``.
+- ``predict(images or context EncoderOutput, context_mask, targets=None, *, target=None) -> Prediction``.
+- ``levels(tokens [B, K, D], valid=None, levels=None) -> list[(tokens_l [B, K_l, D], valid_l or None)]``.
+- ``features(images, level=0, *, encoder="target") -> [B, N_l, D]`` (H-JEPA extract_features).
+
+Methods run in the caller's autograd mode (gradient-based analyses need it); the FeatureCache runs them
+under ``torch.inference_mode()``. Networks are in eval mode; outputs stay on the model's device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from ..errors import ModelBuildError
+from .info import ModelInfo
+
+
+@dataclass
+class EncoderOutput:
+    """tokens [B, T, D] (CLS first when present); patch_tokens [B, P, D]; patch_indices [B, P] (patch index of
+    each patch token, 0 for padding); valid [B, P]; attentions {block: [B, H, T, T]}; blocks {block: [B, T, D]}
+    (block outputs before the final norm); hidden: the context mask used, or None."""
+
+    tokens: torch.Tensor
+    patch_tokens: torch.Tensor
+    patch_indices: torch.Tensor
+    valid: torch.Tensor
+    attentions: dict[int, torch.Tensor] = field(default_factory=dict)
+    blocks: dict[int, torch.Tensor] = field(default_factory=dict)
+    num_prefix_tokens: int = 0
+    hidden: torch.Tensor | None = None
+
+
+@dataclass
+class Prediction:
+    """Predicted and target tokens per predicted patch, comparable entry by entry.
+
+    predicted, target: [B, K, D]; indices: [B, K] patch index (0 for padding); valid: [B, K];
+    block: [B, K] target block of each entry (always 0 for H-JEPA's single union); target_kind says what
+    the targets are (H-JEPA: target-encoder patch tokens; I-JEPA: layer-normed target tokens, as its loss).
+    """
+
+    predicted: torch.Tensor
+    target: torch.Tensor
+    indices: torch.Tensor
+    valid: torch.Tensor
+    block: torch.Tensor
+    target_kind: str
+
+
+def pad_rows(rows: list[torch.Tensor], axes: tuple[int, ...] = (0,)) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack per-sample tensors whose `axes` (all of the same length K_i) differ between samples, zero-padded
+    to the largest K; return (stacked [B, ...], valid [B, Kmax])."""
+    lengths = [r.shape[axes[0]] for r in rows]
+    kmax = max(lengths)
+    padded = []
+    for r in rows:
+        pad = []
+        for axis in reversed(range(r.ndim)):
+            pad += [0, kmax - r.shape[axis]] if axis in axes else [0, 0]
+        padded.append(torch.nn.functional.pad(r, pad))
+    valid = torch.stack([torch.arange(kmax, device=rows[0].device) < k for k in lengths])
+    return torch.stack(padded), valid
+
+
+class JepaModel:
+    """Shared plumbing of the layout-specific models (HJepaModel, IJepaModel): device, input checks, refusals."""
+
+    layout = ""
+
+    def __init__(self, network: torch.nn.Module, info: ModelInfo, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.network = network.to(self.device).eval()
+        self.info = info
+
+    context_encoder: torch.nn.Module
+    target_encoder: torch.nn.Module
+    predictor: torch.nn.Module
+    hierarchy: torch.nn.Module | None = None
+
+    def __repr__(self) -> str:
+        i = self.info
+        return (f"{type(self).__name__}({i.layout}, D={i.embed_dim}, depth={i.depth}, heads={i.num_heads}, "
+                f"patch={i.patch_size}, grid={i.grid}, levels={i.num_levels})")
+
+    def check(self, output: str) -> None:
+        """Raise ModelBuildError when an unsupported option affects `output`."""
+        reason = self.info.refusal(output)
+        if reason:
+            raise ModelBuildError(f"cannot compute {output} outputs for this checkpoint: {reason}")
+
+    def images(self, images: torch.Tensor) -> torch.Tensor:
+        """Check a [B, 3, S, S] batch against the model's input size and move it to the device."""
+        s = self.info.patch_size
+        want = (self.info.grid[0] * s, self.info.grid[1] * s)
+        if images.ndim != 4 or tuple(images.shape[-2:]) != want:
+            raise ModelBuildError(f"images of shape {tuple(images.shape)} do not fit the model: it takes "
+                                  f"[B, 3, {want[0]}, {want[1]}]")
+        return images.to(self.device, torch.float32)
+
+    def mask(self, mask: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """Check a bool [B, N] patch mask and move it to the device."""
+        if mask is None:
+            return None
+        mask = torch.as_tensor(mask)
+        if tuple(mask.shape) != (batch, self.info.num_patches):
+            raise ModelBuildError(f"mask of shape {tuple(mask.shape)}; expected [{batch}, {self.info.num_patches}]")
+        return mask.to(self.device, torch.bool)
+
+    def encoder(self, which: str) -> torch.nn.Module:
+        """Return the context or target encoder module."""
+        if which not in ("context", "target"):
+            raise ValueError(f"encoder must be 'context' or 'target', not {which!r}")
+        return self.context_encoder if which == "context" else self.target_encoder
+
+    def encoder_pair(self):
+        """Return (context ViT, target ViT) for the EMA gap, or None without a separate target encoder."""
+        return None
+
+    def features(self, images: torch.Tensor, level: int = 0, *, encoder: str = "target") -> torch.Tensor:
+        """Patch tokens of an unmasked image mapped to one hierarchy level: [B, N_level, D]."""
+        out = self.encode(images, encoder=encoder)
+        return self.levels(out.patch_tokens, levels=[level])[0][0]
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Number of parameter values per rebuilt sub-model."""
+        parts = {"context_encoder": self.context_encoder, "target_encoder": self.target_encoder,
+                 "predictor": self.predictor, "hierarchy": self.hierarchy}
+        counts = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items() if m is not None}
+        if self.target_encoder is self.context_encoder:
+            counts.pop("target_encoder", None)
+        return counts

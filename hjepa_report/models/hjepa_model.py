@@ -1,0 +1,98 @@
+"""HJepaModel: the analysis interface over an HJepaNetwork (H-JEPA semantics, see hjepa.py)."""
+
+from __future__ import annotations
+
+import torch
+
+from .api import EncoderOutput, JepaModel, Prediction
+from .hjepa import HJepaNetwork, gather_tokens, hidden_indices, pool_valid
+
+
+def union_mask(targets) -> torch.Tensor:
+    """OR a [B, N] mask, a [B, M, N] stack or a list of [B, N] masks into one [B, N] mask."""
+    if isinstance(targets, (list, tuple)):
+        targets = torch.stack([torch.as_tensor(t) for t in targets], dim=1)
+    targets = torch.as_tensor(targets).bool()
+    return targets.any(dim=1) if targets.ndim == 3 else targets
+
+
+class HJepaModel(JepaModel):
+    """H-JEPA: CLS token, zeroed hidden tokens, one prediction per hidden patch, hierarchy levels."""
+
+    layout = "hjepa"
+    network: HJepaNetwork
+
+    @property
+    def context_encoder(self):
+        return self.network.context_encoder
+
+    @property
+    def target_encoder(self):
+        return self.network.target
+
+    @property
+    def predictor(self):
+        return self.network.predictor
+
+    @property
+    def hierarchy(self):
+        return self.network.hierarchy_projections
+
+    def encoder_pair(self):
+        if self.network.target_encoder is None:
+            return None
+        return self.network.context_encoder.vit, self.network.target_encoder.vit
+
+    def encode(self, images: torch.Tensor, *, encoder: str = "target", context_mask=None,
+               attention_layers=None, return_blocks: bool = False) -> EncoderOutput:
+        """Encode [B, 3, S, S]; context_mask [B, N] bool (True = hidden) zeroes those tokens, sequence kept.
+
+        tokens [B, 1+N, D] with CLS at 0; patch_tokens [B, N, D]; attentions {block: [B, H, 1+N, 1+N]}."""
+        self.check("encoder")
+        if attention_layers:
+            self.check("attention")
+        images = self.images(images)
+        mask = self.mask(context_mask, len(images))
+        vit = self.encoder(encoder).vit
+        out = vit.forward_features(images, hidden_mask=mask, attention_layers=attention_layers or (),
+                                   return_blocks=return_blocks)
+        b, n, p = len(images), self.info.num_patches, vit.num_prefix_tokens
+        indices = torch.arange(n, device=self.device).expand(b, n)
+        return EncoderOutput(tokens=out.tokens, patch_tokens=out.tokens[:, p:], patch_indices=indices,
+                             valid=torch.ones(b, n, dtype=torch.bool, device=self.device),
+                             attentions=out.attentions, blocks=out.blocks, num_prefix_tokens=p, hidden=mask)
+
+    def predict(self, images_or_context, context_mask, targets=None, *, target: EncoderOutput | None = None
+                ) -> Prediction:
+        """Predict the target-encoder patch tokens at hidden patches, as HJEPA.forward.
+
+        images_or_context: images [B, 3, S, S] or the context EncoderOutput made with this context_mask;
+        targets: patches to predict ([B, N] bool, or several masks that are OR-ed); default: the hidden
+        patches. target: the target encoder's EncoderOutput (computed from the images when omitted).
+        Returns predicted/target [B, K, D] at indices [B, K] (ascending, padded with 0; K = largest count)."""
+        self.check("predictor")
+        context = images_or_context
+        if not isinstance(context, EncoderOutput):
+            context = self.encode(images_or_context, encoder="context", context_mask=context_mask)
+        if target is None:
+            if not isinstance(images_or_context, torch.Tensor):
+                raise ValueError("pass target= (the target EncoderOutput) when giving a context output")
+            target = self.encode(images_or_context, encoder="target")
+        wanted = union_mask(context_mask if targets is None else targets).to(self.device)
+        indices, valid = hidden_indices(self.mask(wanted, len(context.tokens)))
+        predicted = self.network.predict(context.patch_tokens, indices)
+        return Prediction(predicted=predicted, target=gather_tokens(target.patch_tokens, indices), indices=indices,
+                          valid=valid, block=torch.zeros_like(indices),
+                          target_kind="target-encoder patch tokens (no extra normalisation), as H-JEPA's loss")
+
+    def levels(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, levels=None):
+        """Map [B, K, D] tokens to hierarchy levels: projection l, then AvgPool1d(2^l) over the token list.
+
+        Returns [(tokens_l [B, K // 2^l, D], valid_l [B, K // 2^l] or None)] for each requested level."""
+        self.check("levels")
+        result = []
+        for level in range(self.info.num_levels) if levels is None else levels:
+            if not 0 <= level < self.info.num_levels:
+                raise ValueError(f"level {level} does not exist; this model has {self.info.num_levels} levels")
+            result.append((self.network.level(tokens, level), None if valid is None else pool_valid(valid, level)))
+        return result

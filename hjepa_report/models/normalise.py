@@ -1,0 +1,117 @@
+"""Turn a loaded checkpoint of any supported layout into one flat state dict with our module's key names.
+
+One pure function per layout (the idea of timm's checkpoint_filter_fn): no I/O, no torch import, so every
+rule is visible in one place and testable on plain dicts.
+- H-JEPA (jonwiggins/H-JEPA): ``model_state_dict`` -> keys ``context_encoder.vit.*``, ``target_encoder.vit.*``,
+  ``predictor.*``, ``hierarchy_projections.*`` (and ``fpn_*`` when FPN was on).
+- I-JEPA (facebookresearch/ijepa): sub-dicts ``encoder`` / ``target_encoder`` / ``predictor`` -> keys
+  ``encoder.*``, ``target_encoder.*``, ``predictor.*``.
+- A bare state dict, or a Lightning checkpoint (``state_dict`` with a ``model.`` prefix), of either layout.
+Wrapper prefixes are removed everywhere: DDP ``module.`` and torch.compile ``_orig_mod.``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ModelBuildError
+
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+IJEPA_PARTS = ("encoder", "target_encoder", "predictor")
+HJEPA_ROOTS = ("context_encoder.", "target_encoder.", "predictor.", "hierarchy_projections.")
+
+
+def strip_wrappers(key: str) -> str:
+    """Remove DDP / torch.compile prefixes at the start of a key or of any dotted component run."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in WRAPPER_PREFIXES:
+            if key.startswith(prefix):
+                key, changed = key[len(prefix):], True
+        for prefix in WRAPPER_PREFIXES:
+            key = key.replace("." + prefix, ".")
+    return key
+
+
+def _is_tensor_dict(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and bool(obj) and all(hasattr(v, "shape") for v in obj.values())
+
+
+def _clean(sd: Mapping, drop_prefix: str = "") -> dict:
+    out = {}
+    for key, value in sd.items():
+        key = strip_wrappers(key)
+        if drop_prefix and key.startswith(drop_prefix):
+            key = key[len(drop_prefix):]
+        out[key] = value
+    return out
+
+
+def model_state_dict(checkpoint: Mapping) -> dict:
+    """Return the flat model state dict of an H-JEPA / Lightning / bare checkpoint (wrappers stripped)."""
+    if _is_tensor_dict(checkpoint.get("model_state_dict", None)):
+        return _clean(checkpoint["model_state_dict"])
+    if _is_tensor_dict(checkpoint.get("state_dict", None)):
+        sd = _clean(checkpoint["state_dict"])
+        if all(k.startswith("model.") for k in sd):  # Lightning module holding the network as self.model
+            sd = {k[len("model."):]: v for k, v in sd.items()}
+        return sd
+    if _is_tensor_dict(checkpoint.get("model", None)):
+        return _clean(checkpoint["model"])
+    tensors = {k: v for k, v in checkpoint.items() if hasattr(v, "shape")}
+    if tensors:
+        return _clean(tensors)
+    raise ModelBuildError(
+        "no model weights found in the checkpoint (looked for model_state_dict, state_dict, model, "
+        f"encoder/predictor sub-dicts or bare tensors); top-level keys: {_names(checkpoint)}")
+
+
+def detect_layout(checkpoint: Mapping) -> str:
+    """Return 'ijepa' or 'hjepa' from the checkpoint's structure, or raise ModelBuildError."""
+    if all(_is_tensor_dict(checkpoint.get(p)) for p in ("encoder", "predictor")):
+        return "ijepa"
+    keys = list(model_state_dict(checkpoint))
+    if any(k.startswith(("context_encoder.", "hierarchy_projections.")) for k in keys):
+        return "hjepa"
+    if any(k.startswith("encoder.") for k in keys) and any(k.startswith("predictor.") for k in keys):
+        return "ijepa"
+    raise ModelBuildError(
+        "cannot tell the checkpoint's layout: expected H-JEPA keys (context_encoder.vit.*, predictor.*) or "
+        f"I-JEPA sub-dicts (encoder, predictor, target_encoder); first keys: {_names(keys)}")
+
+
+def normalise_hjepa(checkpoint: Mapping) -> dict:
+    """Return the H-JEPA state dict (context_encoder.vit.*, target_encoder.vit.*, predictor.*, ...)."""
+    return model_state_dict(checkpoint)
+
+
+def normalise_ijepa(checkpoint: Mapping) -> dict:
+    """Return the I-JEPA state dict with keys encoder.*, target_encoder.*, predictor.* (module. stripped)."""
+    if all(_is_tensor_dict(checkpoint.get(p)) for p in ("encoder", "predictor")):
+        out = {}
+        for part in IJEPA_PARTS:
+            if _is_tensor_dict(checkpoint.get(part)):
+                out.update({f"{part}.{k}": v for k, v in _clean(checkpoint[part]).items()})
+        return out
+    return model_state_dict(checkpoint)  # bare or Lightning dict already holding encoder.* / predictor.*
+
+
+NORMALISERS = {"hjepa": normalise_hjepa, "ijepa": normalise_ijepa}
+
+
+def normalise(checkpoint: Mapping, layout: str | None = None) -> tuple[str, dict]:
+    """Return (layout, flat state dict); layout None means detect it."""
+    if not isinstance(checkpoint, Mapping):
+        raise ModelBuildError(f"the checkpoint holds a {type(checkpoint).__name__}, not a dict of weights")
+    layout = layout or detect_layout(checkpoint)
+    if layout not in NORMALISERS:
+        raise ModelBuildError(f"unknown layout {layout!r}; use one of {sorted(NORMALISERS)}")
+    return layout, NORMALISERS[layout](checkpoint)
+
+
+def _names(keys, limit: int = 10) -> str:
+    keys = list(keys)
+    more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
+    return ", ".join(map(str, keys[:limit])) + more

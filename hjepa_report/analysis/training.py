@@ -90,6 +90,12 @@ class TrainingPass(AnalysisPass):
                 section.add_figure(
                     f"group-{_slug(group)}-{part}", f"{group}{suffix}", _group_caption(group, chunk, weight), fig)
         section.metrics["tags"] = result.summaries
+        section.add_table(
+            "tags", f"Logged scalars ({total} tags)",
+            ["tag", "points", "first step", "last step", "first", "last", "min", "max", "NaN", "inf", "source"],
+            [[t, s["count"], s["first_step"], s["last_step"], s["first"], s["last"], s["min"], s["max"], s["nan"],
+              s["inf"], ", ".join(s["sources"])] for t, s in result.summaries.items()],
+            caption="One row per tag, from the tidy scalar table (min/max over finite values).", collapsed=total > 15)
         bad = {t: s for t, s in result.summaries.items() if s["nan"] or s["inf"]}
         if bad:
             section.notes.append("Non-finite values were logged in: " + ", ".join(

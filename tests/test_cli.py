@@ -1,0 +1,104 @@
+"""The command line: clear one-line errors and exit codes, never a traceback; sections fail independently."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import HJEPA_RUN
+from hjepa_report.analysis.base import AnalysisPass
+from hjepa_report.cli import main
+
+FAST = ["--sections", "overview,log-health,training", "--quiet"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_help_lists_the_options_and_default_output():
+    result = invoke("report", "--help")
+    assert result.exit_code == 0
+    for option in ("--output", "--config", "--images", "--checkpoint", "--sections", "--skip", "--layout",
+                   "--trust-checkpoints", "--strict", "--quiet"):
+        assert option in result.output
+    assert "./reports/<run name>/report.html" in result.output
+
+
+def test_missing_run_dir_is_one_clear_line(tmp_path):
+    result = invoke(tmp_path / "nope")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_empty_run_dir_is_refused(tmp_path):
+    result = invoke(tmp_path)
+    assert result.exit_code == 2 and "error:" in result.output
+
+
+def test_output_inside_the_run_dir_is_refused(tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(HJEPA_RUN, run, ignore=shutil.ignore_patterns("reference"))
+    result = invoke(run, "-o", run / "report.html", *FAST)
+    assert result.exit_code == 2 and "inside the run directory" in result.output
+    assert not (run / "report.html").exists()
+
+
+def test_unknown_section_name(tmp_path):
+    result = invoke(HJEPA_RUN, "-o", tmp_path / "r.html", "--sections", "trainig", "--quiet")
+    assert result.exit_code == 2 and "unknown section" in result.output and "training" in result.output
+
+
+def test_bad_option_value_is_a_usage_error(tmp_path):
+    result = invoke(HJEPA_RUN, "--smoothing", "1.5")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+class Exploding(AnalysisPass):
+    name, title, order = "exploding", "Exploding section", 5
+
+    def compute(self, ctx):
+        raise RuntimeError("boom in compute")
+
+
+@pytest.fixture
+def with_exploding_pass(monkeypatch):
+    import hjepa_report.analysis.registry as registry
+
+    real = registry.all_passes
+    monkeypatch.setattr(registry, "all_passes", lambda: [Exploding(), *real()])
+    import hjepa_report.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "all_passes", registry.all_passes)
+    monkeypatch.setattr(pipeline, "pass_names", lambda: [p.name for p in registry.all_passes()])
+
+
+def test_a_failing_section_becomes_an_error_card_and_the_rest_renders(tmp_path, with_exploding_pass):
+    out = tmp_path / "r.html"
+    result = invoke(HJEPA_RUN, "-o", out, "--quiet")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.with_suffix(".json").read_text())
+    sections = {s["name"]: s for s in doc["sections"]}
+    assert sections["exploding"]["status"] == "error" and "boom in compute" in sections["exploding"]["message"]
+    assert sections["training"]["status"] == "ok"
+    html = out.read_text()
+    assert "error-card" in html and "boom in compute" in html
+
+
+def test_strict_turns_a_failing_section_into_exit_3(tmp_path, with_exploding_pass):
+    result = invoke(HJEPA_RUN, "-o", tmp_path / "r.html", "--quiet", "--strict")
+    assert result.exit_code == 3 and "exploding" in result.output
+    assert (tmp_path / "r.json").exists()  # the report is still written
+
+
+def test_progress_goes_to_stderr_with_timings(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, [str(HJEPA_RUN), "-o", str(tmp_path / "r.html"), "--sections", "training"])
+    assert result.exit_code == 0
+    assert "Training curves: ok (" in result.stderr
+    assert result.stdout.strip().endswith("r.html")

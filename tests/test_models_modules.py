@@ -9,21 +9,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from hjepa_report.collect.checkpoints import load_checkpoint as _load  # noqa: E402
 from hjepa_report.models.hjepa import HJepaNetwork, hidden_indices  # noqa: E402
 from hjepa_report.models.ijepa import IJepaNetwork, encode_kept  # noqa: E402
 from hjepa_report.models.vit import VisionTransformer, sincos_pos_embed_2d  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TOL = 1e-4
-
-
-def _load(path):
-    import numpy
-
-    allowed = [numpy.dtype, type(numpy.dtype("float64"))]
-    allowed += [getattr(numpy, "_core", numpy.core).multiarray.scalar]
-    with torch.serialization.safe_globals(allowed):
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
 
 
 def _maxabs(a, b) -> float:

@@ -35,9 +35,9 @@ def paper_rollout(layers, head_fusion, discard_ratio, has_cls):
             for q in range(tokens):
                 anchor = 0 if has_cls else q
                 row = fused[q].tolist()
-                weakest = sorted((row[k], k) for k in range(tokens) if k != anchor)[:drop]
-                for _, k in weakest:
-                    row[k] = 0.0
+                others = sorted(row[k] for k in range(tokens) if k != anchor)
+                cut = others[drop] if drop < len(others) else math.inf  # ties at the cut are kept
+                row = [0.0 if k != anchor and row[k] < cut else row[k] for k in range(tokens)]
                 row[q] += 1.0  # residual connection
                 total = sum(row)
                 rows.append([value / total for value in row])
@@ -99,12 +99,24 @@ def test_three_tokens_without_cls_discard_keeps_the_query_itself():
     # row 0's own weight (0.2) is its smallest, yet kept; 0.3 (key 2) goes
     attn = np.array([[[[0.2, 0.5, 0.3], [0.3, 0.3, 0.4], [0.6, 0.3, 0.1]]]])
     kept = discard_lowest(fuse_heads(attn), 0.5, has_cls=False)
-    np.testing.assert_allclose(kept[0], [[0.2, 0.5, 0.0], [0.0, 0.3, 0.4], [0.6, 0.0, 0.1]])  # tie -> key 0
+    np.testing.assert_allclose(kept[0], [[0.2, 0.5, 0.0], [0.0, 0.3, 0.4], [0.6, 0.0, 0.1]])
     rollout = attention_rollout([attn], discard_ratio=0.5, has_cls=False)
     expected = np.array([[1.2, 0.5, 0.0], [0.0, 1.3, 0.4], [0.6, 0.0, 1.1]])
     expected /= expected.sum(1, keepdims=True)
     np.testing.assert_allclose(rollout[0], expected)
     np.testing.assert_allclose(rollout_mean_query_map(rollout)[0], expected.mean(0))
+
+
+def test_ties_at_the_cut_are_kept_together():
+    # uniform rows: no entry is below the cut, nothing is discarded, the rollout stays uniform over patches
+    uniform = np.full((1, 1, 5, 5), 0.2)
+    np.testing.assert_allclose(discard_lowest(fuse_heads(uniform), 0.9, has_cls=True)[0], 0.2)
+    np.testing.assert_allclose(rollout_cls_map(attention_rollout([uniform, uniform])), [[0.25] * 4])
+    # one row [CLS .1 | .1 .3 .3 .2], discard 2 of 4: cut = 3rd smallest = .3, so .1 and .2 go, both .3 stay
+    row = np.array([[[[0.1, 0.1, 0.3, 0.3, 0.2]] * 5]])
+    np.testing.assert_allclose(discard_lowest(fuse_heads(row), 0.5, True)[0, 0], [0.1, 0.0, 0.3, 0.3, 0.0])
+    # ... and with 3 to discard the cut is .3 as well: ties keep the count at most 3 (here 2)
+    np.testing.assert_allclose(discard_lowest(fuse_heads(row), 0.75, True)[0, 0], [0.1, 0.0, 0.3, 0.3, 0.0])
 
 
 def test_head_fusion_by_hand():

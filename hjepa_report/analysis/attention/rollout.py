@@ -45,27 +45,27 @@ def discard_count(num_tokens: int, discard_ratio: float) -> int:
 
 
 def discard_lowest(fused: np.ndarray, discard_ratio: float, has_cls: bool) -> np.ndarray:
-    """Zero the `discard_count` smallest entries of every row of fused attention [B, T, T].
+    """Zero the (at most) `discard_count` smallest entries of every row of fused attention [B, T, T].
 
     Never discarded: the CLS key (column 0) when the encoder has a CLS token, otherwise the query's own
-    entry (the diagonal), which plays the CLS token's role as the row's anchor. Ties go to the lower key
-    index first (a stable sort), so the result is deterministic.
+    entry (the diagonal), which plays the CLS token's role as the row's anchor. The cut is the value of the
+    (count + 1)-th smallest candidate and only entries strictly below it go, so tied entries are kept or
+    dropped together: the result does not depend on the order of the patches (uniform rows stay whole).
     """
     fused = np.asarray(fused, dtype=np.float64)
     num_tokens = fused.shape[-1]
     count = discard_count(num_tokens, discard_ratio)
-    if count == 0:
-        return fused.copy()
     ranking = fused.copy()
     if has_cls:
         ranking[..., :, 0] = np.inf
     else:
         diagonal = np.arange(num_tokens)
         ranking[..., diagonal, diagonal] = np.inf
-    lowest = np.argsort(ranking, axis=-1, kind="stable")[..., :count]
-    kept = fused.copy()
-    np.put_along_axis(kept, lowest, 0.0, axis=-1)
-    return kept
+    if count >= num_tokens - 1:
+        cut = np.full(fused.shape[:-1] + (1,), np.inf)
+    else:
+        cut = np.sort(ranking, axis=-1)[..., count:count + 1]
+    return np.where(ranking < cut, 0.0, fused)
 
 
 def residual_normalise(fused: np.ndarray) -> np.ndarray:

@@ -59,7 +59,7 @@ class OverviewPass(AnalysisPass):
             group = top if rest else "(top level)"
             rows.append([group if group != previous else "", rest or top, value])
             previous = group
-        section.add_table("config", f"Training config ({source}, {len(rows)} keys)", ["section", "key", "value"],
+        section.add_table("config", f"Training config ({source})", ["section", "key", "value"],
                           rows, caption=f"Every key of {source}, nested keys joined with dots.", collapsed=True)
         section.metrics["config_file"] = str(ctx.run.config_path) if ctx.run.config_path else None
 

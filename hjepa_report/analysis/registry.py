@@ -9,6 +9,7 @@ from .base import AnalysisPass
 # "module:Class" relative to hjepa_report.analysis; imported lazily so --help stays instant.
 PASSES = [
     "overview:OverviewPass",
+    "modelcard:ModelCardPass",
     "loghealth:LogHealthPass",
     "training:TrainingPass",
 ]

@@ -1,0 +1,89 @@
+"""Model card: the architecture rebuilt from the checkpoint, how each number was obtained, the EMA gap."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import AnalysisPass, ReportContext, Section
+from .model_access import chosen_checkpoint, model_for, model_skip_reason
+from .plotting import PALETTE, new_figure
+
+
+class ModelCardPass(AnalysisPass):
+    """What could be rebuilt from the chosen checkpoint, and how far the EMA target trails the context encoder."""
+
+    name = "model"
+    title = "Model"
+    order = 12
+
+    def applies(self, ctx: ReportContext) -> str | None:
+        return model_skip_reason(ctx, needs_images=False)
+
+    def compute(self, ctx: ReportContext) -> dict:
+        from ..models import model_card
+
+        model = model_for(ctx)
+        return {"card": model_card(model), "checkpoint": chosen_checkpoint(ctx)}
+
+    def present(self, result: dict, ctx: ReportContext, section: Section) -> None:
+        card, ref = result["card"], result["checkpoint"]
+        arch = card["architecture"]
+        section.intro = (f"Rebuilt from {ref.name}: {', '.join(card['rebuilt'])}. Weights were matched key by key "
+                         "(strict), so every number below comes from the run's own networks.")
+        section.add_table("architecture", "Architecture", ["property", "value", "how it was obtained"],
+                          _architecture_rows(arch))
+        section.add_table("parameters", "Parameters", ["sub-model", "values"],
+                          [[k, v] for k, v in card["param_counts"].items()])
+        for u in card["unsupported"]:
+            section.notes.append(f"Unsupported option {u['option']}: {u['message']} (refused: {', '.join(u['affects'])}).")
+        section.notes.extend(f"Warning: {w}" for w in card["warnings"])
+        if arch.get("heads_guessed"):
+            section.add_check("heads-known", "warn", f"The number of encoder heads ({arch['num_heads']}) was "
+                              f"guessed ({arch['heads_source']}); pass --encoder-heads if attention looks wrong.")
+        gap = card["ema_gap"]
+        section.metrics.update({"architecture": arch, "param_counts": card["param_counts"], "ema_gap": gap})
+        if gap is not None:
+            section.add_figure("ema-gap", "EMA gap per encoder part", _gap_caption(gap), _gap_figure(gap))
+        else:
+            section.notes.append("The checkpoint has no separate target encoder, so there is no EMA gap to show.")
+
+
+def _architecture_rows(arch: dict) -> list[list]:
+    rows = [
+        ["layout", arch["layout"], "checkpoint keys"],
+        ["embed dim / depth", f"{arch['embed_dim']} / {arch['depth']}", "tensor shapes"],
+        ["heads", arch["num_heads"], arch["heads_source"] + (" (guessed)" if arch["heads_guessed"] else "")],
+        ["patch size / image size", f"{arch['patch_size']} / {arch['image_size']}", "patch_embed shape; config"],
+        ["token grid", f"{arch['grid'][0]} x {arch['grid'][1]}", "pos_embed shape"],
+        ["CLS token", arch["has_cls"], "checkpoint keys"],
+        ["MLP ratio / qkv bias", f"{arch['mlp_ratio']:g} / {arch['qkv_bias']}", "tensor shapes"],
+    ]
+    if arch.get("predictor_depth") is not None:
+        rows.append(["predictor width / depth / heads",
+                     f"{arch['predictor_embed_dim']} / {arch['predictor_depth']} / {arch['predictor_heads']}",
+                     f"tensor shapes; heads: {arch['predictor_heads_source']}"])
+    rows.append(["hierarchy levels", arch["num_levels"], "hierarchy_projections keys" if arch["num_levels"] > 1
+                 else "single level (no hierarchy heads)"])
+    rows.append(["input normalisation", f"mean {arch['norm_mean']}, std {arch['norm_std']}", arch["norm_source"]])
+    return rows
+
+
+def _gap_figure(gap: dict):
+    names = list(gap["parts"])
+    values = np.array([np.nan if gap["parts"][n] is None else gap["parts"][n] for n in names], dtype=float)
+    fig, ax = new_figure(max(4.0, 0.45 * len(names) + 1.5), 2.8)
+    ax.bar(range(len(names)), np.nan_to_num(values), color=PALETTE[0])
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_ylabel("||target - context|| / ||target||")
+    ax.set_title(f"overall gap {gap['overall']:.3g}" if gap["overall"] is not None else "overall gap: n/a",
+                 loc="left")
+    return fig
+
+
+def _gap_caption(gap: dict) -> str:
+    fixed = f" Fixed (non-trained) parts have gap 0 by construction: {', '.join(gap['fixed'])}." if gap["fixed"] else ""
+    return ("Relative L2 distance between the EMA target encoder's and the context encoder's weights, per part "
+            "(BYOL, Grill et al. 2020; the EMA update of I-JEPA's src/train.py). Small values (around 1e-3 to "
+            "1e-1) are typical: the target trails the context encoder. A gap near 0 everywhere means the EMA "
+            "momentum was ~1 from the start (the target never moved); a very large gap in early blocks means "
+            "the context encoder moved far from its average late in training." + fixed)

@@ -30,7 +30,8 @@ from .run import CheckpointRef
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".pth.tar", ".ckpt", ".safetensors")
 _NUMPY_DTYPES = ("Float64DType", "Float32DType", "Float16DType", "Int64DType", "Int32DType", "BoolDType")
-_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+# torch words it "Unsupported global: GLOBAL x.y" or "unsupported GLOBAL x.y whose module x is blocked"
+_UNSUPPORTED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re.IGNORECASE)
 _NAME_RULES = (  # (pattern on the file name, role, how the number in the name maps to the stored epoch)
     (re.compile(r"^checkpoint_epoch_(\d+)\.pth$"), "epoch", 0),  # H-JEPA: number = 0-based epoch field
     (re.compile(r"-ep(\d+)\.pth\.tar$"), "epoch", -1),  # I-JEPA: ep{N} holds epoch N-1
@@ -63,15 +64,25 @@ def load_checkpoint(path: Path | str, trust: bool = False) -> Any:
         with torch.serialization.safe_globals(_numpy_scalar_globals()):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as exc:
-        refused = _UNSUPPORTED_GLOBAL.search(str(exc))
-        if refused:
-            raise UnsafeCheckpointError(
-                f"{path.name}: loading it would need the global '{refused.group(1)}', which full unpickling "
-                "would import and may run code; pass --trust-checkpoints only if you trust this file"
-            ) from None
+        if _UNSUPPORTED_GLOBAL.search(str(exc)) or (mmap or _starts_like_pickle(path)):
+            raise UnsafeCheckpointError(_unsafe_message(path, exc)) from None
         raise CheckpointError(f"{path.name}: not a readable torch checkpoint ({_first_line(exc)})") from None
     except (RuntimeError, OSError, EOFError, ValueError) as exc:
         raise CheckpointError(f"{path.name}: not a readable torch checkpoint ({_first_line(exc)})") from None
+
+
+def _starts_like_pickle(path: Path) -> bool:
+    """Tell whether a (legacy, non-zip) file starts with a pickle protocol opcode (0x80)."""
+    with open(path, "rb") as fh:
+        return fh.read(1) == b"\x80"
+
+
+def _unsafe_message(path: Path, exc: Exception) -> str:
+    """Say which global the weights-only loader refused and what the user can do."""
+    refused = _UNSUPPORTED_GLOBAL.search(str(exc))
+    what = f"the global '{refused.group(1)}'" if refused else "full unpickling"
+    return (f"{path.name}: refused to load, it needs {what}, and full unpickling can run code from the file; "
+            "pass --trust-checkpoints only if you trust it")
 
 
 def _numpy_scalar_globals() -> list:

@@ -42,12 +42,17 @@ class TagPoints:
 
     def add(self, tag: str, step: float, value: float, wall_time: float = float("nan")) -> None:
         """Append one point to `tag`."""
+        steps, values, walls = self.columns(tag)
+        steps.append(step)
+        values.append(value)
+        walls.append(wall_time)
+
+    def columns(self, tag: str) -> tuple[array, array, array]:
+        """Return the (steps, values, wall_times) columns of `tag`, for readers that append in a hot loop."""
         cols = self._cols.get(tag)
         if cols is None:
             cols = self._cols[tag] = (array("d"), array("d"), array("d"))
-        cols[0].append(step)
-        cols[1].append(value)
-        cols[2].append(wall_time)
+        return cols
 
     def __len__(self) -> int:
         return sum(len(c[0]) for c in self._cols.values())

@@ -102,27 +102,39 @@ class _EventState:
         self.plugin_of: dict[str, str] = {}  # tag -> plugin name (TF2 writes it on a tag's first value only)
         self.other_tags: dict[str, set[str]] = {}  # kind (image, histogram, ...) -> tags
         self.undecodable = 0
+        self.columns: dict[str, tuple] = {}  # tag -> the TagPoints columns, looked up once per point
 
     def add_event(self, event) -> None:
         """Take the scalars of one Event; remember the tags of other kinds."""
-        if not event.HasField("summary"):
+        if event.WhichOneof("what") != "summary":
             return
         step, wall = float(event.step), float(event.wall_time)
         for v in event.summary.value:
             kind = v.WhichOneof("value")
-            if kind == "simple_value":
-                self.points.add(v.tag, step, v.simple_value, wall)
-                continue
-            plugin = v.metadata.plugin_data.plugin_name
-            if plugin:
-                self.plugin_of[v.tag] = plugin
+            if kind == "simple_value":  # the common case, kept inline: it runs once per point
+                steps, values, walls = self.columns.get(v.tag) or self._new_tag(v.tag)
+                steps.append(step)
+                values.append(v.simple_value)
+                walls.append(wall)
             else:
-                plugin = self.plugin_of.get(v.tag, "")
-            value = _tensor_scalar(v.tensor) if kind == "tensor" and plugin in ("scalars", "") else None
-            if value is not None:
-                self.points.add(v.tag, step, value, wall)
-            else:
-                self.other_tags.setdefault(_other_kind(kind, plugin), set()).add(v.tag)
+                self._add_other(v, kind, step, wall)
+
+    def _new_tag(self, tag: str) -> tuple:
+        cols = self.columns[tag] = self.points.columns(tag)
+        return cols
+
+    def _add_other(self, v, kind: str | None, step: float, wall: float) -> None:
+        """Take a tensor-encoded scalar, or remember the tag of an image, histogram, text, ..."""
+        plugin = v.metadata.plugin_data.plugin_name
+        if plugin:
+            self.plugin_of[v.tag] = plugin
+        else:
+            plugin = self.plugin_of.get(v.tag, "")
+        value = _tensor_scalar(v.tensor) if kind == "tensor" and plugin in ("scalars", "") else None
+        if value is not None:
+            self.points.add(v.tag, step, value, wall)
+        else:
+            self.other_tags.setdefault(_other_kind(kind, plugin), set()).add(v.tag)
 
     def result(self, source: str, damage: str) -> LogRead:
         """Return the LogRead for the file: the scalars, the other tags in words, any damage."""

@@ -118,15 +118,19 @@ def _batch(config: dict, batch_size: int | None) -> tuple[int, str]:
     from_config = _section(config, "data").get("batch_size")
     if from_config:
         return int(from_config), "config data.batch_size"
-    return DEFAULT_BATCH_SIZE, f"assumed {DEFAULT_BATCH_SIZE} (no data.batch_size in the config)"
+    return DEFAULT_BATCH_SIZE, "assumed: no data.batch_size in the config; I-JEPA's per-GPU ImageNet batch"
 
 
 def _ijepa_settings(config, batch_size, grid, patch_size) -> IJepaMaskSettings:
     """Settings of I-JEPA's MaskCollator from the `mask:` section (train.py passes these keys)."""
     mask = _section(config, "mask")
     image = int(_section(config, "data").get("crop_size") or 224)
-    patch, patch_source = (int(patch_size), "argument") if patch_size else (int(mask.get("patch_size") or 16),
-                                                                           "config mask.patch_size")
+    if patch_size:
+        patch, patch_source = int(patch_size), "argument"
+    elif mask.get("patch_size"):
+        patch, patch_source = int(mask["patch_size"]), "config mask.patch_size"
+    else:
+        patch, patch_source = 16, "I-JEPA paper default 16"
     defaults = IJepaMaskSettings(grid=(0, 0), image_size=image, patch_size=patch)
     bs, bs_source = _batch(config, batch_size)
     return IJepaMaskSettings(

@@ -161,3 +161,44 @@ def predictor_padding(draws: MaskDraws) -> dict:
         fractions.append(float((k.max() - k).sum() / max(k.size * k.max(), 1)))
     return {"batch_size": int(draws.settings.get("batch_size", 0)), "per_batch_max_hidden": maxima,
             "padding_fraction": summary(fractions)}
+
+
+def level_groups(hidden: np.ndarray, grid: tuple[int, int], level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Patches pooled together at a hierarchy level: (groups [G, 2^level] of patch indices, dropped indices).
+
+    H-JEPA (src/models/hjepa.py, no FPN) average-pools 2^level CONSECUTIVE entries of the index-sorted list of
+    hidden patches (AvgPool1d over the list, not a 2-D pooling); the last K mod 2^level entries are dropped.
+    """
+    order = np.flatnonzero(np.asarray(hidden, bool))
+    size = 2 ** level
+    count = len(order) // size
+    return order[: count * size].reshape(count, size), order[count * size:]
+
+
+def split_groups(groups: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Per group: True when its patches are not one horizontal run of neighbours in one row.
+
+    Such a pooled token averages patches that are not next to each other in the image (a gap in the row, or
+    the end of one row and the start of another).
+    """
+    if groups.size == 0:
+        return np.zeros(len(groups), bool)
+    same_row = (groups // grid[1] == groups[:, :1] // grid[1]).all(axis=1)
+    contiguous = (np.diff(groups, axis=1) == 1).all(axis=1)
+    return ~(same_row & contiguous)
+
+
+def hierarchy_pooling(draws: MaskDraws, levels: int) -> dict:
+    """Over all draws, per level: pooled tokens per sample, dropped patches, share of spatially split tokens."""
+    out = {}
+    for level in range(levels):
+        tokens, dropped, split = [], [], []
+        for hidden in draws.hidden:
+            groups, rest = level_groups(hidden, draws.grid, level)
+            tokens.append(len(groups))
+            dropped.append(len(rest))
+            split.append(split_groups(groups, draws.grid).mean() if len(groups) else 0.0)
+        out[f"level_{level}"] = {"pool_size": 2 ** level, "tokens_per_sample": summary(tokens),
+                                 "dropped_patches_per_sample": summary(dropped),
+                                 "fraction_of_tokens_spatially_split": summary(split)}
+    return out

@@ -1,0 +1,189 @@
+"""The masking section: the run's own masking (from its config), drawn on its own images, with statistics over
+many draws, the hierarchy's token pooling (H-JEPA), two animations, metrics and health checks.
+
+Sources of the semantics: I-JEPA's MaskCollator (facebookresearch/ijepa src/masks/multiblock.py, Assran et al.
+2023) and H-JEPA's HierarchicalMaskGenerator as its trainer uses it (jonwiggins/H-JEPA src/masks/hierarchical.py,
+src/trainers/trainer.py). See samplers.py for the rules and tests/test_masking_samplers.py for the checks
+against the statistics of the original code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..base import AnalysisPass, ReportContext, Section
+from . import captions, figures, gifs
+from .config import mask_settings
+from .images import run_images, synthetic_image
+from .samplers import MaskDraws, central_block_masks, random_patch_masks, sample_masks
+from .stats import MaskStats, collation_effect, draw_stats, hierarchy_pooling, hjepa_extras
+
+N_DRAWS = 1000  # draws behind every statistic
+N_GRID = 9  # draws shown side by side
+N_GIF = 8  # draws in the "successive draws" animation
+FALLBACK_WARN = 0.10  # share of H-JEPA target blocks from the unchecked fallback path worth a warning
+COLLATION_WARN = 0.20  # mean share of a context cut away by I-JEPA's collation worth a warning
+
+
+@dataclass
+class MaskingResult:
+    """Everything the section shows, computed without matplotlib."""
+
+    draws: MaskDraws
+    stats: dict[str, MaskStats]
+    collation: dict | None
+    hjepa: dict | None
+    pooling: dict | None
+    images: list[np.ndarray]
+    synthetic: bool
+    notes: list[str]
+    baselines: list[tuple[str, MaskDraws]]
+
+
+class MaskingPass(AnalysisPass):
+    """Masking: what the context encoder sees and what the predictor must predict, as the run sampled it."""
+
+    name = "masking"
+    title = "Masking"
+    order = 30
+
+    def compute(self, ctx: ReportContext) -> MaskingResult:
+        run, seed = ctx.run, int(ctx.settings.seed)
+        layout = run.layout if run.layout in ("hjepa", "ijepa") else None
+        family = mask_settings(run.config, layout=layout).family
+        model = ctx.shared.get("model_info") or {}
+        notes = []
+        patch = model.get("patch_size") if family == "hjepa" else None
+        ctx.progress(f"masking: {N_DRAWS} draws")
+        draws = sample_masks(run.config, N_DRAWS, seed, layout=layout, patch_size=patch)
+        s = draws.settings
+        notes.append(f"Masking settings: {s['source']}; patch size {s['patch_size']} from {s['patch_source']}; "
+                     f"grid {s['grid'][0]}x{s['grid'][1]}; batch size {s['batch_size']} ({s['batch_source']}).")
+        images, failed = run_images([r.path for r in run.images], s["image_size"])
+        if failed:
+            notes.append(f"Could not read {len(failed)} image(s): {', '.join(failed[:3])}.")
+        synthetic = not images
+        if synthetic:
+            images = [synthetic_image(s["image_size"], draws.grid)]
+            notes.append("The run has no sample images: masks are drawn on a synthetic image (labelled SYNTHETIC).")
+        hidden = [int(draws.hidden[0].sum())]
+        baselines = [("random patches, same count", random_patch_masks(draws.grid, hidden,
+                                                                        ctx.rng("masking-random-baseline"))),
+                     ("one central block, same area", central_block_masks(draws.grid, hidden))]
+        extras = hjepa_extras(draws)
+        pooling = hierarchy_pooling(draws, s["num_hierarchies"]) if family == "hjepa" else None
+        return MaskingResult(draws=draws, stats=draw_stats(draws), collation=collation_effect(draws), hjepa=extras,
+                             pooling=pooling, images=images, synthetic=synthetic, notes=notes, baselines=baselines)
+
+    def present(self, result: MaskingResult, ctx: ReportContext, section: Section) -> None:
+        d = result.draws
+        section.intro = captions.intro(d)
+        section.notes.extend(result.notes)
+        section.add_table("settings", "Sampler settings", ["setting", "value"], _settings_rows(d),
+                          caption=captions.settings_table(d))
+        _add_instance_figures(section, result)
+        _add_statistics(section, result)
+        _add_animations(section, result)
+        section.metrics.update(_metrics(result))
+        _add_checks(section, result)
+        ctx.shared["masking"] = {"family": d.settings["family"], "grid": list(d.grid), "seed": d.seed,
+                                 "never_target_patches": result.stats["raw"].never_target,
+                                 "never_context_patches": result.stats["raw"].never_context}
+        section.message = captions.summary(result.stats["raw"], d)
+
+
+def _settings_rows(d: MaskDraws) -> list[list]:
+    rows = [[k, ", ".join(map(str, v)) if isinstance(v, list) else v] for k, v in d.settings.items()]
+    return rows + [["seed", d.seed], ["draws", d.n]]
+
+
+def _add_instance_figures(section: Section, r: MaskingResult) -> None:
+    """One draw in several views, the strategy comparison and a grid of draws."""
+    d, image = r.draws, r.images[0]
+    block = d.context_blocks[0, 0] if d.context_blocks is not None else None
+    args = (image, d.targets[0], d.context[0], d.grid)
+    section.add_figure("instance", "One masking draw", captions.instance(d, r.synthetic),
+                       figures.plot_masking_instance(*args, context_block=block))
+    collated = d.collated_contexts[0, 0] if d.collated_contexts is not None else None
+    section.add_figure("views", "Original, mask, masked image", captions.views(d),
+                       figures.plot_original_mask_masked(*args, hidden_label=captions.hidden_word(d),
+                                                         encoder_context=collated))
+    section.add_figure("regions", "Context and target regions", captions.regions(d),
+                       figures.plot_region_overlays(*args, context_block=block))
+    strategies = [(captions.strategy_name(d), d.targets[0], d.context[0])]
+    strategies += [(name, b.targets[0], b.context[0]) for name, b in r.baselines]
+    section.add_figure("strategies", "The run's masking against simple baselines", captions.strategies(d),
+                       figures.plot_strategy_comparison(image, strategies, d.grid))
+    k = min(N_GRID, d.n)
+    images = [r.images[i % len(r.images)] for i in range(k)]
+    blocks = d.context_blocks[:k, 0] if d.context_blocks is not None else None
+    section.add_figure("draws", f"{k} random draws", captions.draw_grid(d, k, len(r.images) > 1),
+                       figures.plot_draw_grid(images, d.targets[:k], d.context[:k], d.grid, context_blocks=blocks))
+
+
+def _add_statistics(section: Section, r: MaskingResult) -> None:
+    """Spatial statistics over all draws, and the hierarchy's pooling for H-JEPA."""
+    d, raw = r.draws, r.stats["raw"]
+    after = r.stats.get("after_collation")
+    batched = after is not None and d.settings["batch_size"] > 1
+    fig = figures.plot_spatial_statistics(
+        raw.target_frequency, raw.context_frequency, raw.context_sizes, raw.block_sizes, raw.union_sizes,
+        raw.aspect_ratios, collated_context_frequency=after.context_frequency if batched else None,
+        collated_context_sizes=after.context_sizes if batched else None)
+    section.add_figure("statistics", f"Statistics over {d.n} draws", captions.statistics(d, raw, after), fig)
+    if d.levels:
+        generator = np.stack([lv.targets[0] for lv in d.levels])
+        section.add_figure("hierarchy", "What each hierarchy level pools", captions.hierarchy(d, r.pooling),
+                           figures.plot_hierarchy_levels(r.images[0], d.hidden[0], d.grid, len(d.levels),
+                                                         generator_targets=generator))
+    else:
+        section.notes.append("I-JEPA has no hierarchy levels: the per-level figure applies to H-JEPA runs only.")
+
+
+def _add_animations(section: Section, r: MaskingResult) -> None:
+    d = r.draws
+    block = d.context_blocks[0, 0] if d.context_blocks is not None else None
+    collated = d.collated_contexts[0, 0] if d.collated_contexts is not None else None
+    section.add_figure("process", "The masking process (animation)", captions.process(d),
+                       gifs.masking_process(r.images[0], d.targets[0], d.context[0], d.grid, context_block=block,
+                                            collated_context=collated))
+    k = min(N_GIF, d.n)
+    section.add_figure("draws-animation", "Successive draws (animation)", captions.draws_animation(d, k),
+                       gifs.random_draws(r.images[0], d.targets[:k], d.context[:k], d.grid))
+
+
+def _metrics(r: MaskingResult) -> dict:
+    d = r.draws
+    out = {"method": captions.method(d), "settings": d.settings, "seed": d.seed, "n_draws": d.n,
+           "images": "synthetic" if r.synthetic else "run images",
+           "raw": r.stats["raw"].to_metrics()}
+    if "after_collation" in r.stats:
+        out["after_collation"] = r.stats["after_collation"].to_metrics()
+        out["collation_effect"] = r.collation
+    if r.hjepa:
+        out["hierarchical_generator"] = r.hjepa
+        out["hierarchy_pooling"] = r.pooling
+    return out
+
+
+def _add_checks(section: Section, r: MaskingResult) -> None:
+    raw, d = r.stats["raw"], r.draws
+    never_t, never_c = raw.never_target, raw.never_context
+    if never_t or never_c:
+        section.add_check("masks-never-sampled", "warn", captions.never_sampled(d, never_t, never_c),
+                          figure_id="statistics", value=float(max(never_t, never_c)))
+    else:
+        section.add_check("masks-never-sampled", "pass", f"every patch was a target and a context patch in some of "
+                          f"the {d.n} draws", figure_id="statistics", value=0.0)
+    if r.collation and d.settings["batch_size"] > 1:
+        lost = r.collation["fraction_of_context_removed"]["mean"]
+        status = "warn" if lost > COLLATION_WARN else "pass"
+        section.add_check("masks-collation-truncation", status, captions.collation_check(d, r.collation, COLLATION_WARN),
+                          figure_id="statistics", value=round(lost, 4))
+    if r.hjepa:
+        share = r.hjepa["levels"]["level_0"]["fallback_fraction_of_target_blocks"]
+        status = "warn" if share > FALLBACK_WARN else "pass"
+        section.add_check("masks-fallback-blocks", status, captions.fallback_check(d, share, FALLBACK_WARN),
+                          figure_id="statistics", value=round(share, 4))

@@ -64,7 +64,8 @@ def main() -> None:
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"read: {result.detail}")
-        print(f"time {seconds:.2f} s wall, {cpu:.2f} s CPU; peak RSS {rss_after:.0f} MB (before reading {rss_before:.0f} MB)")
+        print(f"time {seconds:.2f} s wall, {cpu:.2f} s CPU; "
+              f"peak RSS {rss_after:.0f} MB (before reading {rss_before:.0f} MB)")
         del result
         tracemalloc.start()
         read_event_file(path, "bench")

@@ -63,7 +63,8 @@ def test_numpy_scalars_allowed_but_numpy_object_arrays_refused(tmp_path):
 
 def test_legacy_non_zip_checkpoint_loads_without_mmap(tmp_path):
     path = tmp_path / "legacy.pth"
-    torch.save({"epoch": 4, "state_dict": {"predictor.w": torch.ones(2, 3)}}, path, _use_new_zipfile_serialization=False)
+    ckpt = {"epoch": 4, "state_dict": {"predictor.w": torch.ones(2, 3)}}
+    torch.save(ckpt, path, _use_new_zipfile_serialization=False)
     ref = inspect_checkpoint(path, "legacy.pth")
     assert ref.readable and ref.epoch == 4 and ref.param_counts == {"predictor": 6}
 

@@ -35,7 +35,8 @@ _SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF
 def describe_contents(ref: CheckpointRef, obj: Any) -> None:
     """Fill `ref` (keys, epoch, step, value counts, dtypes, metadata) from a loaded checkpoint."""
     if hasattr(obj, "shapes"):  # a lazy safetensors mapping: shapes come from the header
-        tensors = {k: (math.prod(shape), _SAFETENSORS_DTYPES.get(dt, dt.lower())) for k, (shape, dt) in obj.shapes().items()}
+        tensors = {k: (math.prod(shape), _SAFETENSORS_DTYPES.get(dt, dt.lower()))
+                   for k, (shape, dt) in obj.shapes().items()}
         ref.top_level_keys = _top_keys(obj.keys())
         _count(ref, tensors)
         return

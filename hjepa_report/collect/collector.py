@@ -18,7 +18,7 @@ from .csvlogs import read_csv_log
 from .duplicates import find_copies
 from .images import image_folder_of, image_refs, is_image, label_image
 from .jsonlogs import read_json_log
-from .layout import Evidence, detect_layout
+from .layout import Evidence, check_layout_name, detect_layout
 from .logread import LogRead
 from .run import CheckpointRef, FileRecord, Run
 from .scalars import ScalarTable
@@ -32,8 +32,8 @@ _ROLE_ORDER = {"epoch": 0, "other": 1, "latest": 2, "best": 3}  # originals befo
 class _Found:
     """What the walk has found so far: file records, scalar frames, configs, checkpoints, images."""
 
-    def __init__(self, root: Path, images_given: bool) -> None:
-        self.root, self.images_given = root, images_given
+    def __init__(self, root: Path, images_folder: Path | None) -> None:
+        self.root, self.images_folder = root, images_folder  # images_folder: given with --images
         self.records: list[FileRecord] = []
         self.logs: dict[str, LogRead] = {}
         self.configs: list[ConfigRead] = []
@@ -43,7 +43,10 @@ class _Found:
         self.warnings: list[str] = []
 
     def record(self, path: Path, kind: str, status: str, detail: str) -> None:
-        size = path.stat().st_size if path.is_file() else 0
+        try:
+            size = path.stat().st_size if path.is_file() else 0
+        except OSError:
+            size = 0
         self.records.append(FileRecord(relative_name(self.root, path), kind, status, detail, size))
 
     def take(self, path: Path) -> None:
@@ -62,7 +65,7 @@ class _Found:
             self.log(path, read_json_log(path, rel))
         elif is_yaml(path):
             self.configs.append(read_config(path))
-        elif is_image(path) and image_folder_of(Path(rel)) is not None:
+        elif is_image(path):
             self.image(path, Path(rel))
         else:
             self.record(path, "other", "skipped", "not a recognised log or checkpoint")
@@ -74,10 +77,18 @@ class _Found:
             self.warnings.append(f"{relative_name(self.root, path)}: {result.detail}")
 
     def image(self, path: Path, rel: Path) -> None:
-        if self.images_given:
-            self.record(path, "image", "skipped", "not used: images come from the --images folder")
+        """Take a sample image from images/ or samples/ (or note why an image is not used)."""
+        if self.images_folder is not None:
+            used = self.images_folder in path.parents
+            self.record(path, "image", "read" if used else "skipped",
+                        "sample image from the --images folder" if used else
+                        "not used: images come from the --images folder")
             return
-        below = rel.parts[image_folder_of(rel) + 1 :]
+        folder = image_folder_of(rel)
+        if folder is None:
+            self.record(path, "image", "skipped", "image outside images/ or samples/, not used as a sample")
+            return
+        below = rel.parts[folder + 1 :]
         self.images.append((path, below))
         label, rule = label_image(below)
         self.record(path, "image", "read", f"label '{label}', {rule.removeprefix('label ')}" if label else rule)
@@ -100,15 +111,16 @@ def collect_run(
     (an explicit argument that does not exist).
     """
     root = Path(root).expanduser().absolute()
+    check_layout_name(layout)
     check_run_dir(root)
     listing = list_files(root)
-    found = _Found(root, images_given=images is not None)
+    found = _Found(root, Path(images).expanduser().absolute() if images is not None else None)
     for path in listing.files:
         found.take(path)
     found.records.extend(listing.skipped)
     found.warnings = listing.warnings + found.warnings
     _add_given(found, config, images, checkpoint)
-    run = Run(root=root, name=root.name, layout="generic", layout_reason="")
+    run = Run(root=root, name=root.resolve().name, layout="generic", layout_reason="")
     run.scalars = ScalarTable.concat([r.frame for r in found.logs.values() if r.ok])
     run.checkpoints = _checkpoint_refs(found, trust_checkpoints)
     _use_config(found, run)

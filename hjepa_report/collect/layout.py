@@ -44,9 +44,14 @@ def detect_layout(ev: Evidence, forced: str | None = None) -> tuple[str, str]:
         reason = "no H-JEPA or I-JEPA file names or config" if not found else "H-JEPA and I-JEPA clues tie"
     if forced is None:
         return detected, reason
-    if forced not in LAYOUTS:
-        raise ReportError(f"unknown layout '{forced}': choose one of {', '.join(LAYOUTS)}")
+    check_layout_name(forced)
     return forced, f"forced with --layout (detected {detected}: {reason})"
+
+
+def check_layout_name(name: str | None) -> None:
+    """Raise a one-line error for a --layout value that is not a known layout."""
+    if name is not None and name not in LAYOUTS:
+        raise ReportError(f"unknown layout '{name}': choose one of {', '.join(LAYOUTS)}")
 
 
 def _hjepa_clues(ev: Evidence) -> list[str]:

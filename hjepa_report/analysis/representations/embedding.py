@@ -140,7 +140,8 @@ def pick_queries(n: int, labels, count: int, rng: np.random.Generator) -> np.nda
 
 
 def label_accuracies(z, labels, k: int = 5, seed: int = 0) -> dict:
-    """Return leave-one-out kNN accuracy, a cross-validated linear probe and the chance level, or a reason."""
+    """Return leave-one-out kNN accuracy (k neighbours, at most n - 1), a cross-validated linear probe and the
+    chance level (majority class share), or a reason."""
     labels = np.asarray(labels)
     names, counts = np.unique(labels, return_counts=True)
     out = {"classes": int(len(names)), "samples": int(len(labels)), "chance": metrics.chance_accuracy(labels),

@@ -83,7 +83,7 @@ def projection_figure(projs: list[Projection], labels):
         lab = np.asarray(labels)[proj.indices] if labels is not None else np.full(len(proj.indices), names[0])
         for i, name in enumerate(names):
             sel = lab == name
-            ax.scatter(proj.coords[sel, 0], proj.coords[sel, 1], s=22, color=PALETTE[i % len(PALETTE)],
+            ax.scatter(proj.coords[sel, 0], proj.coords[sel, 1], s=22 if len(lab) > 100 else 45, color=PALETTE[i % len(PALETTE)],
                        marker=MARKERS[(i // len(PALETTE)) % len(MARKERS)], label=str(name), alpha=0.85,
                        edgecolors="none")
         if proj.method == "pca":

@@ -1,0 +1,97 @@
+"""Captions of the predictions and representations figures: how to read them, what healthy looks like, and
+the method and reference of every measure shown."""
+
+from __future__ import annotations
+
+from .checkpoints import BEST_RULE
+
+MAPS_CAPTION = (
+    "Each row: a sample image, its mask (dark: hidden from the context encoder; orange: patches the predictor "
+    "predicts), then per hierarchy level the cosine similarity (blue = 1, red = -1) and the L2 distance between "
+    "predicted and target token, painted on the patches the token covers (level l > 0 averages 2^l consecutive "
+    "hidden patches, as H-JEPA pools them; grey: not predicted). The last row predicts the mean target token "
+    "everywhere (first image, same mask): the predictor should look clearly bluer and darker than it. Masks: the "
+    "run's own sampler ({strategy}), seed {seed}. Targets: {kind}.")
+
+HEALTH_CAPTION = (
+    "Patch tokens of the target encoder on the sample images (n = {n} tokens, d = {d}), with two anchors of the "
+    "same shape, seed {seed}: an isotropic Gaussian (healthy) and a rank-1 matrix (complete collapse). Top left: "
+    "std of each dimension of the L2-normalised tokens, sorted; isotropic features sit near 1/sqrt(d), a "
+    "collapsed dimension falls towards 0 (a fixed threshold such as 0.01 would ignore d). Top right: token norms. "
+    "Bottom left: singular values divided by their sum (the p_k of RankMe, Garrido et al. 2023: RankMe = "
+    "exp(-sum p_k log p_k), p_k = s_k / ||s||_1 + 1e-7, uncentred); a healthy spectrum decays slowly, a "
+    "collapsed one drops after a few k. Bottom right: cosine similarity of all distinct pairs; a mass near 1 "
+    "means the tokens all point the same way. The tables list RankMe, alpha-ReQ (Agrawal et al. 2022: slope of "
+    "a least-squares power-law fit to the covariance eigenvalues in log-log), the VICReg variance and covariance "
+    "terms (Bardes et al. 2022, gamma 1, eps 1e-4) and the mean pairwise cosine for tokens, images and CLS.")
+
+LOGGED_LIMITS = (
+    "The collapse metrics the trainer logged (H-JEPA, src/trainers/trainer.py, _compute_collapse_metrics, every "
+    "10 x log_frequency steps on the training batch); vertical lines mark the evaluated checkpoints. Known "
+    "limits: *_std is the std of all values of the batch's flattened (1+N) x D features, one number, not per "
+    "dimension and not of normalised features; *_norm is the mean norm of each image's flattened features; "
+    "*_eff_rank is exp of the entropy of the singular values of the first <= 100 images of the batch (one "
+    "flattened row per image, uncentred, log(p + 1e-8)), so it can never exceed {cap} here, whatever the "
+    "embedding dimension. They are not RankMe over tokens and cannot be compared with the numbers above; a fall "
+    "within the run is still a warning sign. (The predecessor visualisation module's 'effective rank' is "
+    "different again: eigenvalues of the covariance of L2-normalised features with log(p + 1e-10).)")
+
+
+ACCURACY_CAPTION = (
+    "kNN: leave-one-out, cosine similarity, majority vote of the k nearest other images, ties to the class with "
+    "the larger summed similarity; k is 5, lowered to (smallest class size - 1) so a class can win a vote. Linear "
+    "probe: standardised features, scikit-learn LogisticRegression (C = 1), stratified K-fold cross-validation "
+    "(folds <= smallest class size, seeded). Chance: the share of the most frequent class. With a handful of "
+    "sample images these are coarse: read them against chance, not as benchmark numbers.")
+
+LIDAR_CAPTION = (
+    "LiDAR (Thilak et al. 2024): each sample image's augmented views (random resized crops, scale 0.4-1, and "
+    "flips of the preprocessed image, seeded) form one class; LiDAR = exp of the entropy of the normalised "
+    "eigenvalues of Sigma_w^-1/2 Sigma_b Sigma_w^-1/2 (between-class over within-class scatter, delta = 1e-4, "
+    "eps = 1e-8) of the mean-pooled target tokens. At most (images - 1); higher means more directions separate "
+    "images beyond augmentation noise.")
+
+
+def projection_caption(projs, has_labels: bool, cap: int) -> str:
+    """Caption of the PCA / t-SNE / UMAP figure: methods, parameters, cap, seconds."""
+    parts = []
+    for p in projs:
+        if p.coords is None:
+            parts.append(p.note)
+        else:
+            parts.append(f"{p.method.upper()}: {p.detail}, {len(p.indices)} points, {p.seconds:.2f} s")
+    colour = ("coloured by class (folder name)" if has_labels else "one colour: the images have no class labels")
+    return (f"Mean-pooled patch tokens of the target encoder, one point per sample image, {colour}; at most "
+            f"{cap} points (seeded subsample above that). PCA axes give the share of variance they explain; t-SNE "
+            "(van der Maaten & Hinton 2008) and UMAP (McInnes et al. 2018) keep neighbourhoods, not distances, so "
+            "only clusters are meaningful. Healthy: images of one class close together, classes apart. "
+            + "; ".join(parts) + ".")
+
+
+def neighbours_caption(has_labels: bool) -> str:
+    """Caption of the nearest-neighbour figure."""
+    frame = (" A green frame marks a neighbour of the query's class, an orange frame another class." if has_labels
+             else "")
+    return ("Each row: a query image (left) and its 5 most similar other sample images by cosine similarity of "
+            "the mean-pooled target-encoder tokens, most similar first, with the similarity above each." + frame +
+            " Healthy: neighbours that share the query's content, with similarities clearly below 1 (all near 1 "
+            "means every image gets the same embedding).")
+
+
+def checkpoint_caption(sweep, best) -> str:
+    """Caption of the across-checkpoint curves: which checkpoints, how the best was chosen."""
+    chosen = len(sweep.rows)
+    picked = (f"all {chosen} checkpoints" if chosen == sweep.total else
+              f"{chosen} of {sweep.total} checkpoints, spread evenly over epochs (cap {sweep.cap})")
+    return (f"The measures above computed for {picked} on the same sample images and masks: RankMe of image "
+            "embeddings and of patch tokens with their isotropic anchors (dashed), alpha-ReQ of the patch tokens, "
+            "leave-one-out kNN accuracy of the image embeddings (cosine, majority vote, ties to the nearer class) "
+            "with chance, and the level-0 prediction cosine with the mean-token baseline. Healthy: RankMe and kNN "
+            "rising or stable, alpha near 1, prediction cosine above the baseline. "
+            + (f"Best checkpoint (shaded): {best}, chosen as {BEST_RULE}." if best else
+               "No best checkpoint: no measure was available for every checkpoint."))
+
+
+def best_rule_text() -> str:
+    """The rule naming the best checkpoint, for report.json."""
+    return BEST_RULE

@@ -1,0 +1,210 @@
+"""Model-side steps of the predictions and representations passes: masks, per-level predictions, embeddings,
+augmented views for LiDAR and the sweep over checkpoints.
+
+Networks and encodings come from `analysis.model_access` (each image passes each network once per report);
+results are cached in the report context, per checkpoint, so both passes share them. torch is imported inside
+functions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ...errors import ReportError
+from .. import model_access as ma
+from ..base import ReportContext
+from . import metrics
+from .checkpoints import DEFAULT_CAP, pca_rgb, select_evenly
+from .predictions import LevelErrors, level_errors, pooled_members, summarise
+
+LIDAR_VIEWS = 6  # augmented views per sample image (surrogate class size for LiDAR)
+ANIMATION_IMAGES = 4  # images shown in the PCA-of-tokens animation
+
+
+@dataclass
+class MaskSample:
+    """The run's own masks for the sample images: hidden [B, N] (True = not seen by the context encoder) and
+    target blocks [B, M, N] (what the predictor predicts)."""
+
+    hidden: np.ndarray
+    targets: np.ndarray
+    seed: int
+    strategy: str
+
+
+@dataclass
+class PredictionResult:
+    """Per-level prediction errors of one checkpoint on the sample images."""
+
+    levels: list[LevelErrors]
+    summary: list[dict]
+    masks: MaskSample
+    target_kind: str
+    seconds: float
+
+
+def draw_masks(ctx: ReportContext, model, n: int) -> MaskSample:
+    """Draw one mask per sample image the way the run's training masks (same masks for every checkpoint)."""
+    def make():
+        from ..masking import sample_masks
+
+        seed = int(ctx.rng("representations-masks").integers(2**31))
+        layout = model.info.layout if model.info.layout in ("hjepa", "ijepa") else None
+        draws = sample_masks(ctx.run.config, n, seed, layout=layout, grid=model.info.grid,
+                             patch_size=model.info.patch_size)
+        if draws.strategy.startswith("hjepa"):
+            # H-JEPA training hides the union of the level-0 target blocks and predicts every hidden patch
+            hidden = draws.targets.any(axis=1)
+        else:
+            # I-JEPA: the encoder sees one context block minus the targets; each target block is predicted
+            hidden = ~draws.contexts.any(axis=1)
+        return MaskSample(hidden=hidden, targets=draws.targets, seed=seed, strategy=draws.strategy)
+
+    return ctx.cached(("representations-masks", n, model.info.grid), make)
+
+
+def predict_levels(ctx: ReportContext, ref=None) -> PredictionResult:
+    """Predict the target tokens of the hidden patches of the sample images and measure errors per level."""
+    key = ("representations-predictions", str((ref or ma.chosen_checkpoint(ctx)).path))
+    return ctx.cached(key, lambda: _predict_levels(ctx, ref))
+
+
+def _predict_levels(ctx: ReportContext, ref) -> PredictionResult:
+    import torch
+
+    start = time.perf_counter()
+    model = ma.model_for(ctx, ref)
+    images = ma.sample_images(ctx)
+    masks = draw_masks(ctx, model, len(images.labels))
+    target = ma.encoded(ctx, "target", ref)
+    hidden = torch.as_tensor(masks.hidden)
+    with torch.inference_mode():
+        context = model.encode(images.tensor, encoder="context", context_mask=hidden)
+        pred = model.predict(context, hidden, torch.as_tensor(masks.targets), target=target)
+        indices, valid = pred.indices.cpu().numpy(), pred.valid.cpu().numpy()
+        levels = []
+        for level in range(model.info.num_levels):
+            (p_l, v_l), = model.levels(pred.predicted, pred.valid, [level])
+            (t_l, _), = model.levels(pred.target, pred.valid, [level])
+            v_l = valid if v_l is None else v_l.cpu().numpy()
+            members = pooled_members(indices, valid, 2**level)  # H-JEPA pools 2^l consecutive entries
+            levels.append(level_errors(level, p_l.cpu().numpy(), t_l.cpu().numpy(), v_l, members))
+    return PredictionResult(levels, summarise(levels), masks, pred.target_kind, time.perf_counter() - start)
+
+
+def image_embeddings(ctx: ReportContext, ref=None) -> dict:
+    """Return the target encoder's mean-pooled patch tokens [B, D], CLS [B, D] (None without CLS) and the
+    valid patch tokens [B, N, D] of the sample images."""
+    out = ma.encoded(ctx, "target", ref)
+    tokens = out.patch_tokens.float().cpu().numpy()
+    valid = out.valid.cpu().numpy().astype(np.float64)
+    pooled = (tokens * valid[..., None]).sum(axis=1) / np.maximum(valid.sum(axis=1, keepdims=True), 1.0)
+    cls = out.tokens[:, 0].float().cpu().numpy() if out.num_prefix_tokens else None
+    return {"mean_pooled": pooled, "cls": cls, "patch_tokens": tokens}
+
+
+def augmented_views(images, views: int, seed: int):
+    """Return [B * views, 3, S, S]: per image, `views` random resized crops (scale 0.4-1, aspect 3/4-4/3,
+    bilinear back to S) with a random horizontal flip, seeded; row b * views + v is view v of image b."""
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(seed)
+    b, _, s, _ = images.shape
+    out = []
+    for i in range(b):
+        for _ in range(views):
+            area = s * s * (0.4 + 0.6 * torch.rand(1, generator=gen).item())
+            aspect = float(np.exp(np.log(3 / 4) + np.log(16 / 9) * torch.rand(1, generator=gen).item()))
+            h = int(min(s, round((area / aspect) ** 0.5)))
+            w = int(min(s, round((area * aspect) ** 0.5)))
+            top = int(torch.randint(0, s - h + 1, (1,), generator=gen))
+            left = int(torch.randint(0, s - w + 1, (1,), generator=gen))
+            crop = F.interpolate(images[i:i + 1, :, top:top + h, left:left + w], size=(s, s), mode="bilinear",
+                                 align_corners=False)
+            out.append(crop.flip(-1) if torch.rand(1, generator=gen).item() < 0.5 else crop)
+    return torch.cat(out)
+
+
+def lidar_score(ctx: ReportContext, views: int = LIDAR_VIEWS) -> dict:
+    """LiDAR of the target encoder's mean-pooled tokens with each sample image's augmented views as one class."""
+    import torch
+
+    images = ma.sample_images(ctx)
+    if len(images.labels) < 2:
+        return {"lidar": None, "reason": "LiDAR needs at least 2 sample images"}
+    seed = int(ctx.rng("representations-lidar-views").integers(2**31))
+    start = time.perf_counter()
+    batch = augmented_views(images.tensor, views, seed)
+    with torch.inference_mode():
+        out = ma.batched_encode(ma.model_for(ctx), batch, encoder="target")
+    z = out.patch_tokens.float().mean(dim=1).cpu().numpy()
+    value = metrics.lidar(z, np.repeat(np.arange(len(images.labels)), views))
+    return {"lidar": value, "views": views, "images": len(images.labels), "seed": seed,
+            "seconds": round(time.perf_counter() - start, 3), "reason": "",
+            "max": len(images.labels) - 1}
+
+
+@dataclass
+class Sweep:
+    """Measures per evaluated checkpoint and the PCA-of-tokens colours for the animation."""
+
+    rows: list[dict] = field(default_factory=list)
+    rgb: list[np.ndarray] = field(default_factory=list)  # per row with tokens: [A, N, 3]
+    rgb_rows: list[int] = field(default_factory=list)  # which row each rgb belongs to
+    total: int = 0  # checkpoints in the run (unique)
+    cap: int = DEFAULT_CAP
+
+
+def checkpoint_sweep(ctx: ReportContext, cap: int = DEFAULT_CAP) -> Sweep:
+    """Evaluate up to `cap` unique checkpoints spread evenly over epochs (see checkpoints.select_evenly)."""
+    refs = ctx.run.unique_checkpoints()
+    epochs = [float(r.epoch if r.epoch is not None else (r.step if r.step is not None else i))
+              for i, r in enumerate(refs)]
+    sweep = Sweep(total=len(refs), cap=cap)
+    labels = ma.sample_images(ctx)
+    previous = None
+    for i in select_evenly(epochs, cap):
+        ref = refs[i]
+        ctx.progress(f"representations: checkpoint {ref.name}")
+        row = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
+        try:
+            row.update(checkpoint_measures(ctx, ref, labels.labels if labels.has_labels else None))
+        except ReportError as exc:
+            row["error"] = str(exc)
+            sweep.rows.append(row)
+            continue
+        tokens = image_embeddings(ctx, ref)["patch_tokens"][:ANIMATION_IMAGES]
+        rgb, previous = pca_rgb(tokens, previous)
+        sweep.rgb.append(rgb)
+        sweep.rgb_rows.append(len(sweep.rows))
+        sweep.rows.append(row)
+    return sweep
+
+
+def knn_k(labels, k: int = 5) -> int:
+    """Return k = 5, lowered to (smallest class size - 1) over classes with >= 2 images, so that a class can
+    hold the majority of a left-out image's neighbours (at least 1)."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    usable = counts[counts >= 2]
+    return int(max(1, min(k, (usable.min() - 1) if len(usable) else 1, len(labels) - 1)))
+
+
+def checkpoint_measures(ctx: ReportContext, ref, labels) -> dict:
+    """RankMe, alpha-ReQ, kNN accuracy and level-0 prediction cosine of one checkpoint on the sample images."""
+    emb = image_embeddings(ctx, ref)
+    tokens = emb["patch_tokens"].reshape(-1, emb["patch_tokens"].shape[-1])
+    row = {"rankme": metrics.rankme(emb["mean_pooled"]), "rankme_tokens": metrics.rankme(tokens),
+           "alpha_req": metrics.alpha_req(tokens), "knn_accuracy": None,
+           "prediction_cosine": None, "baseline_cosine": None}
+    if labels is not None:
+        row["knn_accuracy"] = metrics.knn_accuracy(emb["mean_pooled"], labels, k=knn_k(labels))
+    try:
+        level0 = predict_levels(ctx, ref).summary[0]
+        row["prediction_cosine"], row["baseline_cosine"] = level0["cosine_mean"], level0["baseline_cosine_mean"]
+    except ReportError as exc:
+        row["prediction_note"] = str(exc)
+    return row

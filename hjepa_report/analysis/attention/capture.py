@@ -1,0 +1,83 @@
+"""Run a JepaModel's encoders with attention capture and reduce the probabilities chunk by chunk.
+
+Full attention of every block is what rollout, mean distance and entropy need, and it is large
+(depth x heads x T^2 floats per image), so images go through the encoder in chunks sized to a memory budget
+and each chunk is reduced (summary.py) before the next one runs. Torch is imported lazily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .summary import EncoderAttention, context_head_mean_map, merge_chunks, summarise_encoder
+
+ATTENTION_BUDGET_BYTES = 256 * 2 ** 20  # float32 probabilities held at once (all captured blocks of a chunk)
+
+
+@dataclass
+class CapturePlan:
+    """Which blocks to capture and how many images per encoder call; `note` says so in words."""
+
+    layers: list[int]
+    chunk: int
+    note: str
+
+
+def plan_capture(depth: int, num_heads: int, num_tokens: int, num_images: int,
+                 budget_bytes: int = ATTENTION_BUDGET_BYTES) -> CapturePlan:
+    """Capture every block (rollout, distance and entropy per layer need them) in chunks within the budget.
+
+    One image's attention over all blocks is depth * heads * T^2 float32 values; when even one image is
+    over the budget the encoder still runs one image at a time (the budget is a target, not a limit).
+    """
+    per_image = depth * num_heads * num_tokens ** 2 * 4
+    chunk = int(max(1, min(num_images, budget_bytes // per_image)))
+    note = (f"attention probabilities captured in all {depth} blocks ({_size(per_image)} per image), "
+            f"{chunk} image{'s' if chunk > 1 else ''} per encoder call, reduced to maps right away")
+    return CapturePlan(list(range(depth)), chunk, note)
+
+
+def _size(num_bytes: int) -> str:
+    """Return a byte count in words: '34.0 MB', '132 kB'."""
+    return f"{num_bytes / 2 ** 20:.1f} MB" if num_bytes >= 2 ** 20 else f"{num_bytes / 2 ** 10:.0f} kB"
+
+
+def _to_numpy(attentions: dict) -> dict[int, np.ndarray]:
+    """{block: torch [B, H, T, T]} -> {block: float32 numpy} on the CPU."""
+    return {int(k): v.detach().float().cpu().numpy() for k, v in attentions.items()}
+
+
+def capture_target(model, images, plan: CapturePlan, target_masks: np.ndarray | None = None,
+                   head_fusion: str = "mean", discard_ratio: float = 0.9) -> EncoderAttention:
+    """Encode `images` [K, 3, S, S] with the target encoder chunk by chunk and reduce the attention."""
+    import torch
+
+    info = model.info
+    parts = []
+    for start in range(0, len(images), plan.chunk):
+        part = slice(start, start + plan.chunk)
+        with torch.inference_mode():
+            out = model.encode(images[part], encoder="target", attention_layers=plan.layers)
+        masks = None if target_masks is None else target_masks[part]
+        parts.append(summarise_encoder(_to_numpy(out.attentions), tuple(info.grid), info.has_cls, info.depth,
+                                       masks, head_fusion, discard_ratio))
+    return merge_chunks(parts)
+
+
+def capture_context_map(model, images, hidden: np.ndarray, layer: int, chunk: int) -> np.ndarray:
+    """Return the context encoder's head-mean map of block `layer` under the hidden mask [K, N]: [K, rows, cols]."""
+    import torch
+
+    info = model.info
+    maps = []
+    for start in range(0, len(images), chunk):
+        part = slice(start, start + chunk)
+        with torch.inference_mode():
+            out = model.encode(images[part], encoder="context", context_mask=torch.as_tensor(hidden[part]),
+                               attention_layers=[layer])
+        attn = _to_numpy(out.attentions)[layer]
+        maps.append(context_head_mean_map(attn, out.patch_indices.cpu().numpy(), out.valid.cpu().numpy(),
+                                          tuple(info.grid), info.has_cls))
+    return np.concatenate(maps)

@@ -121,3 +121,27 @@ def test_byte_copies_are_found_and_same_size_files_are_not_mistaken(tmp_path):
     assert by_name["checkpoint_best.pth"].same_as == "checkpoints/checkpoint_epoch_0002.pth"
     assert by_name["checkpoint_best.pth"].role == "best" and by_name["checkpoint_best.pth"].epoch == 2
     assert len(run.unique_checkpoints()) == 2
+
+
+def test_loading_is_memory_mapped_so_a_big_checkpoint_does_not_need_its_size_in_ram(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.pt"
+    torch.save({"model_state_dict": {"context_encoder.w": torch.ones(25_000_000)}}, path)  # 100 MB
+    probe = (
+        "import resource, sys\n"
+        "from pathlib import Path\n"
+        "import torch\n"
+        "from hjepa_report.collect.checkpoints import inspect_checkpoint, load_checkpoint\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "ckpt = load_checkpoint(sys.argv[1])\n"
+        "ref = inspect_checkpoint(Path(sys.argv[1]), 'big.pt')\n"
+        "assert float(ckpt['model_state_dict']['context_encoder.w'][-1]) == 1.0\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, ref.param_counts)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).parents[1]).stdout.split(maxsplit=1)
+    grown_mb, counts = float(out[0]), out[1]
+    assert "25000000" in counts
+    assert grown_mb < 30, f"peak memory grew by {grown_mb:.0f} MB loading a 100 MB checkpoint"

@@ -19,12 +19,41 @@ under ``torch.inference_mode()``. Networks are in eval mode; outputs stay on the
 
 from __future__ import annotations
 
+import functools
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
 
 from ..errors import ModelBuildError
 from .info import ModelInfo
+
+
+@contextmanager
+def exact_float32(device: torch.device):
+    """Run fp32 work on CUDA without TF32, restoring the caller's settings afterwards.
+
+    cuDNN convolutions use TF32 by default on Ampere+ GPUs (10-bit mantissa): on an H200 it moved the patch
+    embedding, and so every token, by up to 1e-3 from the original code's fp32 outputs (1e-6 without it)."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def exact(method):
+    """Decorate a JepaModel method so that it runs under exact_float32 on the model's device."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with exact_float32(self.device):
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 @dataclass

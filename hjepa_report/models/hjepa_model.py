@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .api import EncoderOutput, JepaModel, Prediction
+from .api import EncoderOutput, JepaModel, Prediction, exact
 from .hjepa import HJepaNetwork, gather_tokens, hidden_indices, pool_valid
 
 
@@ -43,6 +43,7 @@ class HJepaModel(JepaModel):
             return None
         return self.network.context_encoder.vit, self.network.target_encoder.vit
 
+    @exact
     def encode(self, images: torch.Tensor, *, encoder: str = "target", context_mask=None,
                attention_layers=None, return_blocks: bool = False) -> EncoderOutput:
         """Encode [B, 3, S, S]; context_mask [B, N] bool (True = hidden) zeroes those tokens, sequence kept.
@@ -62,6 +63,7 @@ class HJepaModel(JepaModel):
                              valid=torch.ones(b, n, dtype=torch.bool, device=self.device),
                              attentions=out.attentions, blocks=out.blocks, num_prefix_tokens=p, hidden=mask)
 
+    @exact
     def predict(self, images_or_context, context_mask, targets=None, *, target: EncoderOutput | None = None
                 ) -> Prediction:
         """Predict the target-encoder patch tokens at hidden patches, as HJEPA.forward.
@@ -85,6 +87,7 @@ class HJepaModel(JepaModel):
                           valid=valid, block=torch.zeros_like(indices),
                           target_kind="target-encoder patch tokens (no extra normalisation), as H-JEPA's loss")
 
+    @exact
     def levels(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, levels=None):
         """Map [B, K, D] tokens to hierarchy levels: projection l, then AvgPool1d(2^l) over the token list.
 

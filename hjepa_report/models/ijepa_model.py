@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .api import EncoderOutput, JepaModel, Prediction, pad_rows
+from .api import EncoderOutput, JepaModel, Prediction, exact, pad_rows
 from .ijepa import IJepaNetwork
 
 
@@ -63,6 +63,7 @@ class IJepaModel(JepaModel):
     def encoder_pair(self):
         return (self.network.encoder, self.network.target_encoder) if self.info.ema_target else None
 
+    @exact
     def encode(self, images: torch.Tensor, *, encoder: str = "target", context_mask=None,
                attention_layers=None, return_blocks: bool = False) -> EncoderOutput:
         """Encode [B, 3, S, S]; context_mask [B, N] bool (True = hidden) DROPS those tokens.
@@ -94,6 +95,7 @@ class IJepaModel(JepaModel):
         return EncoderOutput(tokens=tokens, patch_tokens=tokens, patch_indices=indices, valid=valid,
                              attentions=attn, blocks=blocks, num_prefix_tokens=0, hidden=mask)
 
+    @exact
     def predict(self, images_or_context, context_mask, targets=None, *, target: EncoderOutput | None = None
                 ) -> Prediction:
         """Predict every target block from the visible patches, as I-JEPA's predictor.
@@ -142,6 +144,7 @@ class IJepaModel(JepaModel):
             return out.reshape(-1, out.shape[-1])
         return torch.cat([self.network.predictor(tokens, [keep], [blk[None]])[0] for blk in blocks])
 
+    @exact
     def levels(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, levels=None):
         """I-JEPA has no hierarchy: level 0 is the tokens themselves."""
         if any(level != 0 for level in (levels or [0])):

@@ -163,3 +163,13 @@ def test_images_folder_given_inside_the_run(generic_run):
     assert [i.label for i in run.images] == ["cat", "dog"]
     record = next(f for f in run.files if f.path == "samples/dog/a.png")
     assert (record.status, record.detail) == ("read", "sample image from the --images folder")
+
+
+def test_given_config_that_does_not_parse_falls_back_to_the_runs_own(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    run = collect_run(FIXTURES / "ijepa_small", config=bad)
+    assert run.config_path.name == "params-ijepa.yaml"
+    record = next(f for f in run.files if f.path == str(bad))
+    assert record.status == "skipped" and record.detail.startswith("YAML error:")
+    assert any(str(bad) in w for w in run.warnings)

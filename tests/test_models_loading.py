@@ -207,3 +207,31 @@ def test_model_factory_builds_from_parts():
         assert torch.equal(model.encode(images).tokens, net.target_encoder(images))
     with pytest.raises(ModelBuildError, match="model-factory"):
         load_model(hjepa_checkpoint(net), {}, model_factory="no_such_module_xyz:make")
+
+
+def test_safetensors_checkpoint_and_json_card(tmp_path):
+    import json
+
+    safetensors_torch = pytest.importorskip("safetensors.torch")
+    net = small_hjepa()
+    path = tmp_path / "model.safetensors"
+    safetensors_torch.save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    model = load_model(path, CONFIG)
+    images = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.encode(images, encoder="context").tokens, net.context_encoder(images))
+    card = json.loads(json.dumps(model_card(model)))
+    assert card["architecture"]["grid"] == [4, 4] and card["ema_gap"]["overall"] == 0.0
+
+
+def test_exact_float32_restores_the_callers_flags():
+    from hjepa_report.models.api import exact_float32
+
+    before = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        with exact_float32(torch.device("cuda")):
+            assert not torch.backends.cudnn.allow_tf32 and not torch.backends.cuda.matmul.allow_tf32
+        assert torch.backends.cudnn.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before

@@ -72,3 +72,13 @@ def test_encoder_comparison_hatches_hidden_patches(image):
     axes = np.asarray(fig.axes).reshape(2, 3)
     assert len(axes[0, 2].patches) == 0 and len(axes[1, 2].patches) == 3
     assert [ax.get_title() for ax in axes[0]] == ["image", "target encoder", "context encoder"]
+
+
+def test_rollout_pairs_each_image_with_its_map_and_names_the_variant(image):
+    with plot_style():
+        fig = figures.rollout_figure([image] * 5, np.ones((5, *GRID)), "rollout variant X", [f"im{k}" for k in range(5)])
+    axes = np.asarray(fig.axes).reshape(4, 4)
+    assert [ax.get_title() for ax in axes[0]] == ["im0", "im1", "im2", "im3"]
+    assert axes[2, 0].get_title() == "im4" and axes[3, 0].get_title() == "rollout"
+    assert not axes[2, 1].get_visible() and not axes[3, 3].get_visible()
+    assert fig._suptitle.get_text() == "rollout variant X"

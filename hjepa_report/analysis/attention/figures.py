@@ -93,14 +93,22 @@ def all_heads_figure(image: np.ndarray, maps: np.ndarray, layer: int, max_column
     return fig
 
 
-def rollout_figure(images: Sequence[np.ndarray], rollout_maps: np.ndarray, variant: str):
-    """Images (top row) and their rollout maps [K, rows, cols] over them (bottom row); `variant` as suptitle."""
+def rollout_figure(images: Sequence[np.ndarray], rollout_maps: np.ndarray, variant: str,
+                   titles: Sequence[str] | None = None, max_columns: int = 4):
+    """Each image above its rollout map [K, rows, cols], `max_columns` pairs per row; `variant` as suptitle."""
     count = len(images)
-    fig, axes = _panel_grid(2, count, extra_height=0.35)
-    for k in range(count):
-        axes[0, k].imshow(images[k])
-        _bare(axes[0, k], f"image {k}")
-        draw_overlay(axes[1, k], images[k], rollout_maps[k], title=f"rollout {k}")
+    ncols = min(count, max_columns)
+    pair_rows = -(-count // ncols)
+    fig, axes = _panel_grid(2 * pair_rows, ncols, extra_height=0.35)
+    for k in range(pair_rows * ncols):
+        top, bottom = axes[2 * (k // ncols), k % ncols], axes[2 * (k // ncols) + 1, k % ncols]
+        if k >= count:
+            top.set_visible(False)
+            bottom.set_visible(False)
+            continue
+        top.imshow(images[k])
+        _bare(top, titles[k] if titles else f"image {k}")
+        draw_overlay(bottom, images[k], rollout_maps[k], title="rollout")
     fig.suptitle(variant, fontsize=8, wrap=True)
     return fig
 

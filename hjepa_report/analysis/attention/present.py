@@ -77,6 +77,22 @@ def present_attention(result: AttentionResult, section: Section) -> None:
     _query_figure(result, section)
     _context_figure(result, section)
     section.metrics.update(attention_metrics(result))
+    _foreground_check(result, section)
+
+
+def _foreground_check(result: AttentionResult, section: Section) -> None:
+    """Add the check 'rollout on the foreground' when the run knows its images' foreground."""
+    shares = result.foreground
+    if shares is None:
+        return
+    mass, area = shares["rollout_mass_on_foreground"], shares["foreground_area_share"]
+    status = "pass" if mass > area else "warn"
+    section.add_check(
+        "rollout on the foreground", status,
+        f"the attention rollout puts {mass:.0%} of its mass on the foreground, which covers {area:.0%} of the "
+        f"image area (mean over {shares['images']} images; {shares['images_above_area_share']} above their "
+        f"own share); a model that looks at the objects puts more than their area share there",
+        figure_id="rollout", value=mass)
 
 
 def _maps_figures(result: AttentionResult, section: Section) -> None:
@@ -120,7 +136,7 @@ def _rollout_figure(result: AttentionResult, section: Section) -> None:
         f"{variant[0].upper()}{variant[1:]}; {result.depth} blocks chained. Top: the images; bottom: how much of "
         f"{source} traces back to each input patch. Healthy: the mass sits on the foreground objects rather than "
         f"spread evenly or stuck at a fixed position (the same blob in every image).",
-        figures.rollout_figure(result.images, result.target.rollout, variant))
+        figures.rollout_figure(result.images, result.target.rollout, variant, _short(result.names)))
 
 
 def _depth_figures(result: AttentionResult, section: Section) -> None:
@@ -216,6 +232,12 @@ def attention_metrics(result: AttentionResult) -> dict:
     if result.foreground is not None:
         metrics["rollout_foreground"] = result.foreground
     return metrics
+
+
+def _short(names: list[str], limit: int = 22) -> list[str]:
+    """Return the file names of image paths, cut to `limit` characters for panel titles."""
+    short = [name.rsplit("/", 1)[-1] for name in names]
+    return [n if len(n) <= limit else n[:limit - 1] + "…" for n in short]
 
 
 def _sentence(text: str) -> str:

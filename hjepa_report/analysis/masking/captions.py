@@ -166,3 +166,13 @@ def summary(raw: MaskStats, d: MaskDraws) -> str:
     n = raw.n_patches
     return (f"{d.n} draws on a {d.grid[0]}x{d.grid[1]} grid: context {raw.context_sizes.mean() / n:.0%} and "
             f"targets {raw.union_sizes.mean() / n:.0%} of the patches on average (seed {d.seed}).")
+
+
+def log_check(tag: str, cmp: dict, limit: float) -> str:
+    logged, sampled = cmp["logged"], cmp["sampled_per_batch"]
+    z = "inf" if cmp["z"] is None else f"{cmp['z']:+.1f}"
+    verdict = ("consistent with the run's config" if cmp["z"] is not None and abs(cmp["z"]) <= limit else
+               "NOT consistent: the config may not be the one trained with, or the patch/batch size differs")
+    return (f"the run logged '{tag}' ({cmp['meaning']}): mean {logged['mean']:.4g} over {logged['n']} batches; "
+            f"our sampler gives {sampled['mean']:.4g} (sd {sampled['std']:.3g} over {sampled['n']} batches); "
+            f"z = {z}, {verdict} (two-sample z of the means, warn above |z| = {limit:g})")

@@ -23,7 +23,7 @@ def target_colour(j: int) -> str:
     return TARGETS[j % len(TARGETS)]
 
 
-def upscale(image: np.ndarray, grid: tuple[int, int], min_side: int = 256) -> np.ndarray:
+def upscale(image: np.ndarray, grid: tuple[int, int], min_side: int = 224) -> np.ndarray:
     """Nearest-neighbour upscale so the image is >= min_side px and divides evenly into the patch grid."""
     img = np.asarray(image, dtype=np.uint8)
     if img.ndim == 2:

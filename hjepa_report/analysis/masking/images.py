@@ -1,7 +1,9 @@
 """Images to draw masks on: the run's own sample images, else a clearly labelled synthetic one.
 
 The run's images are loaded with Pillow (RGB), the shorter side resized to the training image size (bicubic)
-and centre-cropped, which is how both codebases' evaluation transforms frame an image.
+and centre-cropped to a square: the whole image at the resolution the masks' patch grid refers to. (H-JEPA's
+evaluation transform first resizes to 1.14x and crops the centre; masks are about positions, so the report
+shows the whole image instead.)
 """
 
 from __future__ import annotations

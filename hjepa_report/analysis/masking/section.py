@@ -18,13 +18,16 @@ from . import captions, figures, gifs
 from .config import mask_settings
 from .images import run_images, synthetic_image
 from .samplers import MaskDraws, central_block_masks, random_patch_masks, sample_masks
-from .stats import MaskStats, collation_effect, draw_stats, hierarchy_pooling, hjepa_extras
+from .stats import (LOGGED_MASK_TAGS, MaskStats, batch_values, collation_effect, compare_with_log, draw_stats,
+                    hierarchy_pooling, hjepa_extras)
 
 N_DRAWS = 1000  # draws behind every statistic
 N_GRID = 9  # draws shown side by side
 N_GIF = 8  # draws in the "successive draws" animation
 FALLBACK_WARN = 0.10  # share of H-JEPA target blocks from the unchecked fallback path worth a warning
 COLLATION_WARN = 0.20  # mean share of a context cut away by I-JEPA's collation worth a warning
+LOG_Z = 4.5  # |z| above which the run's logged mask numbers disagree with its config's masking
+MIN_BATCHES = 64  # full batches behind the per-batch comparison with the training log
 
 
 @dataclass
@@ -40,6 +43,7 @@ class MaskingResult:
     synthetic: bool
     notes: list[str]
     baselines: list[tuple[str, MaskDraws]]
+    log_comparison: dict
 
 
 class MaskingPass(AnalysisPass):
@@ -75,7 +79,8 @@ class MaskingPass(AnalysisPass):
         extras = hjepa_extras(draws)
         pooling = hierarchy_pooling(draws, s["num_hierarchies"]) if family == "hjepa" else None
         return MaskingResult(draws=draws, stats=draw_stats(draws), collation=collation_effect(draws), hjepa=extras,
-                             pooling=pooling, images=images, synthetic=synthetic, notes=notes, baselines=baselines)
+                             pooling=pooling, images=images, synthetic=synthetic, notes=notes, baselines=baselines,
+                             log_comparison=_log_comparison(ctx, draws, layout, patch))
 
     def present(self, result: MaskingResult, ctx: ReportContext, section: Section) -> None:
         d = result.draws
@@ -92,6 +97,21 @@ class MaskingPass(AnalysisPass):
                                  "never_target_patches": result.stats["raw"].never_target,
                                  "never_context_patches": result.stats["raw"].never_context}
         section.message = captions.summary(result.stats["raw"], d)
+
+
+def _log_comparison(ctx: ReportContext, draws: MaskDraws, layout, patch) -> dict:
+    """Compare the mask numbers the training code logged per batch with our sampler's per-batch values."""
+    scalars = ctx.run.scalars
+    logged = {tag: scalars.arrays(tag)[1] for tag in LOGGED_MASK_TAGS if scalars.has(tag)}
+    if not logged:
+        return {}
+    batches = draws
+    size = int(draws.settings["batch_size"])
+    if draws.collated_contexts is not None and draws.n < MIN_BATCHES * size:
+        # I-JEPA sizes are drawn per batch: draw enough extra batches for a per-batch spread (the sampler is fast)
+        n = min(MIN_BATCHES * size, 40_000)
+        batches = sample_masks(ctx.run.config, n, int(ctx.settings.seed) + 1, layout=layout, patch_size=patch)
+    return compare_with_log(batch_values(batches), logged)
 
 
 def _settings_rows(d: MaskDraws) -> list[list]:
@@ -162,6 +182,8 @@ def _metrics(r: MaskingResult) -> dict:
     if "after_collation" in r.stats:
         out["after_collation"] = r.stats["after_collation"].to_metrics()
         out["collation_effect"] = r.collation
+    if r.log_comparison:
+        out["training_log_comparison"] = r.log_comparison
     if r.hjepa:
         out["hierarchical_generator"] = r.hjepa
         out["hierarchy_pooling"] = r.pooling
@@ -182,6 +204,11 @@ def _add_checks(section: Section, r: MaskingResult) -> None:
         status = "warn" if lost > COLLATION_WARN else "pass"
         section.add_check("masks-collation-truncation", status, captions.collation_check(d, r.collation, COLLATION_WARN),
                           figure_id="statistics", value=round(lost, 4))
+    for tag, cmp in r.log_comparison.items():
+        z = cmp["z"]
+        status = "warn" if z is None or abs(z) > LOG_Z else "pass"
+        section.add_check(f"masks-match-log-{tag.replace('/', '-')}", status, captions.log_check(tag, cmp, LOG_Z),
+                          figure_id="statistics", value=z)
     if r.hjepa:
         share = r.hjepa["levels"]["level_0"]["fallback_fraction_of_target_blocks"]
         status = "warn" if share > FALLBACK_WARN else "pass"

@@ -202,3 +202,50 @@ def hierarchy_pooling(draws: MaskDraws, levels: int) -> dict:
                                  "dropped_patches_per_sample": summary(dropped),
                                  "fraction_of_tokens_spatially_split": summary(split)}
     return out
+
+
+# What the training code logged about its own masks, per batch (tag -> meaning).
+LOGGED_MASK_TAGS = {
+    "mask-A": "context length after collation of a batch (I-JEPA src/train.py CSV: len(masks_enc[0][0]))",
+    "mask-B": "target block length of a batch (I-JEPA src/train.py CSV: len(masks_pred[0][0]))",
+    "predictions/mask_ratio": ("hidden fraction of the 4 images H-JEPA masks for its epoch visualisation "
+                               "(src/trainers/trainer.py _log_epoch_visualizations: images[:4]; "
+                               "src/utils/logging.py: masks.float().mean())"),
+}
+VISUALISATION_BATCH = 4  # H-JEPA masks only the first 4 images of a batch when it logs predictions/mask_ratio
+
+
+def batch_values(draws: MaskDraws) -> dict[str, np.ndarray]:
+    """Per FULL batch of the draws, the value each logged tag would take (the last, shorter batch is left out).
+
+    I-JEPA batches are the collator's (data.batch_size); H-JEPA's logged ratio covers 4 images.
+    """
+    size = int(draws.settings.get("batch_size", 0))
+    ids = [b for b in np.unique(draws.batch_index) if (draws.batch_index == b).sum() == size]
+    pick = [draws.batch_index == b for b in ids]
+    if draws.collated_contexts is not None:
+        return {"mask-A": np.array([draws.collated_contexts[m, 0].sum(-1).min() for m in pick], float),
+                "mask-B": np.array([draws.collated_targets[m, 0].sum(-1).min() for m in pick], float)}
+    hidden = draws.hidden.mean(axis=1)
+    groups = len(hidden) // VISUALISATION_BATCH
+    return {"predictions/mask_ratio": hidden[: groups * VISUALISATION_BATCH].reshape(groups, -1).mean(axis=1)}
+
+
+def compare_with_log(sampled: dict[str, np.ndarray], logged: dict[str, np.ndarray]) -> dict:
+    """Do the run's logged per-batch mask numbers come from the same distribution as our sampler's?
+
+    Two-sample z of the means, z = (mean_logged - mean_sampled) / (sd_sampled * sqrt(1/n_logged + 1/n_sampled)),
+    the sampler's spread standing in for both under the hypothesis that they are the same masking.
+    """
+    out = {}
+    for tag in sorted(set(sampled) & set(logged)):
+        s, v = np.asarray(sampled[tag], float), np.asarray(logged[tag], float)
+        v = v[np.isfinite(v)]
+        if len(s) < 2 or len(v) == 0:
+            continue
+        se = s.std(ddof=1) * np.sqrt(1 / len(v) + 1 / len(s))
+        diff = float(v.mean() - s.mean())
+        z = diff / se if se > 0 else (0.0 if abs(diff) < 1e-9 else float("inf"))
+        out[tag] = {"meaning": LOGGED_MASK_TAGS[tag], "logged": summary(v), "sampled_per_batch": summary(s),
+                    "z": None if not np.isfinite(z) else round(float(z), 3)}
+    return out

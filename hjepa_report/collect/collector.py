@@ -153,7 +153,7 @@ def _add_given(found: _Found, config, images, checkpoint) -> None:
         path = Path(checkpoint).expanduser()
         if not path.is_file():
             raise CheckpointError(f"checkpoint not found: {path}")
-        if path.absolute() not in [p.absolute() for p in found.checkpoints]:
+        if path.resolve() not in [p.resolve() for p in found.checkpoints]:
             found.checkpoints.append(path)
 
 

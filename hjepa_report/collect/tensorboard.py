@@ -102,7 +102,6 @@ class _EventState:
         self.plugin_of: dict[str, str] = {}  # tag -> plugin name (TF2 writes it on a tag's first value only)
         self.other_tags: dict[str, set[str]] = {}  # kind (image, histogram, ...) -> tags
         self.undecodable = 0
-        self.columns: dict[str, tuple] = {}  # tag -> the TagPoints columns, looked up once per point
 
     def add_event(self, event) -> None:
         """Take the scalars of one Event; remember the tags of other kinds."""
@@ -112,16 +111,12 @@ class _EventState:
         for v in event.summary.value:
             kind = v.WhichOneof("value")
             if kind == "simple_value":  # the common case, kept inline: it runs once per point
-                steps, values, walls = self.columns.get(v.tag) or self._new_tag(v.tag)
+                steps, values, walls = self.points.columns(v.tag)
                 steps.append(step)
                 values.append(v.simple_value)
                 walls.append(wall)
             else:
                 self._add_other(v, kind, step, wall)
-
-    def _new_tag(self, tag: str) -> tuple:
-        cols = self.columns[tag] = self.points.columns(tag)
-        return cols
 
     def _add_other(self, v, kind: str | None, step: float, wall: float) -> None:
         """Take a tensor-encoded scalar, or remember the tag of an image, histogram, text, ..."""

@@ -235,3 +235,43 @@ def test_exact_float32_restores_the_callers_flags():
         assert torch.backends.cudnn.allow_tf32
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before
+
+
+def _small_ijepa_model():
+    torch.manual_seed(0)
+    net = IJepaNetwork(dict(SMALL), 16, 1)
+    parts = {p: {k.split(".", 1)[1]: v for k, v in net.state_dict().items() if k.startswith(p + ".")}
+             for p in ("encoder", "target_encoder", "predictor")}
+    return net, load_model(parts, {"meta": {"model_kwargs": {"num_heads": 2}}})
+
+
+def test_ijepa_masks_are_checked():
+    _, model = _small_ijepa_model()
+    images = torch.randn(2, 3, 32, 32)
+    everything = torch.ones(2, 16, dtype=torch.bool)
+    with pytest.raises(ValueError, match="hides every patch"):
+        model.encode(images, encoder="context", context_mask=everything)
+    with pytest.raises(ValueError, match="needs a context_mask"):
+        model.predict(images, None, [everything])
+    with pytest.raises(ModelBuildError, match="expected \\[2, 16\\]"):
+        model.encode(images, context_mask=torch.zeros(2, 15, dtype=torch.bool))
+
+
+def test_ijepa_predict_per_sample_equals_original_call():
+    net, model = _small_ijepa_model()
+    images = torch.randn(2, 3, 32, 32)
+    hidden = torch.zeros(2, 16, dtype=torch.bool)
+    hidden[0, 4:10], hidden[1, 2:6] = True, True  # 10 and 12 visible patches: processed one sample at a time
+    blocks = [torch.zeros(2, 16, dtype=torch.bool), torch.zeros(2, 16, dtype=torch.bool)]
+    blocks[0][0, [4, 5]], blocks[1][0, [8, 9]] = True, True
+    blocks[0][1, [2, 3, 4]], blocks[1][1, [5]] = True, True
+    with torch.no_grad():
+        pred = model.predict(images, hidden, blocks)
+        keep = (~hidden[0]).nonzero()[:, 0][None]
+        from hjepa_report.models.ijepa import encode_kept
+
+        ctx = encode_kept(net.encoder, images[:1], [keep]).tokens
+        expected = net.predictor(ctx, [keep], [torch.tensor([[4, 5]]), torch.tensor([[8, 9]])])
+    assert pred.predicted.shape == (2, 4, 32) and pred.valid.sum(1).tolist() == [4, 4]
+    assert pred.block[0].tolist() == [0, 0, 1, 1] and pred.indices[1].tolist() == [2, 3, 4, 5]
+    assert torch.allclose(pred.predicted[0], expected.reshape(4, 32), atol=1e-6)

@@ -112,3 +112,11 @@ def test_explicit_attention_equals_fused_path(scale_first):
     assert explicit.attentions[1].shape == (2, 4, 17, 17)
     assert torch.allclose(explicit.attentions[0].sum(-1), torch.ones(2, 4, 17), atol=1e-5)
     assert sorted(explicit.blocks) == [0, 1]
+
+
+def test_pooling_shorter_than_a_window_gives_no_tokens():
+    from hjepa_report.models.hjepa import pool_level, pool_valid
+
+    tokens, valid = torch.ones(2, 3, 4), torch.ones(2, 3, dtype=torch.bool)
+    assert pool_level(tokens, 2).shape == (2, 0, 4) and pool_valid(valid, 2).shape == (2, 0)
+    assert pool_level(tokens, 1).shape == (2, 1, 4)

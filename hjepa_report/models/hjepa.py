@@ -117,6 +117,8 @@ def pool_level(tokens: torch.Tensor, level: int) -> torch.Tensor:
     if level == 0:
         return tokens
     size = 2 ** level
+    if tokens.shape[1] < size:  # fewer tokens than one window: no pooled token (AvgPool1d itself would raise)
+        return tokens[:, :0]
     return F.avg_pool1d(tokens.transpose(1, 2), size, size).transpose(1, 2)
 
 
@@ -125,6 +127,8 @@ def pool_valid(valid: torch.Tensor, level: int) -> torch.Tensor:
     if level == 0:
         return valid.bool()
     size = 2 ** level
+    if valid.shape[1] < size:
+        return valid[:, :0].bool()
     return F.avg_pool1d(valid.float()[:, None], size, size)[:, 0] > 0.5
 
 

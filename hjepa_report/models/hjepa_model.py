@@ -73,6 +73,8 @@ class HJepaModel(JepaModel):
         patches. target: the target encoder's EncoderOutput (computed from the images when omitted).
         Returns predicted/target [B, K, D] at indices [B, K] (ascending, padded with 0; K = largest count)."""
         self.check("predictor")
+        if context_mask is None and targets is None:
+            raise ValueError("predict needs a context_mask (or targets): which patches should be predicted?")
         context = images_or_context
         if not isinstance(context, EncoderOutput):
             context = self.encode(images_or_context, encoder="context", context_mask=context_mask)

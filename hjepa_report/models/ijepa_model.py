@@ -79,6 +79,8 @@ class IJepaModel(JepaModel):
             keep = [torch.arange(self.info.num_patches, device=self.device)] * len(images)
         else:
             keep = visible_indices(mask)
+            if min(len(k) for k in keep) == 0:
+                raise ValueError("a context_mask row hides every patch; I-JEPA's encoder needs at least one")
         if _uniform(keep):
             out = vit.forward_features(images, keep_indices=torch.stack(keep) if mask is not None else None,
                                        attention_layers=layers, return_blocks=return_blocks)
@@ -105,6 +107,8 @@ class IJepaModel(JepaModel):
         target encoder's unmasked EncoderOutput (computed when omitted); the returned targets are its tokens
         after F.layer_norm without affine weights (eps 1e-5), as I-JEPA's loss (src/train.py)."""
         self.check("predictor")
+        if context_mask is None:
+            raise ValueError("I-JEPA predict needs a context_mask: the predictor sees only the visible patches")
         context = images_or_context
         if not isinstance(context, EncoderOutput):
             context = self.encode(images_or_context, encoder="context", context_mask=context_mask)

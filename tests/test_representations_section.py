@@ -1,0 +1,125 @@
+"""The predictions and representations passes on the real H-JEPA and I-JEPA fixture runs (--minimal, so t-SNE
+and UMAP are skipped and the file stays fast), their skip paths and their checks."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hjepa_report.analysis.base import Animation, ReportContext, Section
+from hjepa_report.analysis.representations import compute as C
+from hjepa_report.analysis.representations import metrics as M
+from hjepa_report.analysis.representations.section import (PredictionsPass, RepresentationsPass, _collapse_check,
+                                                            _prediction_check)
+from hjepa_report.collect.collector import collect_run
+from hjepa_report.collect.run import Run
+from hjepa_report.settings import ReportSettings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _context(name: str) -> ReportContext:
+    return ReportContext(collect_run(FIXTURES / name), ReportSettings(minimal=True))
+
+
+@pytest.fixture(scope="module")
+def hjepa():
+    ctx = _context("hjepa_small")
+    return ctx, PredictionsPass().run(ctx), RepresentationsPass().run(ctx)
+
+
+@pytest.fixture(scope="module")
+def ijepa():
+    ctx = _context("ijepa_small")
+    return ctx, PredictionsPass().run(ctx), RepresentationsPass().run(ctx)
+
+
+def _ids(section: Section) -> set[str]:
+    return {f.id for f in section.figures}
+
+
+def test_hjepa_predictions_cover_every_hidden_patch_at_every_level(hjepa):
+    ctx, pred, _ = hjepa
+    assert pred.status == "ok", pred.message
+    assert _ids(pred) == {"predictions-maps", "predictions-cosine"}
+    levels = pred.metrics["levels"]
+    assert [r["level"] for r in levels] == [0, 1, 2]
+    result = C.predict_levels(ctx)
+    assert levels[0]["tokens"] == int(result.masks.hidden.sum())  # H-JEPA predicts every hidden patch
+    assert levels[1]["tokens"] <= levels[0]["tokens"] // 2 + len(result.masks.hidden)
+    assert {c.name for c in pred.checks} == {"prediction-vs-baseline"}
+    assert pred.checks[0].figure_id == "predictions-cosine"
+    json.dumps(pred.metrics, allow_nan=False)
+
+
+def test_hjepa_representations_section_content(hjepa):
+    _, _, rep = hjepa
+    assert rep.status == "ok", rep.message
+    assert {"representations-health", "representations-projections", "representations-neighbours",
+            "representations-checkpoints", "representations-logged-collapse",
+            "representations-pca-animation"} <= _ids(rep)
+    anim = next(f.content for f in rep.figures if f.id == "representations-pca-animation")
+    assert isinstance(anim, Animation) and len(anim.frames) == 2  # two unique checkpoints in the fixture
+    rows = rep.metrics["checkpoints"]
+    assert [r["epoch"] for r in rows] == [1, 2] and rep.metrics["best_checkpoint"] in {r["name"] for r in rows}
+    assert rep.metrics["logged_eff_rank_cap"] == 16  # batch 16: H-JEPA's logged rank cannot exceed it
+    assert any("t-SNE skipped under --minimal" in n for n in rep.notes)
+    health = rep.metrics["health"]
+    assert set(health) == {"image", "tokens", "cls"}  # H-JEPA encoders have a CLS token
+    assert health["tokens"]["n"] == 8 * 64 and health["image"]["rankme"] <= 8
+    assert {c.name for c in rep.checks} == {"collapse"}
+    json.dumps(rep.metrics, allow_nan=False)
+
+
+def test_ijepa_sections_render_with_one_level_and_no_cls(ijepa):
+    _, pred, rep = ijepa
+    assert pred.status == rep.status == "ok", (pred.message, rep.message)
+    assert [r["level"] for r in pred.metrics["levels"]] == [0]
+    assert "layer-normed" in pred.metrics["target_kind"]
+    assert set(rep.metrics["health"]) == {"image", "tokens"}
+    assert "representations-pca-animation" in _ids(rep)
+    assert any("no collapse metrics" in n for n in rep.notes)  # I-JEPA logs only loss to its csv
+
+
+def test_lidar_on_augmented_views_is_within_its_bounds(hjepa):
+    ctx, _, _ = hjepa
+    out = C.lidar_score(ctx, views=4)
+    assert out["images"] == 8 and 1.0 <= out["lidar"] <= out["max"] == 7
+
+
+def test_augmented_views_are_seeded():
+    torch = pytest.importorskip("torch")
+    images = torch.rand(2, 3, 16, 16)
+    a, b = C.augmented_views(images, 3, seed=1), C.augmented_views(images, 3, seed=1)
+    assert a.shape == (6, 3, 16, 16) and torch.equal(a, b)
+    assert not torch.equal(a, C.augmented_views(images, 3, seed=2))
+
+
+def test_passes_skip_without_a_checkpoint(tmp_path):
+    ctx = ReportContext(Run(root=tmp_path, name="empty", layout="generic", layout_reason=""), ReportSettings())
+    for p in (PredictionsPass(), RepresentationsPass()):
+        section = p.run(ctx)
+        assert section.status == "skipped" and "no checkpoint" in section.message
+
+
+def test_collapse_check_on_the_anchors():
+    anchors = M.reference_embeddings(64, 32, seed=0)
+    ah = {k: {a: M.embedding_health(r) for a, r in anchors.items()} for k in ("tokens", "image")}
+    for name, expected in (("isotropic", "pass"), ("collapsed", "fail")):
+        section = Section("representations", "Representations")
+        health = {k: M.embedding_health(anchors[name]) for k in ("tokens", "image")}
+        _collapse_check(health, ah, section)
+        assert section.checks[0].status == expected
+
+
+def test_prediction_check_warns_when_the_baseline_wins():
+    rows = [{"level": 0, "cosine_mean": 0.8, "baseline_cosine_mean": 0.5, "beats_baseline": True},
+            {"level": 1, "cosine_mean": 0.4, "baseline_cosine_mean": 0.5, "beats_baseline": False}]
+    section = Section("predictions", "Predictions")
+    _prediction_check(rows, section)
+    assert section.checks[0].status == "warn" and section.checks[0].value == pytest.approx(-0.1)
+    section = Section("predictions", "Predictions")
+    _prediction_check(rows[:1], section)
+    assert section.checks[0].status == "pass"
+    assert np.isclose(section.checks[0].value, 0.3)

@@ -146,6 +146,20 @@ def test_attention_on_the_object_puts_more_than_its_area_on_it(tmp_path, monkeyp
     assert check.status == "pass" and check.figure_id == "attention-rollout"
 
 
+def test_over_the_memory_budget_only_the_shown_blocks_are_captured(tmp_path, monkeypatch):
+    model = FakeModel(np.zeros((4, 4), bool), 0.0)
+    model.info.depth = 5
+    per_block = 2 * 17 ** 2 * 4  # heads * T^2 float32 values
+    monkeypatch.setattr(attention_section, "ATTENTION_BUDGET_BYTES", 3 * per_block)  # 3 blocks of one image
+    section = attention_section.AttentionPass().run(fake_context(tmp_path, monkeypatch, model, left_half()))
+    assert section.status == "ok", section.message
+    assert section.metrics["layers"] == [0, 2, 4]
+    assert "only in blocks [0, 2, 4]" in section.metrics["capture"] and "1 image per" in section.metrics["capture"]
+    assert "rollout" not in section.metrics and "rollout_foreground" not in section.metrics
+    assert "attention-rollout" not in [f.id for f in section.figures]
+    assert any("rollout left out" in note for note in section.notes)
+
+
 def test_guessed_heads_are_said(tmp_path, monkeypatch):
     model = FakeModel(np.zeros((4, 4), bool), 0.0)
     model.info.heads_guessed = True

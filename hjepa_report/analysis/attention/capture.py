@@ -25,18 +25,30 @@ class CapturePlan:
     note: str
 
 
+def depth_layers(depth: int) -> list[int]:
+    """Return the early / middle / late blocks shown side by side (fewer when the encoder is shallower)."""
+    return sorted({0, depth // 2, depth - 1})
+
+
 def plan_capture(depth: int, num_heads: int, num_tokens: int, num_images: int,
                  budget_bytes: int = ATTENTION_BUDGET_BYTES) -> CapturePlan:
-    """Capture every block (rollout, distance and entropy per layer need them) in chunks within the budget.
+    """Capture every block (rollout, distance and entropy per layer need them), in chunks within the budget.
 
-    One image's attention over all blocks is depth * heads * T^2 float32 values; when even one image is
-    over the budget the encoder still runs one image at a time (the budget is a target, not a limit).
+    One image's attention over all blocks is depth * heads * T^2 float32 values. When even one image is over
+    the budget (large models at high resolution), only the early / middle / late blocks the maps need are
+    captured, and the note says that the rollout and the other blocks' numbers are left out.
     """
-    per_image = depth * num_heads * num_tokens ** 2 * 4
-    chunk = int(max(1, min(num_images, budget_bytes // per_image)))
-    note = (f"attention probabilities captured in all {depth} blocks ({_size(per_image)} per image), "
-            f"{chunk} image{'s' if chunk > 1 else ''} per encoder call, reduced to maps right away")
-    return CapturePlan(list(range(depth)), chunk, note)
+    per_block = num_heads * num_tokens ** 2 * 4
+    layers = list(range(depth))
+    note = f"attention probabilities captured in all {depth} blocks ({_size(per_block * depth)} per image)"
+    if per_block * depth > budget_bytes:
+        layers = depth_layers(depth)
+        note = (f"attention probabilities captured only in blocks {layers}: all {depth} blocks would hold "
+                f"{_size(per_block * depth)} per image (budget {_size(budget_bytes)}), so the rollout and the "
+                f"other blocks' distances and entropies are left out")
+    chunk = int(max(1, min(num_images, budget_bytes // (per_block * len(layers)))))
+    note += f", {chunk} image{'s' if chunk > 1 else ''} per encoder call, reduced to maps right away"
+    return CapturePlan(layers, chunk, note)
 
 
 def _size(num_bytes: int) -> str:

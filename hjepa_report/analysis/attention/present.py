@@ -12,6 +12,7 @@ import numpy as np
 
 from ..base import Section
 from . import figures
+from .capture import depth_layers
 from .metrics import patch_distances
 from .rollout import describe_rollout
 from .summary import EncoderAttention
@@ -51,11 +52,6 @@ class AttentionResult:
     @property
     def num_tokens(self) -> int:
         return self.grid[0] * self.grid[1] + int(self.has_cls)
-
-
-def depth_layers(depth: int) -> list[int]:
-    """Return the early / middle / late blocks shown side by side (fewer when the encoder is shallower)."""
-    return sorted({0, depth // 2, depth - 1})
 
 
 def shown_heads(num_heads: int, limit: int = MAX_HEAD_COLUMNS) -> list[int]:

@@ -70,7 +70,7 @@ def _target_attention(ctx: ReportContext, model, tensor, count: int, targets):
     """Return (EncoderAttention of the first `count` images, how the attention was captured)."""
     info = model.info
     tokens = info.num_patches + int(info.has_cls)
-    plan = plan_capture(info.depth, info.num_heads, tokens, count)
+    plan = plan_capture(info.depth, info.num_heads, tokens, count, ATTENTION_BUDGET_BYTES)
     per_image = info.depth * info.num_heads * tokens ** 2 * 4
     if per_image * len(tensor) <= ATTENTION_BUDGET_BYTES:  # small enough to share through the report's cache
         out = encoded(ctx, "target", attention_layers=tuple(plan.layers))

@@ -126,6 +126,7 @@ def test_rope_is_reported_and_refused():
     config = dict(CONFIG, model=dict(CONFIG["model"], rope={"use_rope": True}))
     model = load_model(hjepa_checkpoint(small_hjepa()), config)
     assert [u.option for u in model.info.unsupported] == ["RoPE"]
+    assert set(model_card(model)["refused"]) == {"encoder", "predictor", "levels", "attention"}
     with pytest.raises(ModelBuildError, match="RoPE"):
         model.encode(torch.randn(1, 3, 32, 32))
 

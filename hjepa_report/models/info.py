@@ -15,13 +15,14 @@ from typing import Any
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+OUTPUTS = ("encoder", "predictor", "levels", "attention")  # what an unsupported option can make us refuse
 
 
 @dataclass
 class Unsupported:
     """A training option that is not rebuilt; the outputs it affects are refused, never computed wrongly.
 
-    affects: any of "encoder", "predictor", "levels", "attention".
+    affects: any of OUTPUTS.
     """
 
     option: str
@@ -134,6 +135,7 @@ def model_card(model) -> dict[str, Any]:
         "rebuilt": rebuilt,
         "unsupported": [{"option": u.option, "affects": list(u.affects), "message": u.message}
                         for u in info.unsupported],
+        "refused": {out: info.refusal(out) for out in OUTPUTS if info.refusal(out)},
         "warnings": list(info.warnings),
         "ema_gap": gap,
     }

@@ -13,7 +13,6 @@ then is the softmax formed explicitly, in the order of the original code (``scal
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -251,15 +250,3 @@ def keep_tokens(x: torch.Tensor, keep_indices: torch.Tensor, prefix: int) -> tor
     kept = torch.gather(x[:, prefix:], 1, idx)
     return torch.cat([x[:, :prefix], kept], dim=1) if prefix else kept
 
-
-def count_parameters(module: nn.Module) -> int:
-    """Return the number of values in a module's state dict entries that are parameters."""
-    return sum(p.numel() for p in module.parameters())
-
-
-def grid_side(num_patches: int) -> int:
-    """Return the side of a square token grid, or raise when num_patches is not a square."""
-    side = math.isqrt(num_patches)
-    if side * side != num_patches:
-        raise ValueError(f"{num_patches} patches do not form a square grid")
-    return side

@@ -7,6 +7,7 @@ The fixture tests run the real model layer (checkpoint -> network -> explicit at
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -45,6 +46,7 @@ def test_section_renders_on_the_fixture_runs(run, heads, has_cls):
     rollout_caption = next(f.caption for f in section.figures if f.id == "attention-rollout")
     assert "discard" in rollout_caption and "heads fused by mean" in rollout_caption
     assert "rollout_foreground" not in metrics  # the fixtures store no foreground
+    json.dumps(metrics, allow_nan=False)  # report.json takes plain values only
 
 
 def test_no_checkpoint_is_a_skip_with_a_reason(tmp_path):

@@ -213,6 +213,7 @@ def attention_metrics(result: AttentionResult) -> dict:
                       "over query patches and images (Dosovitskiy et al. 2021, ViT, Fig. 7)",
             "unit": "patches", "patch_size_px": result.patch_size,
             "per_layer_head": _rounded(distance),
+            "per_layer_head_px": _rounded(distance * result.patch_size),
             "uniform_attention": round(float(patch_distances(result.grid).mean()), 6)},
         "attention_entropy": {
             "method": "-sum_k a_qk ln a_qk, mean over all query tokens and images", "unit": "nats",

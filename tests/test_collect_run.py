@@ -173,3 +173,11 @@ def test_given_config_that_does_not_parse_falls_back_to_the_runs_own(tmp_path):
     record = next(f for f in run.files if f.path == str(bad))
     assert record.status == "skipped" and record.detail.startswith("YAML error:")
     assert any(str(bad) in w for w in run.warnings)
+
+
+def test_given_config_inside_the_run_is_listed_once():
+    config = FIXTURES / "hjepa_small" / "config.yaml"
+    run = collect_run(FIXTURES / "hjepa_small", config=config)
+    paths = [f.path for f in run.files]
+    assert len(paths) == len(set(paths))
+    assert run.config_path == config

@@ -73,7 +73,7 @@ class _Found:
     def log(self, path: Path, result: LogRead) -> None:
         self.logs[relative_name(self.root, path)] = result
         self.record(path, result.kind, "read" if result.ok else "skipped", result.detail)
-        if result.ok and ("truncated" in result.detail or "corrupt" in result.detail):
+        if result.ok and result.damaged:
             self.warnings.append(f"{relative_name(self.root, path)}: {result.detail}")
 
     def image(self, path: Path, rel: Path) -> None:
@@ -137,12 +137,13 @@ def collect_run(
 def _add_given(found: _Found, config, images, checkpoint) -> None:
     """Add the inputs given from outside the run dir; a missing one is a one-line error."""
     if config is not None:
-        path = Path(config).expanduser()
+        path = Path(config).expanduser().absolute()
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
         found.given_config = read_config(path)
+        found.configs = [c for c in found.configs if c.path.resolve() != path.resolve()]  # listed once
     if images is not None:
-        folder = Path(images).expanduser()
+        folder = Path(images).expanduser().absolute()
         if not folder.is_dir():
             raise RunDirError(f"images folder not found: {folder}")
         for path in list_files(folder).files:
@@ -150,7 +151,7 @@ def _add_given(found: _Found, config, images, checkpoint) -> None:
                 found.images.append((path, path.relative_to(folder).parts))
         found.records.append(FileRecord(str(folder) + "/", "image", "read", image_refs(found.images)[1]))
     if checkpoint is not None:
-        path = Path(checkpoint).expanduser()
+        path = Path(checkpoint).expanduser().absolute()
         if not path.is_file():
             raise CheckpointError(f"checkpoint not found: {path}")
         if path.resolve() not in [p.resolve() for p in found.checkpoints]:

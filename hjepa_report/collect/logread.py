@@ -24,6 +24,7 @@ class LogRead:
     frame: pd.DataFrame | None
     detail: str
     flavour: str = ""  # which writer's format was recognised: ijepa | lightning | "" (generic)
+    damaged: bool = False  # the file was cut short or corrupt; `frame` holds what came before the damage
 
     @property
     def ok(self) -> bool:

@@ -144,7 +144,7 @@ class _EventState:
         frame = self.points.frame(source) if len(self.points) else None
         if frame is None and not damage:
             parts.append("no scalars")
-        return LogRead("tensorboard", frame, "; ".join(parts))
+        return LogRead("tensorboard", frame, "; ".join(parts), damaged=bool(damage))
 
 
 def _other_kind(kind: str | None, plugin: str) -> str:

@@ -207,13 +207,14 @@ def plot_spatial_statistics(target_frequency, context_frequency, context_sizes, 
     """Over many draws: where targets and context fall (heatmaps) and how large they are (histograms)."""
     fig, axes = new_figure(10.0, 5.6, 2, 4)
     n = np.asarray(target_frequency).size
-    _numbers(axes[0, 3], n, context_sizes, block_sizes, union_sizes, collated_context_sizes)
+    text_axes = axes[0, 3] if collated_context_frequency is not None else axes[0, 2]
+    _numbers(text_axes, n, context_sizes, block_sizes, union_sizes, collated_context_sizes)
     _heatmap(fig, axes[0, 0], np.asarray(target_frequency), "target frequency")
     _heatmap(fig, axes[0, 1], np.asarray(context_frequency), "context frequency")
     if collated_context_frequency is not None:
         _heatmap(fig, axes[0, 2], np.asarray(collated_context_frequency), "context after collation")
     else:
-        axes[0, 2].axis("off")
+        axes[0, 3].axis("off")
     both = np.concatenate([np.ravel(context_sizes), np.ravel(collated_context_sizes if collated_context_sizes
                                                                is not None else [])])
     span = (both.min(), both.max())

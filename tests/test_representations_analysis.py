@@ -92,3 +92,19 @@ def test_pca_rgb_alignment_keeps_colours_between_frames():
     assert np.allclose(rgb2, rgb, atol=0.05)  # same colours although components are reordered and flipped
     frame = ck.animation_frame([np.zeros((64, 64, 3), np.uint8)] * 2, rgb, (4, 4), "epoch 1")
     assert frame.dtype == np.uint8 and frame.shape == (18 + 2 * 128 + 4, 2 * 132, 3)
+
+
+def test_umap_import_failure_becomes_a_note(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "umap", None)  # makes `import umap` raise ImportError
+    proj = embedding.umap_projection(np.random.default_rng(3).standard_normal((20, 4)), np.arange(20), seed=0)
+    assert proj.coords is None and "UMAP unavailable" in proj.note
+
+
+def test_label_accuracies_report_chance_and_reasons():
+    z = np.repeat(np.eye(3)[:2], 4, axis=0) + np.random.default_rng(4).normal(0, 0.01, (8, 3))  # two directions
+    out = embedding.label_accuracies(z, np.array(list("aaaabbbb")), k=3)
+    assert out["knn_accuracy"] == 1.0 and out["chance"] == 0.5 and out["probe"]["accuracy"] == 1.0
+    single = embedding.label_accuracies(z, np.array(list("aaaaaaaa")))
+    assert single["knn_accuracy"] is None and "fewer than 2 classes" in single["reason"]

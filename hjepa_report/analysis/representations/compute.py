@@ -44,6 +44,7 @@ class PredictionResult:
     masks: MaskSample
     target_kind: str
     seconds: float
+    empty_levels: list[int] = field(default_factory=list)  # levels with no valid pooled token for these masks
 
 
 def draw_masks(ctx: ReportContext, model, n: int) -> MaskSample:
@@ -85,14 +86,19 @@ def _predict_levels(ctx: ReportContext, ref) -> PredictionResult:
         context = model.encode(images.tensor, encoder="context", context_mask=hidden)
         pred = model.predict(context, hidden, torch.as_tensor(masks.targets), target=target)
         indices, valid = pred.indices.cpu().numpy(), pred.valid.cpu().numpy()
-        levels = []
+        levels, empty = [], []
         for level in range(model.info.num_levels):
             (p_l, v_l), = model.levels(pred.predicted, pred.valid, [level])
             (t_l, _), = model.levels(pred.target, pred.valid, [level])
             v_l = valid if v_l is None else v_l.cpu().numpy()
+            if not v_l.any():  # fewer hidden patches than one pooling window: the level has no token
+                empty.append(level)
+                continue
             members = pooled_members(indices, valid, 2**level)  # H-JEPA pools 2^l consecutive entries
             levels.append(level_errors(level, p_l.cpu().numpy(), t_l.cpu().numpy(), v_l, members))
-    return PredictionResult(levels, summarise(levels), masks, pred.target_kind, time.perf_counter() - start)
+    if not levels:
+        raise ReportError("the sampled masks leave no predicted token at any level")
+    return PredictionResult(levels, summarise(levels), masks, pred.target_kind, time.perf_counter() - start, empty)
 
 
 def image_embeddings(ctx: ReportContext, ref=None) -> dict:

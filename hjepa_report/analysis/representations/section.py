@@ -62,6 +62,9 @@ class PredictionsPass(AnalysisPass):
                           caption="Means over the predicted tokens of the sample images; the baseline predicts "
                                   "the mean of the level's target tokens in this batch for every token.")
         section.notes.append(_reconstruction_note(ma.chosen_checkpoint(ctx)))
+        if result.empty_levels:
+            section.notes.append(f"Level(s) {result.empty_levels} have no token for these masks (fewer hidden "
+                                 "patches than one pooling window), so they are not shown.")
         section.metrics.update({"levels": result.summary, "mask_strategy": m.strategy, "mask_seed": m.seed,
                                 "images": len(images.labels), "target_kind": result.target_kind,
                                 "seconds_predict": round(result.seconds, 3)})

@@ -69,11 +69,15 @@ class Run:
         return [c for c in self.checkpoints if c.same_as is None]
 
     def latest_checkpoint(self) -> CheckpointRef | None:
-        """Return the checkpoint of the latest training state (highest epoch/step; 'latest' wins ties)."""
-        if not self.checkpoints:
+        """Return the checkpoint of the latest training state (highest epoch/step; 'latest' wins ties).
+
+        Checkpoints that could not be read safely are never chosen.
+        """
+        candidates = [c for c in self.checkpoints if c.readable]
+        if not candidates:
             return None
 
         def key(c: CheckpointRef):
             return (c.epoch if c.epoch is not None else -1, c.step if c.step is not None else -1, c.role == "latest")
 
-        return max(self.checkpoints, key=key)
+        return max(candidates, key=key)

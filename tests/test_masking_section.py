@@ -163,3 +163,21 @@ def test_pass_warns_when_the_config_does_not_produce_the_logged_masks():
     run.config["mask"]["pred_mask_scale"] = [0.3, 0.4]  # twice the target area the run trained with
     section = MaskingPass().run(ReportContext(run, ReportSettings()))
     assert next(c for c in section.checks if c.name == "masks-match-log-mask-B").status == "warn"
+
+
+def test_valid_token_rule_matches_the_models_masks_valid():
+    """hjepa_small reference: valid_level{l} is the pooled validity of the padded hidden list (> 0.5)."""
+    from hjepa_report.analysis.masking.stats import valid_token_counts
+
+    ref = np.load(FIX / "hjepa_small" / "reference" / "reference.npz")
+    counts = ref["context_mask"].sum(1)
+    for level in range(3):
+        expected = ref[f"valid_level{level}"].sum(1)
+        assert valid_token_counts(counts, counts.max(), level).tolist() == expected.tolist()
+    # an independent pooling of padded validity flags, on counts where the partial group matters
+    counts, k = np.array([7, 13, 16, 5]), 16
+    for level in range(3):
+        size = 2 ** level
+        flags = (np.arange(k)[None, :] < counts[:, None]).astype(float)[:, : k // size * size]
+        pooled = flags.reshape(len(counts), -1, size).mean(-1) > 0.5
+        assert valid_token_counts(counts, k, level).tolist() == pooled.sum(1).tolist()

@@ -115,14 +115,20 @@ def hierarchy(d: MaskDraws, pooling: dict | None) -> str:
     levels = len(d.levels)
     split = ""
     if pooling:
-        parts = [f"level {k[-1]}: {100 * v['fraction_of_tokens_spatially_split']['mean']:.0f}%"
-                 for k, v in pooling.items() if v["pool_size"] > 1]
-        split = " Share of pooled tokens that are spatially split, over all draws: " + ", ".join(parts) + "."
+        coarse = {k: v for k, v in pooling.items() if v["pool_size"] > 1}
+        parts = [f"level {k[-1]}: {100 * v['fraction_of_tokens_spatially_split']['mean']:.0f}% split, "
+                 f"{v['leftover_patches_in_no_valid_token_per_sample']['mean']:.1f} hidden patches per image in no "
+                 f"valid token, {100 * v['fraction_of_samples_with_a_valid_token_mixing_padding']:.0f}% of images "
+                 "with a valid token that averages real patches with padding" for k, v in coarse.items()]
+        split = f" Over all {d.n} draws (batches of {d.settings['batch_size']}): " + "; ".join(parts) + "."
     return (f"Top: for draw 1, the hidden patches each of the {levels} levels averages together. H-JEPA pools "
             "2^level CONSECUTIVE entries of the index-sorted hidden list (a 1-D AvgPool1d over the list, "
-            "src/models/hjepa.py), not 2-D neighbourhoods: each line joins the patches of one pooled token, "
-            "x marks patches dropped at the end of the list. A token is 'split' when its patches are not "
-            "neighbours in one row (they jump a gap or wrap to the next row)." + split + " Bottom: the generator's "
+            "src/models/hjepa.py), not 2-D neighbourhoods: each line joins the patches of one pooled token. "
+            "A token is 'split' when its patches are not neighbours in one row (they jump a gap or wrap to the "
+            "next row). x marks the last k mod 2^level hidden patches: the model pads every image's list to the "
+            "batch's largest hidden count with copies of patch 0 and pools the padded list, so these patches "
+            "share a token with padding (kept in the loss only when they are more than half of it) or fall "
+            "outside every valid token. Healthy: few split tokens and few leftovers." + split + " Bottom: the generator's "
             "own level-l target masks for the same draw, which the trainer computes but never uses.")
 
 

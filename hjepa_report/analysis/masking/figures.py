@@ -240,7 +240,8 @@ def plot_hierarchy_levels(image, hidden, grid, levels: int, *, generator_targets
     """Which hidden patches each level's 1-D pooling averages together, for one draw.
 
     Level l pools 2^l consecutive entries of the index-sorted hidden list (H-JEPA src/models/hjepa.py); each
-    pooled token is drawn as one colour with a line through its patches; x = patches dropped at the list's end.
+    pooled token is drawn as one colour with a line through its patches; x = the last k mod 2^l patches, which
+    form no full token of their own (they share one with batch padding or fall outside every valid token).
     `generator_targets` [levels, n_blocks, N] adds the generator's own level masks (unused by training).
     """
     from .stats import level_groups, split_groups
@@ -255,7 +256,7 @@ def plot_hierarchy_levels(image, hidden, grid, levels: int, *, generator_targets
         groups, dropped = level_groups(hidden, grid, level)
         split = split_groups(groups, grid)
         _image_axes(ax, wash(image), grid, f"level {level}: pool {2 ** level} -> {len(groups)} tokens\n"
-                                     f"{split.sum()} split, {len(dropped)} dropped")
+                                     f"{split.sum()} split, {len(dropped)} left over")
         overlay = np.zeros((rows, cols, 4))
         overlay[~hidden.reshape(grid)] = (*(np.array([0, 114, 178]) / 255), 0.35)  # context (visible): blue
         ax.imshow(overlay, extent=(0, cols, rows, 0), interpolation="nearest")

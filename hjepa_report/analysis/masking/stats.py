@@ -188,19 +188,47 @@ def split_groups(groups: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     return ~(same_row & contiguous)
 
 
+def valid_token_counts(counts, batch_max, level: int) -> np.ndarray:
+    """Valid pooled tokens per sample at a level, as the model flags them (masks_valid).
+
+    The padded list of length K = batch_max is pooled in groups of 2^l (the last K mod 2^l entries cut); a
+    group is valid when more than half of it is real. So a sample with k hidden patches has k // 2^l full
+    groups, plus its partial group when that survives the cut and holds more than half real entries.
+    """
+    counts, batch_max = np.asarray(counts), np.asarray(batch_max)
+    size = 2 ** level
+    left = counts % size
+    survives = (counts // size + 1) * size <= batch_max
+    return counts // size + ((left > 0) & survives & (left / size > 0.5))
+
+
 def hierarchy_pooling(draws: MaskDraws, levels: int) -> dict:
-    """Over all draws, per level: pooled tokens per sample, dropped patches, share of spatially split tokens."""
+    """Over all draws, per level: pooled tokens, split tokens, and what happens to the leftover patches.
+
+    H-JEPA pads every sample's hidden list to the batch's largest hidden count K (padding = copies of patch 0,
+    flagged invalid) and pools the padded list; the validity flag is pooled too and kept where > 0.5
+    (src/models/hjepa.py). A sample's last k mod 2^l patches therefore either share a token with padding
+    (valid, and in the loss, when they are more than half of it) or are not in any valid token.
+    """
+    hidden = draws.hidden
+    counts = hidden.sum(axis=1)
+    batch_max = np.zeros_like(counts)
+    for b in np.unique(draws.batch_index):
+        batch_max[draws.batch_index == b] = counts[draws.batch_index == b].max()
     out = {}
     for level in range(levels):
-        tokens, dropped, split = [], [], []
-        for hidden in draws.hidden:
-            groups, rest = level_groups(hidden, draws.grid, level)
-            tokens.append(len(groups))
-            dropped.append(len(rest))
-            split.append(split_groups(groups, draws.grid).mean() if len(groups) else 0.0)
-        out[f"level_{level}"] = {"pool_size": 2 ** level, "tokens_per_sample": summary(tokens),
-                                 "dropped_patches_per_sample": summary(dropped),
-                                 "fraction_of_tokens_spatially_split": summary(split)}
+        size = 2 ** level
+        split = [split_groups(level_groups(h, draws.grid, level)[0], draws.grid).mean() if c >= size else 0.0
+                 for h, c in zip(hidden, counts)]
+        left = counts % size
+        mixed = valid_token_counts(counts, batch_max, level) > counts // size
+        out[f"level_{level}"] = {
+            "pool_size": size, "tokens_per_sample": summary(counts // size),
+            "fraction_of_tokens_spatially_split": summary(split),
+            "leftover_patches_per_sample": summary(left),
+            "fraction_of_samples_with_a_valid_token_mixing_padding": float(mixed.mean()),
+            "leftover_patches_in_no_valid_token_per_sample": summary(np.where(mixed, 0, left)),
+        }
     return out
 
 

@@ -28,6 +28,11 @@ class ReportSettings:
     predictor_heads: int | None = None
     model_factory: str | None = None  # "module:callable" escape hatch
     minimal: bool = False
+    landscape_grid: int = 21  # points per axis of the loss-landscape grid
+    thresholds: dict[str, float] = field(default_factory=dict)  # health-check overrides (--thresholds FILE)
+    fail_on: str | None = None  # warn | fail: exit non-zero when the verdict is at least this bad
+    summary_md: Path | None = None  # write a PR-comment-sized Markdown summary here
+    max_report_mb: float | None = None  # downscale figures until the HTML fits
     command_line: str = ""
 
     def wants(self, section: str) -> bool:

@@ -75,3 +75,15 @@ def test_ijepa_report_lists_what_the_run_holds(reports):
 def test_run_directory_is_untouched(reports, name):
     r = reports[name]
     assert snapshot(r["run"]) == r["before"]
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_every_internal_link_resolves(reports, name):
+    html = reports[name]["html"].read_text()
+    ids = set(re.findall(r'\sid="([^"]+)"', html))
+    targets = set(re.findall(r'href="#([^"]+)"', html))
+    assert targets - ids == set()
+    doc = json.loads(reports[name]["json"].read_text())
+    figure_ids = {f["id"] for s in doc["sections"] for f in s["figures"]}
+    linked = {c["figure_id"] for c in doc["health"]["checks"] if c["figure_id"]}
+    assert linked <= figure_ids

@@ -110,8 +110,11 @@ class Section:
         return table
 
     def add_check(self, name: str, status: str, detail: str, figure_id: str | None = None, value=None) -> Check:
-        """Append a health check; figure_id may be given without the section prefix."""
-        if figure_id and not figure_id.startswith(self.name + "-"):
+        """Append a health check. figure_id names a figure of this section, with or without the section
+        prefix; a figure of another section is named by its full id after a '#': '#training-group-train-0'."""
+        if figure_id and figure_id.startswith("#"):
+            figure_id = figure_id[1:]
+        elif figure_id and not figure_id.startswith(self.name + "-"):
             figure_id = f"{self.name}-{figure_id}"
         check = Check(name=name, status=status, detail=detail, figure_id=figure_id, value=value)
         self.checks.append(check)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from .base import AnalysisPass, ReportContext, Section
+from .curves import MIN_POINTS_TO_SMOOTH
+from .smoothing import debiased_ema
+from .thresholds import threshold
 from .training import figure_id_for_tag
 
 LOSS_TAG_PREFERENCE = ("train/loss", "loss", "train_loss", "train/total_loss", "train_loss_step", "train_loss_epoch")
@@ -48,6 +51,7 @@ class LogHealthPass(AnalysisPass):
     def present(self, result: dict, ctx: ReportContext, section: Section) -> None:
         self._check_non_finite(result, section)
         self._check_loss_trend(result, ctx, section)
+        self._check_divergence(result, ctx, section)
         self._check_validation(result, section)
         section.intro = "Checks that read only the logged scalars. Each links to the curve that supports it."
 
@@ -83,6 +87,21 @@ class LogHealthPass(AnalysisPass):
                               f"{tag} fell from {first:.4g} to {last:.4g} (medians of the first and last 10 %).",
                               figure_id=figure_id_for_tag(result["tags"], tag), value=last / first if first else None)
 
+    def _check_divergence(self, result: dict, ctx: ReportContext, section: Section) -> None:
+        tag = result["loss_tag"]
+        if tag is None:
+            return
+        rise = divergence(ctx.run.scalars.arrays(tag)[1], ctx.settings.smoothing)
+        if rise is None:
+            section.add_check("divergence", "skip", f"{tag} has too few finite points to judge divergence.")
+            return
+        warn, fail = threshold(ctx, "divergence.warn"), threshold(ctx, "divergence.fail")
+        status = "fail" if rise > fail else "warn" if rise > warn else "pass"
+        section.metrics["loss_rise_from_min"] = rise
+        section.add_check("divergence", status,
+                          f"smoothed {tag} ends {rise:.1%} above its minimum (warn above {warn:.0%}, fail above "
+                          f"{fail:.0%}).", figure_id=figure_id_for_tag(result["tags"], tag), value=rise)
+
     def _check_validation(self, result: dict, section: Section) -> None:
         val = [t for t in result["tags"] if t.lower().startswith(("val", "valid", "eval", "test"))]
         if val:
@@ -90,6 +109,20 @@ class LogHealthPass(AnalysisPass):
         else:
             section.add_check("validation-logged", "warn",
                               "No validation metrics were logged: over-fitting cannot be judged from the logs.")
+
+
+def divergence(values: np.ndarray, weight: float) -> float | None:
+    """Return how far the smoothed loss ends above its minimum, as a fraction of |minimum| (None: too short).
+
+    Smoothing is the report's debiased EMA (series shorter than MIN_POINTS_TO_SMOOTH are used raw), so one
+    noisy last step does not count as divergence.
+    """
+    v = values[np.isfinite(values)]
+    if len(v) < 3:
+        return None
+    smooth = debiased_ema(v, weight) if len(v) >= MIN_POINTS_TO_SMOOTH else v
+    low = float(smooth.min())
+    return float((smooth[-1] - low) / abs(low)) if low != 0 else float(smooth[-1] > 0)
 
 
 def _has_bad(values: np.ndarray) -> bool:

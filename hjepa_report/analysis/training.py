@@ -22,11 +22,11 @@ def tag_group(tag: str) -> str:
 
 
 def figure_id_for_tag(all_tags: list[str], tag: str) -> str:
-    """Return the id of the figure that draws `tag` (groups are split into figures of PANELS_PER_FIGURE)."""
+    """Return the '#'-prefixed id of the training figure that draws `tag` (for checks of other sections)."""
     group = tag_group(tag)
     members = [t for t in sorted(all_tags) if tag_group(t) == group]
     part = members.index(tag) // PANELS_PER_FIGURE if tag in members else 0
-    return f"training-group-{_slug(group)}-{part}"
+    return f"#training-group-{_slug(group)}-{part}"
 
 
 def train_val_pairs(tags: list[str]) -> list[tuple[str, str]]:

@@ -86,3 +86,123 @@ def drift_heatmap(table):
     fig.colorbar(im, ax=ax, label="||target - context|| / ||target||")
     ax.set_title("EMA drift per encoder part")
     return fig
+
+
+LAYER_KINDS = (  # (substring of the layer name, label, colour) in matching order
+    ("qkv", "attention", PALETTE[0]), ("in_proj", "attention", PALETTE[0]), ("attn", "attention", PALETTE[0]),
+    ("mlp", "MLP", PALETTE[1]), ("norm", "norm", PALETTE[2]), ("embed", "embedding", PALETTE[3]),
+    ("token", "embedding", PALETTE[3]), ("hierarchy", "hierarchy", PALETTE[4]), ("", "other", PALETTE[5]),
+)
+
+
+def _layer_kind(name: str) -> tuple[str, str]:
+    return next((label, colour) for key, label, colour in LAYER_KINDS if key in name)
+
+
+def gradient_layers_figure(flow):
+    """Per layer, in forward order: ||g||/||w|| bars (top) and mean / max |g| (bottom), encoder then predictor."""
+    from .gradients import VANISHING, block_order
+
+    layers = sorted(flow.layers, key=lambda lg: block_order((lg.part, lg.block)))
+    x = np.arange(len(layers))
+    fig, (ax, ax_g) = new_figure(max(7.0, 0.09 * len(layers) + 3), 5.0, 2, 1, sharex=True)
+    kinds = [_layer_kind(lg.name) for lg in layers]
+    ratio = np.array([lg.ratio for lg in layers])
+    ax.bar(x, np.where(np.isfinite(ratio) & (ratio > 0), ratio, np.nan), color=[c for _, c in kinds], width=0.85)
+    ax.set(yscale="log", ylabel="||g|| / ||w||")
+    for label, colour in dict(kinds).items():
+        ax.bar([0], [np.nan], color=colour, label=label)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=6, frameon=False)
+    ax_g.plot(x, [max(lg.max_abs, 1e-30) for lg in layers], "v", ms=3.5, color=PALETTE[1], label="max |g|")
+    ax_g.plot(x, [max(lg.mean_abs, 1e-30) for lg in layers], "o", ms=3, color=PALETTE[0], label="mean |g|")
+    ax_g.axhline(VANISHING, color="#C0392B", lw=1)
+    ax_g.set(yscale="log", ylabel="|g|")
+    ax_g.legend(loc="lower left", ncols=2)
+    _group_ticks(ax_g, [(lg.part, lg.block) for lg in layers])
+    return fig
+
+
+def _group_ticks(ax, keys: list[tuple[str, str]]) -> None:
+    """Label the x-axis once per (part, block) group at its first layer, with separators between parts."""
+    starts = [i for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
+    short = {"encoder": "enc", "predictor": "pred", "hierarchy": "hier"}
+    ax.set_xticks(starts, [f"{short.get(keys[i][0], keys[i][0])} {keys[i][1].replace('block ', 'b')}"
+                           for i in starts], rotation=90, fontsize=7)
+    for i in starts[1:]:
+        if keys[i][0] != keys[i - 1][0]:
+            for a in ax.figure.axes:
+                a.axvline(i - 0.5, color="#555555", lw=0.8)
+
+
+def gradient_blocks_heatmap(checkpoints: list[str], columns: list[tuple[str, str]], matrix: np.ndarray):
+    """log10(||g||/||w||) per block (columns) and checkpoint (rows)."""
+    from matplotlib.colors import LogNorm
+
+    fig, ax = new_figure(max(6.0, 0.38 * len(columns) + 2.5), 0.45 * len(checkpoints) + 2.2)
+    shown = np.where(matrix > 0, matrix, np.nan)
+    finite = shown[np.isfinite(shown)]
+    norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if len(finite) and finite.min() < finite.max() else None
+    im = ax.imshow(shown, aspect="auto", cmap="magma", norm=norm)
+    short = {"encoder": "enc", "predictor": "pred", "hierarchy": "hier"}
+    ax.set_xticks(range(len(columns)), [f"{short.get(p, p)} {b.replace('block ', 'b')}" for p, b in columns],
+                  rotation=90, fontsize=7)
+    ax.set_yticks(range(len(checkpoints)), checkpoints)
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label="||g|| / ||w||")
+    return fig
+
+
+def logged_curves_figure(scalars, tags: list[str], weight: float):
+    """The run's own gradient tags, one curve each."""
+    from ..curves import draw_curve
+
+    fig, ax = new_figure(7.0, 3.2)
+    for k, tag in enumerate(tags):
+        draw_curve(ax, *scalars.arrays(tag), weight=weight, label=tag, color=PALETTE[k % 8])
+    ax.set(xlabel="step", ylabel="value")
+    ax.legend(loc="best")
+    return fig
+
+
+def landscape_contour(surface):
+    """Filled contours of the loss grid, the stored weights at the origin (star) and the grid minimum (cross)."""
+    c = surface.coords
+    fig, ax = new_figure(5.6, 4.6)
+    loss = np.ma.masked_invalid(surface.loss)
+    filled = ax.contourf(c, c, loss, levels=20, cmap="viridis")
+    ax.contour(c, c, loss, levels=10, colors="white", linewidths=0.5, alpha=0.6)
+    i, j = np.unravel_index(np.nanargmin(surface.loss), surface.loss.shape)
+    ax.plot([0], [0], "*", ms=14, color="#D55E00", markeredgecolor="white", label="stored weights")
+    ax.plot([c[j]], [c[i]], "X", ms=9, color="white", markeredgecolor="black", label="grid minimum")
+    ax.set(xlabel="a (direction 1)", ylabel="b (direction 2)", aspect="equal")
+    ax.grid(False)
+    ax.legend(loc="upper right", framealpha=0.9)
+    fig.colorbar(filled, ax=ax, label="loss")
+    return fig
+
+
+def landscape_surface(surface):
+    """3-D surface of the loss grid (mpl_toolkits.mplot3d through add_subplot(projection='3d'))."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.6), layout="constrained")
+    ax = fig.add_subplot(projection="3d")
+    a, b = np.meshgrid(surface.coords, surface.coords)
+    ax.plot_surface(a, b, np.ma.masked_invalid(surface.loss), cmap="viridis", linewidth=0, antialiased=True)
+    ax.set(xlabel="a", ylabel="b", zlabel="loss")
+    ax.view_init(elev=30, azim=-60)
+    return fig
+
+
+def interpolation_figure(pairs: list[dict]):
+    """Loss along the straight line between consecutive checkpoints; t = 0 and 1 marked."""
+    fig, ax = new_figure(6.5, 3.2)
+    for k, pair in enumerate(pairs):
+        t = np.asarray(pair["t"])
+        loss = np.array([np.nan if v is None else v for v in pair["loss"]], dtype=float)
+        ax.plot(t, loss, "o-", ms=3.5, color=PALETTE[k % 8], label=f"{pair['from']} -> {pair['to']}")
+    for t0 in (0.0, 1.0):
+        ax.axvline(t0, color="#555555", lw=0.8, ls="--")
+    ax.set(xlabel="t  (0 = earlier checkpoint, 1 = later)", ylabel="loss")
+    ax.legend(loc="best")
+    return fig

@@ -1,0 +1,156 @@
+"""Gradient flow: per-layer gradient statistics after one backward pass of the run's own loss.
+
+One backward pass of `loss.context_loss` on a fixed batch with seeded masks, with the network's weights as
+stored. For every layer (a module's parameters together, e.g. `blocks.3.attn.qkv` = weight + bias) we report
+the gradient L2 norm, the mean and max |g| over its entries, and the gradient-to-weight ratio ||g|| / ||w||
+(the relative step an SGD update with lr 1 would take; "You et al. 2017, LARS" uses the same ratio to set
+per-layer learning rates). Vanishing gradients show up as tiny ratios in the early blocks, exploding ones as
+huge ratios or non-finite values. The gradients are the training ones: targets are stop-gradient (H-JEPA
+HJEPALoss detach_targets, I-JEPA torch.no_grad), so H-JEPA's hierarchy projections get gradient only through the
+prediction branch although they also shape the targets. Parameters that get no gradient at all (not used in the loss, e.g. H-JEPA's
+`predictor.pos_embed_predictor`) are listed apart: that is a property of the model, not a vanishing gradient.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+VANISHING = 1e-7  # a layer is flagged when every |g| entry is below this (max |g| < 1e-7) or any is non-finite
+_BLOCK = re.compile(r"(?:^|\.)(?:blocks|predictor_blocks)\.(\d+)\.")
+
+
+@dataclass
+class LayerGrad:
+    """Gradient statistics of one layer (a module's trainable parameters together)."""
+
+    name: str  # e.g. context_encoder.vit.blocks.3.attn.qkv
+    part: str  # encoder | predictor | hierarchy | other
+    block: str  # "block 3", "embed", "norm", "head", ...
+    grad_norm: float
+    mean_abs: float
+    max_abs: float
+    weight_norm: float
+    finite: bool
+
+    @property
+    def ratio(self) -> float:
+        """||g|| / ||w|| (NaN for a zero weight)."""
+        return self.grad_norm / self.weight_norm if self.weight_norm > 0 else float("nan")
+
+    @property
+    def flagged(self) -> bool:
+        """Non-finite, or max |g| < VANISHING."""
+        return not self.finite or self.max_abs < VANISHING
+
+
+@dataclass
+class GradientFlow:
+    """Per-layer gradients of one checkpoint, plus the loss they came from and the parameters with no gradient."""
+
+    loss: float
+    layers: list[LayerGrad]
+    no_gradient: list[str] = field(default_factory=list)
+
+    def flagged(self) -> list[LayerGrad]:
+        return [lg for lg in self.layers if lg.flagged]
+
+    def per_block(self) -> dict[tuple[str, str], float]:
+        """{(part, block): ||g_block|| / ||w_block||} over all layers of the block."""
+        g2: dict[tuple[str, str], float] = {}
+        w2: dict[tuple[str, str], float] = {}
+        for lg in self.layers:
+            key = (lg.part, lg.block)
+            g2[key] = g2.get(key, 0.0) + lg.grad_norm**2
+            w2[key] = w2.get(key, 0.0) + lg.weight_norm**2
+        return {k: (g2[k] ** 0.5 / w2[k] ** 0.5 if w2[k] > 0 else float("nan")) for k in g2}
+
+
+PART_PREFIXES = (  # state-dict prefix -> part, for H-JEPA and I-JEPA networks
+    ("context_encoder.", "encoder"), ("encoder.", "encoder"), ("predictor.", "predictor"),
+    ("hierarchy_projections.", "hierarchy"), ("fpn", "hierarchy"),
+)
+
+
+def layer_of(param_name: str) -> tuple[str, str, str]:
+    """Return (layer name, part, block) for a parameter name: the layer drops the trailing .weight/.bias."""
+    head, _, last = param_name.rpartition(".")
+    if last in ("weight", "bias"):
+        layer = head
+    elif last in ("in_proj_weight", "in_proj_bias"):  # nn.MultiheadAttention keeps these on the attn module
+        layer = head + ".in_proj"
+    else:
+        layer = param_name
+    part = next((p for prefix, p in PART_PREFIXES if param_name.startswith(prefix)), "other")
+    m = _BLOCK.search(param_name)
+    if m:
+        block = f"block {int(m.group(1))}"
+    elif any(k in param_name for k in ("patch_embed", "pos_embed", "cls_token", "mask_token", "predictor_embed")):
+        block = "embed"
+    elif part == "hierarchy":
+        block = f"level {param_name.split('.')[1]}" if param_name.startswith("hierarchy_projections.") else "fpn"
+    else:
+        block = "head" if any(k in param_name for k in ("head", "proj.", "predictor_proj")) else "norm"
+    return layer, part, block
+
+
+def gradient_flow(network, loss_fn) -> GradientFlow:
+    """Back-propagate `loss_fn()` once and collect per-layer statistics; leaves no gradients behind.
+
+    loss_fn returns a scalar tensor built from `network`'s parameters (autograd on). The parameters' .grad are
+    reset to None before and after, so a cached network is left as it was found.
+    """
+    import torch
+
+    params = {n: p for n, p in network.named_parameters() if p.requires_grad}
+    for p in params.values():
+        p.grad = None
+    try:
+        with torch.enable_grad():
+            loss = loss_fn()
+            loss.backward()
+        stats: dict[str, list] = {}
+        no_grad = []
+        for name, p in params.items():
+            if p.grad is None:
+                no_grad.append(name)
+                continue
+            stats.setdefault(layer_of(name)[0], []).append((name, p.detach(), p.grad.detach()))
+        layers = [_layer_stats(layer, entries) for layer, entries in stats.items()]
+        return GradientFlow(loss=float(loss.detach()), layers=layers, no_gradient=no_grad)
+    finally:
+        for p in params.values():
+            p.grad = None
+
+
+def _layer_stats(layer: str, entries: list) -> LayerGrad:
+    """Combine the (name, weight, grad) entries of one layer into a LayerGrad."""
+    import torch
+
+    g = torch.cat([e[2].reshape(-1).double() for e in entries])
+    w = torch.cat([e[1].reshape(-1).double() for e in entries])
+    finite = bool(torch.isfinite(g).all())
+    ga = g.abs()
+    _, part, block = layer_of(entries[0][0])
+    return LayerGrad(name=layer, part=part, block=block, grad_norm=float(g.norm()), mean_abs=float(ga.mean()),
+                     max_abs=float(ga.max()), weight_norm=float(w.norm()), finite=finite)
+
+
+def block_order(key: tuple[str, str]) -> tuple:
+    """Sort (part, block) keys: encoder, predictor, hierarchy; inside: embed, blocks, norm/head, levels."""
+    part, block = key
+    parts = {"encoder": 0, "predictor": 1, "hierarchy": 2}
+    if block.startswith(("block ", "level ")):
+        inner = (1, int(block.split()[1]))
+    else:
+        inner = ({"embed": 0, "norm": 2, "head": 3}.get(block, 4), 0)
+    return (parts.get(part, 3), inner)
+
+
+def as_matrix(flows: list[GradientFlow]) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """Return (columns, [checkpoints, columns] ratios) for a per-block heatmap across checkpoints."""
+    per = [f.per_block() for f in flows]
+    cols = sorted({k for d in per for k in d}, key=block_order)
+    return cols, np.array([[d.get(c, np.nan) for c in cols] for d in per], dtype=float)

@@ -1,0 +1,128 @@
+"""Loss landscape: filter-normalised random directions, a 2-D loss surface, and 1-D checkpoint interpolation.
+
+Method: Li, Xu, Taylor, Studer & Goldstein 2018, "Visualizing the Loss Landscape of Neural Nets" (NeurIPS),
+Sec. 4: draw a Gaussian direction d with the shape of the parameters, then rescale every filter d_{i,j} to the
+norm of the corresponding weight filter, d_{i,j} <- d_{i,j} / ||d_{i,j}|| * ||theta_{i,j}||; bias and
+normalisation parameters (1-D tensors) get a zero direction. A filter is one output row of a weight (dim 0:
+a Linear's output unit, a conv's output channel); for [1, ...] tables (position embedding, CLS / mask token)
+the whole table is one filter. Then L(theta + a d1 + b d2) is evaluated on one fixed batch with fixed masks
+over a grid of (a, b). 1-D linear interpolation between checkpoints: Goodfellow, Vinyals & Saxe 2015,
+"Qualitatively characterizing neural network optimization problems", L((1 - t) theta_A + t theta_B).
+
+Which parameters move: the ones the optimizer trains (context encoder, predictor, hierarchy projections; every
+parameter with requires_grad). The EMA target encoder is not trained by gradients and the loss stops its
+gradient, so it is held fixed and its features are computed once per batch (loss.TargetCache): the surface is
+the one the optimizer descends on, and each grid point costs one context-encoder + predictor pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def trainable_parameters(module) -> dict:
+    """Return {name: parameter} of the parameters gradients train (requires_grad), in a stable order."""
+    return {n: p for n, p in module.named_parameters() if p.requires_grad}
+
+
+def filter_normalized_direction(params: dict, seed: int) -> dict:
+    """Return a random direction {name: tensor} with every filter scaled to its weight filter's norm.
+
+    Gaussian entries from torch.Generator seeded with `seed`, drawn parameter by parameter in sorted name order
+    (so the direction does not depend on dict order); 1-D parameters (biases, norm scales) get zeros.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(int(seed))
+    direction = {}
+    for name in sorted(params):
+        w = params[name].detach()
+        if w.ndim <= 1:
+            direction[name] = torch.zeros_like(w)
+            continue
+        d = torch.randn(w.shape, generator=gen, dtype=torch.float32).to(w.dtype)
+        w_rows, d_rows = w.reshape(w.shape[0], -1), d.reshape(d.shape[0], -1)
+        scale = w_rows.norm(dim=1, keepdim=True) / d_rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        direction[name] = (d_rows * scale).reshape(w.shape)  # Li et al. 2018, Sec. 4, filter normalisation
+    return {name: direction[name] for name in params}
+
+
+@dataclass
+class Surface:
+    """L(theta + a d1 + b d2) on a grid: loss[i, j] at (a = coords[j], b = coords[i])."""
+
+    coords: np.ndarray
+    loss: np.ndarray
+    origin_loss: float  # loss of the unperturbed parameters, measured before the grid
+    seconds: float
+
+
+def loss_surface(loss_fn, params: dict, d1: dict, d2: dict, coords, progress=None) -> Surface:
+    """Evaluate `loss_fn()` (a float) with params moved to theta + a d1 + b d2 for every (a, b) in coords^2.
+
+    The parameters are changed in place and restored exactly (from a copy) afterwards, even on error.
+    """
+    import time
+
+    import torch
+
+    coords = np.asarray(coords, dtype=float)
+    start = time.perf_counter()
+    saved = {n: p.detach().clone() for n, p in params.items()}
+    loss = np.full((len(coords), len(coords)), np.nan)
+    try:
+        with torch.no_grad():
+            origin = float(loss_fn())
+            for i, b in enumerate(coords):
+                for j, a in enumerate(coords):
+                    for n, p in params.items():
+                        p.copy_(saved[n]).add_(d1[n], alpha=float(a)).add_(d2[n], alpha=float(b))
+                    loss[i, j] = float(loss_fn())
+                if progress:
+                    progress(f"loss landscape: row {i + 1}/{len(coords)}")
+    finally:
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(saved[n])
+    return Surface(coords=coords, loss=loss, origin_loss=origin, seconds=time.perf_counter() - start)
+
+
+def interpolation(loss_fn, params: dict, start: dict, end: dict, ts) -> np.ndarray:
+    """Return L((1 - t) theta_start + t theta_end) for each t; params are restored afterwards."""
+    import torch
+
+    saved = {n: p.detach().clone() for n, p in params.items()}
+    out = []
+    try:
+        with torch.no_grad():
+            for t in ts:
+                for n, p in params.items():
+                    p.copy_(torch.lerp(start[n].to(p.dtype), end[n].to(p.dtype), float(t)))
+                out.append(float(loss_fn()))
+    finally:
+        with torch.no_grad():
+            for n, p in params.items():
+                p.copy_(saved[n])
+    return np.asarray(out)
+
+
+def sharpness_summary(surface: Surface) -> dict:
+    """Numbers a reader can compare across runs: loss at the origin, grid min / max, and where the min is.
+
+    `rise_at_edge`: mean loss on the grid border divided by the loss at the origin (> 1: the run sits in a
+    basin at this scale; close to 1: flat; < 1: it is not at a minimum along these directions).
+    """
+    loss = surface.loss
+    finite = np.isfinite(loss)
+    border = np.concatenate([loss[0], loss[-1], loss[1:-1, 0], loss[1:-1, -1]])
+    i, j = np.unravel_index(np.nanargmin(loss), loss.shape) if finite.any() else (0, 0)
+    return {
+        "origin_loss": surface.origin_loss,
+        "grid_min": float(np.nanmin(loss)) if finite.any() else None,
+        "grid_max": float(np.nanmax(loss)) if finite.any() else None,
+        "argmin": [float(surface.coords[j]), float(surface.coords[i])],
+        "rise_at_edge": float(np.nanmean(border) / surface.origin_loss) if surface.origin_loss else None,
+        "non_finite_points": int((~finite).sum()),
+    }

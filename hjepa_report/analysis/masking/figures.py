@@ -47,7 +47,9 @@ def _overlay_axes(ax, image, targets, context, grid, context_block=None, title: 
     if context_block is not None:
         _outline(ax, block_box(context_block, grid), CONTEXT, "--")
     for j, t in enumerate(np.asarray(targets, bool)):
-        _outline(ax, block_box(t, grid), target_colour(j))
+        box = block_box(t, grid)
+        if box is not None and box[2] * box[3] == t.sum():  # outline blocks, not scattered patches
+            _outline(ax, box, target_colour(j))
 
 
 def _percent(mask, n: int) -> str:

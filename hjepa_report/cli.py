@@ -15,7 +15,8 @@ import click
 
 from . import __version__
 
-EXIT_ERROR, EXIT_INTERNAL = 2, 1
+EXIT_ERROR, EXIT_INTERNAL, EXIT_VERDICT = 2, 1, 4
+SEVERITY = {"pass": 0, "skip": 0, "warn": 1, "fail": 2}
 
 
 class ReportGroup(click.Group):
@@ -67,25 +68,45 @@ def main():
 @click.option("--device", default="cpu", show_default=True, help="Device for the networks (cpu or cuda).")
 @click.option("--max-images", type=click.IntRange(1, 4096), default=16, show_default=True,
               help="Sample images passed through the networks.")
+@click.option("--encoder-heads", type=click.IntRange(1), help="Encoder attention heads, when the config does not say.")
+@click.option("--predictor-heads", type=click.IntRange(1), help="Predictor attention heads, when the config does not say.")
+@click.option("--model-factory", metavar="MODULE:CALLABLE",
+              help="Build the networks with your own constructor: called with (state_dict, config).")
 @click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
+@click.option("--landscape-grid", type=click.IntRange(3, 101), default=21, show_default=True,
+              help="Points per axis of the loss-landscape grid.")
+@click.option("--thresholds", "thresholds_file", type=click.Path(path_type=Path),
+              help="YAML/JSON file overriding health-check thresholds (names in the README).")
+@click.option("--fail-on", type=click.Choice(["warn", "fail"]),
+              help="Exit with status 4 when the verdict is this bad or worse (for CI).")
+@click.option("--summary-md", type=click.Path(path_type=Path), help="Also write a short Markdown summary for a PR.")
+@click.option("--max-report-mb", type=click.FloatRange(0.1), help="Downscale figures until the HTML fits this size.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-def report_command(run_dir: Path, **options):
+def report_command(run_dir: Path, thresholds_file: Path | None, **options):
     """Build the report of the training run in RUN_DIR (read only; never modified)."""
+    from .analysis.thresholds import load_thresholds
     from .pipeline import generate, stderr_progress
     from .settings import ReportSettings
 
     options["sections"] = options["sections"] or None
     options["skip"] = options["skip"] or []
-    settings = ReportSettings(**options, command_line=_command_line())
+    thresholds = _guarded(lambda: load_thresholds(thresholds_file))
+    settings = ReportSettings(**options, thresholds=thresholds, command_line=_command_line())
     report, html_path, json_path = _guarded(
         lambda: generate(run_dir, settings, None if settings.quiet else stderr_progress))
     failed = [s.name for s in report.sections if s.status == "error"]
+    verdict = report.verdict()
     if not settings.quiet:
-        click.echo(f"report: {html_path}\njson:   {json_path}\nverdict: {report.verdict()}", err=True)
+        click.echo(f"report: {html_path}\njson:   {json_path}\nverdict: {verdict}", err=True)
     click.echo(str(html_path))
     if failed and settings.strict:
         click.echo(f"error: section(s) failed under --strict: {', '.join(failed)}", err=True)
         sys.exit(3)
+    if settings.fail_on and SEVERITY[verdict] >= SEVERITY[settings.fail_on]:
+        reasons = [f"{c.name} ({c.status})" for _, c in report.checks() if SEVERITY.get(c.status, 0) >= SEVERITY[
+            settings.fail_on]]
+        click.echo(f"verdict {verdict} (--fail-on {settings.fail_on}): {', '.join(reasons)}", err=True)
+        sys.exit(EXIT_VERDICT)
 
 
 @main.command("make-sample")

@@ -59,7 +59,8 @@ def write_report(report: Report, output: str | Path | None = None) -> tuple[Path
     if html_path.suffix.lower() not in (".html", ".htm"):
         html_path = html_path / "report.html"
     _refuse_inside_run(html_path, report.run.root)
-    html, view = render_html(report)
+    budget = int(report.settings.max_report_mb * 1e6) if report.settings.max_report_mb else None
+    html, view = render_html(report, budget)
     json_path = html_path.with_name("report.json") if html_path.name == "report.html" else html_path.with_suffix(".json")
     write_atomic({html_path: html, json_path: dumps(build_json(report, view))})
     return html_path, json_path

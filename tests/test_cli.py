@@ -102,3 +102,38 @@ def test_progress_goes_to_stderr_with_timings(tmp_path):
     assert result.exit_code == 0
     assert "Training curves: ok (" in result.stderr
     assert result.stdout.strip().endswith("r.html")
+
+
+def test_fail_on_sets_the_exit_code_from_the_verdict(tmp_path):
+    import shutil
+
+    import numpy as np
+    from torch.utils.tensorboard import SummaryWriter
+
+    run = tmp_path / "broken"
+    writer = SummaryWriter(str(run / "logs"))
+    for step, value in enumerate(np.concatenate([np.linspace(1, 0.2, 30), [np.nan], np.linspace(0.2, 2, 30)])):
+        writer.add_scalar("train/loss", float(value), step)
+    writer.close()
+    common = ["-o", tmp_path / "out" / "report.html", "--quiet"]
+    assert invoke(run, *common).exit_code == 0
+    result = invoke(run, *common, "--fail-on", "fail")
+    assert result.exit_code == 4
+    assert "non-finite-values (fail)" in result.output and "divergence (fail)" in result.output
+    shutil.rmtree(run)
+
+
+def test_thresholds_file_errors_are_one_line(tmp_path):
+    bad = tmp_path / "t.yaml"
+    bad.write_text("divergence:\n  wran: 0.3\n")
+    result = invoke(HJEPA_RUN, "-o", tmp_path / "r.html", "--thresholds", bad, "--quiet")
+    assert result.exit_code == 2 and "unknown threshold(s)" in result.output and "divergence.wran" in result.output
+
+
+def test_max_report_mb_downscales_and_says_so(tmp_path):
+    out = tmp_path / "r.html"
+    result = invoke(HJEPA_RUN, "-o", out, "--sections", "training", "--max-report-mb", "0.25", "--quiet")
+    assert result.exit_code == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert "Figures were rendered at" in doc["render"]["trimmed"]
+    assert "Figures were rendered at" in out.read_text()

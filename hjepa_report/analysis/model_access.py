@@ -76,6 +76,19 @@ def model_skip_reason(ctx: ReportContext, *, needs_images: bool = True) -> str |
     return None
 
 
+def known_model_info(ctx: ReportContext) -> dict:
+    """Return the rebuilt model's info as a dict (patch_size, grid, image_size, ...), or {} when there is none.
+
+    For passes that work without a model but are more exact with one (masking takes the real patch size).
+    """
+    if chosen_checkpoint(ctx) is None:
+        return {}
+    try:
+        return model_for(ctx).info.as_dict()
+    except ReportError:
+        return {}
+
+
 def sample_images(ctx: ReportContext) -> SampleImages:
     """Return up to --max-images sample images, chosen round-robin over classes, preprocessed for the model."""
     return ctx.cached("sample-images", lambda: _prepare_images(ctx))

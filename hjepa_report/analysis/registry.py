@@ -12,6 +12,7 @@ PASSES = [
     "modelcard:ModelCardPass",
     "loghealth:LogHealthPass",
     "training:TrainingPass",
+    "masking.section:MaskingPass",
 ]
 
 

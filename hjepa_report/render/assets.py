@@ -18,22 +18,24 @@ def data_uri(payload: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(payload).decode('ascii')}"
 
 
-def figure_png(fig) -> bytes:
-    """Render a matplotlib Figure to PNG bytes (inside the report style) and drop its canvas."""
+FIGURE_DPI = 110
+
+
+def figure_png(fig, scale: float = 1.0) -> bytes:
+    """Render a matplotlib Figure to PNG bytes inside the report style, at `scale` times the report's dpi."""
     from ..analysis.plotting import plot_style
 
     buf = io.BytesIO()
     with plot_style():
-        fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.08)
-    fig.clear()
+        fig.savefig(buf, format="png", dpi=FIGURE_DPI * scale, bbox_inches="tight", pad_inches=0.08)
     return buf.getvalue()
 
 
-def picture_bytes(array: np.ndarray) -> tuple[bytes, str]:
+def picture_bytes(array: np.ndarray, scale: float = 1.0) -> tuple[bytes, str]:
     """Encode a uint8 picture: WebP (quality 90) for photographic panels, PNG for small or flat ones."""
     from PIL import Image
 
-    img = Image.fromarray(_as_uint8(array))
+    img = _scaled(Image.fromarray(_as_uint8(array)), scale, Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     if min(img.size) >= 96:
         img.save(buf, format="WEBP", quality=90, method=4)
@@ -42,13 +44,13 @@ def picture_bytes(array: np.ndarray) -> tuple[bytes, str]:
     return buf.getvalue(), "image/png"
 
 
-def gif_bytes(frames: list[np.ndarray], duration_ms, loop: int = 0) -> bytes:
+def gif_bytes(frames: list[np.ndarray], duration_ms, loop: int = 0, scale: float = 1.0) -> bytes:
     """Encode frames as an animated GIF with one shared 255-colour palette and no dithering."""
     from PIL import Image
 
     if not frames:
         raise ValueError("an animation needs at least one frame")
-    rgb = [Image.fromarray(_as_uint8(f)).convert("RGB") for f in frames]
+    rgb = [_scaled(Image.fromarray(_as_uint8(f)).convert("RGB"), scale, Image.Resampling.NEAREST) for f in frames]
     palette = _shared_palette(rgb)
     quantised = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in rgb]
     buf = io.BytesIO()
@@ -69,6 +71,14 @@ def _shared_palette(frames):
     for i, im in enumerate(thumb):
         mosaic.paste(im, (i * thumb[0].width, 0))
     return mosaic.quantize(colors=255, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def _scaled(img, scale: float, resample):
+    """Return `img` resized by `scale` (at least 16 px on a side); the same image when scale is 1."""
+    if scale >= 1.0:
+        return img
+    size = (max(16, round(img.width * scale)), max(16, round(img.height * scale)))
+    return img.resize(size, resample)
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:

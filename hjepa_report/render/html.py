@@ -42,7 +42,25 @@ def render_view(view: ReportView) -> str:
     return env.get_template(TEMPLATE).render(report=view, css=css, js=js)
 
 
-def render_html(report: Report) -> tuple[str, ReportView]:
-    """Render an analysed report; return the HTML and the view (whose figure sizes report.json records)."""
-    view = build_view(report)
-    return render_view(view), view
+def render_html(report: Report, max_bytes: int | None = None) -> tuple[str, ReportView]:
+    """Render an analysed report; return the HTML and the view (whose figure sizes report.json records).
+
+    With `max_bytes`, figures are re-encoded smaller (scale ~ sqrt(budget share), at most 3 tries, not below
+    25 %) until the page fits; the header then says what was trimmed.
+    """
+    scale, view = 1.0, build_view(report)
+    html = render_view(view)
+    for _ in range(3):
+        if max_bytes is None or len(html.encode()) <= max_bytes:
+            break
+        other = len(html.encode()) - view.figure_bytes() * 4 / 3  # base64 costs 4/3
+        share = max(0.05, (max_bytes - other) / (view.figure_bytes() * 4 / 3))
+        scale = max(0.25, min(scale * 0.9, scale * share ** 0.5))
+        view = build_view(report, scale)
+        view.trimmed = (f"Figures were rendered at {scale:.0%} of their normal size to fit --max-report-mb "
+                        f"{max_bytes / 1e6:g}.")
+        html = render_view(view)
+    if max_bytes is not None and len(html.encode()) > max_bytes:
+        view.trimmed += f" The report is still {len(html.encode()) / 1e6:.1f} MB, above the budget."
+        html = render_view(view)
+    return html, view

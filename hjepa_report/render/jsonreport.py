@@ -65,6 +65,7 @@ def build_json(report: Report, view: ReportView | None = None) -> dict[str, Any]
         "sections": [_section(s, sizes) for s in report.sections],
         "health": {"verdict": report.verdict(),
                    "checks": [{"section": s.name, **dataclasses.asdict(c)} for s, c in report.checks()]},
+        "render": {"figure_bytes": view.figure_bytes() if view else None, "trimmed": view.trimmed if view else ""},
         "timing": {"total_seconds": round(report.seconds, 3),
                    "sections": {s.name: s.seconds for s in report.sections}},
     }

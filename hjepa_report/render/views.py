@@ -73,11 +73,16 @@ class ReportView:
     sections: list[SectionView]
     total_seconds: float
     counts: dict[str, int] = field(default_factory=dict)
+    trimmed: str = ""  # what was downscaled to fit --max-report-mb
+
+    def figure_bytes(self) -> int:
+        """Return the encoded size of every figure."""
+        return sum(f.size_bytes for s in self.sections for f in s.figures)
 
 
-def build_view(report: Report) -> ReportView:
-    """Turn an analysed report into views (this encodes every figure exactly once)."""
-    sections = [_section_view(s) for s in report.sections]
+def build_view(report: Report, scale: float = 1.0) -> ReportView:
+    """Turn an analysed report into views, encoding every figure once at `scale` times its normal size."""
+    sections = [_section_view(s, scale) for s in report.sections]
     checks = [c for s in sections for c in s.checks]
     run = report.run
     return ReportView(
@@ -90,25 +95,26 @@ def build_view(report: Report) -> ReportView:
     )
 
 
-def encode_figure(item: FigureItem) -> FigureView:
+def encode_figure(item: FigureItem, scale: float = 1.0) -> FigureView:
     """Encode one figure item into a data URI view."""
     content = item.content
     if isinstance(content, Animation):
-        payload, mime, kind = gif_bytes(content.frames, content.duration_ms, content.loop), "image/gif", "animation"
+        payload = gif_bytes(content.frames, content.duration_ms, content.loop, scale)
+        mime, kind = "image/gif", "animation"
     elif isinstance(content, Picture):
-        payload, mime = picture_bytes(content.array)
+        payload, mime = picture_bytes(content.array, scale)
         kind = "picture"
     else:
-        payload, mime, kind = figure_png(content), "image/png", "figure"
+        payload, mime, kind = figure_png(content, scale), "image/png", "figure"
     return FigureView(item.id, item.title, item.caption, data_uri(payload, mime), kind, len(payload))
 
 
-def _section_view(section: Section) -> SectionView:
+def _section_view(section: Section, scale: float) -> SectionView:
     anchor = f"sec-{section.name}"
     checks = [CheckView(section.title, anchor, c.name, c.status, c.detail, c.figure_id) for c in section.checks]
     return SectionView(
         name=section.name, anchor=anchor, title=section.title, status=section.status, message=section.message,
-        intro=section.intro, figures=[encode_figure(f) for f in section.figures],
+        intro=section.intro, figures=[encode_figure(f, scale) for f in section.figures],
         tables=[_table_view(t) for t in section.tables], checks=checks, notes=list(section.notes),
         seconds=section.seconds, error=section.error)
 

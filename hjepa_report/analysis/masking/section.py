@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..base import AnalysisPass, ReportContext, Section
+from ..model_access import known_model_info
 from . import captions, figures, gifs
 from .config import mask_settings
 from .images import run_images, synthetic_image
@@ -57,7 +58,7 @@ class MaskingPass(AnalysisPass):
         run, seed = ctx.run, int(ctx.settings.seed)
         layout = run.layout if run.layout in ("hjepa", "ijepa") else None
         family = mask_settings(run.config, layout=layout).family
-        model = ctx.shared.get("model_info") or {}
+        model = known_model_info(ctx)
         notes = []
         patch = model.get("patch_size") if family == "hjepa" else None
         ctx.progress(f"masking: {N_DRAWS} draws")

@@ -49,7 +49,8 @@ LIDAR_CAPTION = (
     "flips of the preprocessed image, seeded) form one class; LiDAR = exp of the entropy of the normalised "
     "eigenvalues of Sigma_w^-1/2 Sigma_b Sigma_w^-1/2 (between-class over within-class scatter, delta = 1e-4, "
     "eps = 1e-8) of the mean-pooled target tokens. At most (images - 1); higher means more directions separate "
-    "images beyond augmentation noise.")
+    "images beyond augmentation noise. It counts directions, not distances: even random features score near "
+    "(images - 1) when the images are few, so read it with RankMe and the kNN accuracy.")
 
 
 def projection_caption(projs, has_labels: bool, cap: int) -> str:

@@ -153,8 +153,9 @@ def lidar(z, groups, delta: float = 1e-4, eps: float = 1e-8) -> float:
     Sigma_b = 1/(C-1) sum_c (mu_c - mu)(mu_c - mu)^T, mu = mean of the class means;
     Sigma_w = 1/sum_c(n_c - 1) sum_c sum_i (z_i - mu_c)(z_i - mu_c)^T + delta I (equal groups of q views:
     the paper's 1/(n(q-1)));  Sigma_lidar = Sigma_w^-1/2 Sigma_b Sigma_w^-1/2;
-    LiDAR = exp(-sum_i p_i log p_i), p_i = lambda_i / ||lambda||_1 + eps.  delta = 1e-4, eps = 1e-8 as stated
-    in the paper. At most C - 1 (Sigma_b has rank <= C - 1); ~k when the classes spread evenly along k
+    LiDAR = exp(-sum_i p_i log p_i), p_i = lambda_i / ||lambda||_1 + eps.  Defaults delta = 1e-4, eps = 1e-8
+    (our reading of the paper's setup; both are arguments, and LiDAR barely moves with them while Sigma_w is
+    well conditioned). At most C - 1 (Sigma_b has rank <= C - 1); ~k when the classes spread evenly along k
     directions. Needs >= 2 groups, each with >= 2 members.
     """
     z = _matrix(z)

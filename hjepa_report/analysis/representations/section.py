@@ -138,7 +138,9 @@ class RepresentationsPass(AnalysisPass):
         section.intro = ("What the target encoder's embedding space looks like on the sample images: is it "
                          "collapsed (all images alike, few directions used), does it separate the classes, and "
                          "how did that change over the checkpoints. Anchors of the same shape (a seeded isotropic "
-                         "Gaussian and a rank-1 matrix) show where healthy and collapsed lie on each scale.")
+                         "Gaussian and a rank-1 matrix) show where healthy and collapsed lie on each scale."
+                         + (" Projections and neighbours use the mean-pooled patch tokens; the CLS token's numbers "
+                            "are in the tables." if "cls" in h else ""))
         section.add_figure("health", "Embedding health (patch tokens)", HEALTH_CAPTION.format(
             n=h["tokens"]["n"], d=h["tokens"]["d"], seed=r["seed"]),
             health_figure(r["spaces"]["tokens"], r["anchors"]["tokens"], "patch tokens"))

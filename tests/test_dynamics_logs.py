@@ -188,3 +188,12 @@ def test_relative_drift_by_hand():
     assert drift["norm"] == pytest.approx(3 / math.sqrt(3))
     assert [encoder_part(n) for n in ("blocks.11.mlp.fc1.weight", "cls_token", "pos_embed", "norm.bias")] == [
         "block 11", "embed", "embed", "norm"]
+
+
+def test_thresholds_file_overrides_the_stall_rule():
+    settings = ReportSettings()
+    settings.thresholds = {"hierarchy.stall_improvement": 0.3, "hierarchy.others_improvement": 0.5}
+    section = HierarchyLossPass().run(ReportContext(hjepa_run(), settings))
+    # fixture improvements, middle -> last third: level 0 51%, level 1 21%, level 2 16%
+    assert section.metrics["stalled_levels"] == [1, 2]
+    assert {c.name: c.status for c in section.checks}["hierarchy-level-stall"] == "warn"

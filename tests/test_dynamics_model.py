@@ -161,8 +161,12 @@ def test_layer_names_parts_and_blocks():
     assert gr.layer_of("encoder.patch_embed.proj.weight")[1:] == ("encoder", "embed")
     assert gr.layer_of("predictor.predictor_blocks.0.mlp.fc2.bias")[1:] == ("predictor", "block 0")
     assert gr.layer_of("hierarchy_projections.2.1.weight")[1:] == ("hierarchy", "level 2")
-    flagged = gr.LayerGrad("x", "encoder", "block 0", 1e-9, 1e-10, 5e-8, 1.0, True)
-    assert flagged.flagged and gr.LayerGrad("y", "encoder", "block 0", 1.0, 1.0, float("nan"), 1.0, False).flagged
+    tiny = gr.LayerGrad("tiny", "encoder", "block 0", 1e-9, 1e-10, 5e-8, 1.0, True)
+    broken = gr.LayerGrad("nan", "encoder", "block 1", float("nan"), 1.0, float("nan"), 1.0, False)
+    big = gr.LayerGrad("big", "predictor", "block 0", 5e3, 1.0, 10.0, 1.0, True)
+    found = gr.GradientFlow(1.0, [tiny, broken, big]).problems(1e-7, 1e3)
+    assert {k: [lg.name for lg in v] for k, v in found.items()} == {
+        "non-finite": ["nan"], "vanishing": ["tiny"], "exploding": ["big"]}
 
 
 def test_gradient_and_landscape_passes_on_the_ijepa_fixture():

@@ -99,9 +99,9 @@ def _layer_kind(name: str) -> tuple[str, str]:
     return next((label, colour) for key, label, colour in LAYER_KINDS if key in name)
 
 
-def gradient_layers_figure(flow):
+def gradient_layers_figure(flow, vanishing: float):
     """Per layer, in forward order: ||g||/||w|| bars (top) and mean / max |g| (bottom), encoder then predictor."""
-    from .gradients import VANISHING, block_order
+    from .gradients import block_order
 
     layers = sorted(flow.layers, key=lambda lg: block_order((lg.part, lg.block)))
     x = np.arange(len(layers))
@@ -112,12 +112,12 @@ def gradient_layers_figure(flow):
     ax.set(yscale="log", ylabel="||g|| / ||w||")
     for label, colour in dict(kinds).items():
         ax.bar([0], [np.nan], color=colour, label=label)
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=6, frameon=False)
     ax_g.plot(x, [max(lg.max_abs, 1e-30) for lg in layers], "v", ms=3.5, color=PALETTE[1], label="max |g|")
     ax_g.plot(x, [max(lg.mean_abs, 1e-30) for lg in layers], "o", ms=3, color=PALETTE[0], label="mean |g|")
-    ax_g.axhline(VANISHING, color="#C0392B", lw=1)
+    ax_g.axhline(vanishing, color="#C0392B", lw=1)
     ax_g.set(yscale="log", ylabel="|g|")
-    ax_g.legend(loc="lower left", ncols=2)
+    handles = ax.get_legend_handles_labels()[0] + ax_g.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
     _group_ticks(ax_g, [(lg.part, lg.block) for lg in layers])
     return fig
 

@@ -5,7 +5,7 @@ stored. For every layer (a module's parameters together, e.g. `blocks.3.attn.qkv
 the gradient L2 norm, the mean and max |g| over its entries, and the gradient-to-weight ratio ||g|| / ||w||
 (the relative step an SGD update with lr 1 would take; "You et al. 2017, LARS" uses the same ratio to set
 per-layer learning rates). Vanishing gradients show up as tiny ratios in the early blocks, exploding ones as
-huge ratios or non-finite values. The gradients are the training ones: targets are stop-gradient (H-JEPA
+huge ratios or non-finite values (thresholds: analysis.thresholds gradients.vanishing / .exploding). The gradients are the training ones: targets are stop-gradient (H-JEPA
 HJEPALoss detach_targets, I-JEPA torch.no_grad), so H-JEPA's hierarchy projections get gradient only through the
 prediction branch although they also shape the targets. Parameters that get no gradient at all (not used in the loss, e.g. H-JEPA's
 `predictor.pos_embed_predictor`) are listed apart: that is a property of the model, not a vanishing gradient.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-VANISHING = 1e-7  # a layer is flagged when every |g| entry is below this (max |g| < 1e-7) or any is non-finite
+VANISHING = 1e-7  # default of analysis.thresholds "gradients.vanishing": every |g| of a layer below it
 _BLOCK = re.compile(r"(?:^|\.)(?:blocks|predictor_blocks)\.(\d+)\.")
 
 
@@ -40,11 +40,6 @@ class LayerGrad:
         """||g|| / ||w|| (NaN for a zero weight)."""
         return self.grad_norm / self.weight_norm if self.weight_norm > 0 else float("nan")
 
-    @property
-    def flagged(self) -> bool:
-        """Non-finite, or max |g| < VANISHING."""
-        return not self.finite or self.max_abs < VANISHING
-
 
 @dataclass
 class GradientFlow:
@@ -54,8 +49,13 @@ class GradientFlow:
     layers: list[LayerGrad]
     no_gradient: list[str] = field(default_factory=list)
 
-    def flagged(self) -> list[LayerGrad]:
-        return [lg for lg in self.layers if lg.flagged]
+    def problems(self, vanishing: float = VANISHING, exploding: float = float("inf")) -> dict[str, list[LayerGrad]]:
+        """Layers with non-finite gradients, with every |g| < vanishing, or with ||g|| > exploding."""
+        return {
+            "non-finite": [lg for lg in self.layers if not lg.finite],
+            "vanishing": [lg for lg in self.layers if lg.finite and lg.max_abs < vanishing],
+            "exploding": [lg for lg in self.layers if lg.finite and lg.grad_norm > exploding],
+        }
 
     def per_block(self) -> dict[tuple[str, str], float]:
         """{(part, block): ||g_block|| / ||w_block||} over all layers of the block."""

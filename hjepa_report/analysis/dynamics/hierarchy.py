@@ -33,6 +33,7 @@ RESIDUAL_TOLERANCE = 1e-4
 # Stall rule (see `stalled_levels`): a level "stops improving" when its median loss over the last third of the
 # logged steps is less than STALL_BELOW lower than over the middle third, while some other level improves by
 # more than OTHERS_ABOVE over the same span. Medians make it robust to the step-to-step noise of small batches.
+# The report reads both from analysis.thresholds (hierarchy.stall_improvement, hierarchy.others_improvement).
 STALL_BELOW = 0.02
 OTHERS_ABOVE = 0.10
 MIN_POINTS_FOR_STALL = 9
@@ -166,12 +167,13 @@ def relative_improvement(values: np.ndarray) -> float | None:
     return float(1.0 - last / middle)
 
 
-def stalled_levels(improvement: list[float | None]) -> list[int]:
-    """Return the levels whose improvement is < STALL_BELOW while another level improves > OTHERS_ABOVE."""
+def stalled_levels(improvement: list[float | None], below: float = STALL_BELOW,
+                   above: float = OTHERS_ABOVE) -> list[int]:
+    """Return the levels whose improvement is < `below` while another level improves > `above`."""
     stalled = []
     for level, imp in enumerate(improvement):
         others = [x for k, x in enumerate(improvement) if k != level and x is not None]
-        if imp is not None and imp < STALL_BELOW and any(x > OTHERS_ABOVE for x in others):
+        if imp is not None and imp < below and any(x > above for x in others):
             stalled.append(level)
     return stalled
 

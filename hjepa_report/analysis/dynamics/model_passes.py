@@ -11,6 +11,7 @@ import time
 import numpy as np
 
 from ..base import AnalysisPass, ReportContext, Section
+from ..thresholds import threshold
 from . import figures as fg
 from . import gradients as gr
 from . import landscape as ls
@@ -109,8 +110,9 @@ class GradientFlowPass(AnalysisPass):
             "(log scale; the relative size of a plain gradient step, as in LARS, You et al. 2017), coloured by layer "
             "type, in forward order; bottom: mean and max |g| over each layer's entries. The target encoder gets "
             f"no gradient (EMA copy). Healthy: ratios within a few decades of each other from the first block to "
-            f"the last; a steady fall towards the input means vanishing gradients. Red line: {gr.VANISHING:g}.",
-            fg.gradient_layers_figure(flow))
+            f"the last; a steady fall towards the input means vanishing gradients. Red line: "
+            f"{threshold(ctx, 'gradients.vanishing'):g} (the vanishing threshold).",
+            fg.gradient_layers_figure(flow, threshold(ctx, "gradients.vanishing")))
         if len(result["sweep"]) > 1:
             cols, matrix = gr.as_matrix([f for _, f in result["sweep"]])
             section.add_figure(
@@ -119,7 +121,8 @@ class GradientFlowPass(AnalysisPass):
                 f"training order; at most {MAX_CHECKPOINTS}), same batch and masks, colour on a log10 scale. "
                 "Healthy: ratios shrink over training as the loss falls, without one block going dark (vanishing) "
                 "or bright (exploding) alone.", fg.gradient_blocks_heatmap([n for n, _ in result["sweep"]], cols, matrix))
-        self._checks(flow, section)
+        vanishing = threshold(ctx, "gradients.vanishing")
+        self._checks(flow, section, vanishing, threshold(ctx, "gradients.exploding"))
         self._logged(result["logged"], ctx, section)
         section.metrics.update({
             "checkpoint": result["checkpoint"], "loss": flow.loss, "mask_seed": batch.seed,
@@ -130,20 +133,21 @@ class GradientFlowPass(AnalysisPass):
             "no_gradient": flow.no_gradient})
         section.notes.extend(batch.settings.notes)
 
-    def _checks(self, flow: gr.GradientFlow, section: Section) -> None:
-        bad = [lg for lg in flow.layers if not lg.finite]
-        tiny = [lg for lg in flow.layers if lg.finite and lg.max_abs < gr.VANISHING]
+    def _checks(self, flow: gr.GradientFlow, section: Section, vanishing: float, exploding: float) -> None:
+        """One check: fail on non-finite gradients, warn on vanishing or exploding layers, else pass."""
+        found = flow.problems(vanishing, exploding)
+        rules = {"non-finite": "non-finite gradients", "vanishing": f"every |g| < {vanishing:g}",
+                 "exploding": f"||g|| > {exploding:g}"}
+        bad = [f"{len(found[k])} layers with {rules[k]} ({', '.join(lg.name for lg in found[k][:4])}"
+               f"{', ...' if len(found[k]) > 4 else ''})" for k in rules if found[k]]
         if bad:
-            section.add_check("gradient-flow", "fail", f"non-finite gradients in {len(bad)} layers: "
-                              + ", ".join(lg.name for lg in bad[:5]), figure_id="layers")
-        elif tiny:
-            section.add_check("gradient-flow", "warn", f"{len(tiny)} layers with every |g| < {gr.VANISHING:g}: "
-                              + ", ".join(lg.name for lg in tiny[:5]), figure_id="layers")
+            section.add_check("gradient-flow", "fail" if found["non-finite"] else "warn", "; ".join(bad),
+                              figure_id="layers")
         else:
             low = min(flow.layers, key=lambda lg: lg.max_abs)
-            section.add_check("gradient-flow", "pass", f"all {len(flow.layers)} layers have finite gradients above "
-                              f"{gr.VANISHING:g} (smallest max |g|: {low.max_abs:.2g} in {low.name})",
-                              figure_id="layers", value=low.max_abs)
+            section.add_check("gradient-flow", "pass", f"all {len(flow.layers)} layers have finite gradients, none "
+                              f"vanishing (< {vanishing:g}) or exploding (> {exploding:g}); smallest max |g| "
+                              f"{low.max_abs:.2g} in {low.name}", figure_id="layers", value=low.max_abs)
         if flow.no_gradient:
             section.notes.append("No gradient reaches " + ", ".join(flow.no_gradient)
                                  + " (not used by the loss's forward pass).")

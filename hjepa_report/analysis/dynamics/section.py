@@ -14,7 +14,8 @@ from ...errors import ReportError
 from ..base import AnalysisPass, ReportContext, Section
 from . import hierarchy as hl
 from .figures import drift_heatmap, hierarchy_levels_figure, schedules_figure, weighted_sum_figure
-from .schedules import ATOL, RTOL, best_comparison, config_schedule, steps_per_epoch_from_logs
+from ..thresholds import threshold
+from .schedules import best_comparison, config_schedule, steps_per_epoch_from_logs
 
 # Tags a trainer logs its schedules under (H-JEPA: train/lr, train/ema_momentum; others: bare names).
 SCHEDULE_TAGS = {
@@ -53,7 +54,8 @@ class HierarchyLossPass(AnalysisPass):
             "Healthy: every level falls, and no share swells towards 1 (one level dominating the gradient).",
             hierarchy_levels_figure(h, ctx.settings.smoothing))
         self._present_sum(h, section)
-        self._present_stalls(h, section)
+        self._present_stalls(h, section, threshold(ctx, "hierarchy.stall_improvement"),
+                             threshold(ctx, "hierarchy.others_improvement"))
         section.metrics.update({
             "level_tags": {str(k): v for k, v in h.tags.levels.items()},
             "total_tag": h.tags.total,
@@ -88,15 +90,15 @@ class HierarchyLossPass(AnalysisPass):
             f"{h.tags.total} differs from sum_l w_l L_l by up to {rel:.2%}: other weights or extra loss terms",
             figure_id="weighted-sum", value=rel)
 
-    def _present_stalls(self, h: hl.HierarchyLosses, section: Section) -> None:
+    def _present_stalls(self, h: hl.HierarchyLosses, section: Section, below: float, above: float) -> None:
         """Check: a level that stops improving while another still improves."""
-        rule = (f"median loss over the last third of the logged steps < {hl.STALL_BELOW:.0%} below the middle "
-                f"third while another level improves > {hl.OTHERS_ABOVE:.0%}")
+        rule = (f"median loss over the last third of the logged steps < {below:.0%} below the middle "
+                f"third while another level improves > {above:.0%}")
         if all(x is None for x in h.improvement) or len(h.improvement) < 2:
             section.add_check("hierarchy-level-stall", "skip",
                               f"needs >= 2 levels with >= {hl.MIN_POINTS_FOR_STALL} points each", figure_id="levels")
             return
-        stalled = hl.stalled_levels(h.improvement)
+        stalled = hl.stalled_levels(h.improvement, below, above)
         imp = ", ".join(f"level {lv}: {x:.0%}" for lv, x in zip(h.tags.levels, h.improvement) if x is not None)
         if stalled:
             names = ", ".join(f"level {list(h.tags.levels)[k]}" for k in stalled)
@@ -153,6 +155,7 @@ class SchedulesPass(AnalysisPass):
         else:
             section.notes.extend(implied.notes)
             section.metrics["implied"] = implied.formulas
+        rtol = threshold(ctx, "schedule.rel_tolerance")
         names = [n for n in SCHEDULE_TAGS if n in logged or (implied is not None and implied.get(n) is not None)]
         if names and not logged:
             section.notes.append("The run logged no learning rate, weight decay or EMA momentum; the figure shows "
@@ -166,12 +169,12 @@ class SchedulesPass(AnalysisPass):
                 + "). Dots: values the run logged"
                 + (f"; panels marked 'config only' ({', '.join(only_config)}) were not logged, so only the "
                    "config's schedule is drawn" if only_config else "")
-                + f". Healthy: dots on the line (tolerance {RTOL:g} relative + {ATOL:g} of the peak; EMA compared "
+                + f". Healthy: dots on the line (tolerance {rtol:g} relative + {rtol / 10:g} of the peak; EMA compared "
                   "as 1 - momentum).", schedules_figure(implied, logged, names))
-            self._checks(logged, implied, section)
+            self._checks(logged, implied, section, rtol)
         self._present_drift(result["drift"], section)
 
-    def _checks(self, logged: dict, implied, section: Section) -> None:
+    def _checks(self, logged: dict, implied, section: Section, rtol: float) -> None:
         """One check per logged schedule that the config also implies."""
         for name, (steps, values) in logged.items():
             check = CHECK_NAMES[name]
@@ -179,7 +182,7 @@ class SchedulesPass(AnalysisPass):
                 section.add_check(check, "skip", "logged, but the config implies no schedule to compare with",
                                   figure_id="schedules")
                 continue
-            cmp = best_comparison(name, steps, values, implied)
+            cmp = best_comparison(name, steps, values, implied, rtol)
             section.metrics[f"{name}_comparison"] = {
                 "compared": cmp.compared, "mismatched": cmp.mismatched, "max_deviation": cmp.max_deviation,
                 "shift": cmp.shift}

@@ -131,14 +131,14 @@ def test_rope_is_reported_and_refused():
         model.encode(torch.randn(1, 3, 32, 32))
 
 
-def test_fpn_refuses_levels_only():
+def test_partial_fpn_weights_are_named_and_config_fpn_without_weights_warns():
     ckpt = hjepa_checkpoint(small_hjepa())
     ckpt["model_state_dict"]["fpn_lateral_convs.0.0.weight"] = torch.zeros(32, 32)
-    model = load_model(ckpt, CONFIG)
-    assert model.info.as_dict()["unsupported"][0]["affects"] == ["levels"]
-    tokens = model.encode(torch.randn(1, 3, 32, 32)).patch_tokens
-    with pytest.raises(ModelBuildError, match="FPN"):
-        model.levels(tokens)
+    with pytest.raises(ModelBuildError, match="missing keys: fpn_lateral_convs.0.0.bias"):
+        load_model(ckpt, CONFIG)
+    config = dict(CONFIG, model=dict(CONFIG["model"], fpn={"use_fpn": True}))
+    model = load_model(hjepa_checkpoint(small_hjepa()), config)
+    assert model.info.fpn_dim is None and any("fpn" in w for w in model.info.warnings)
 
 
 @pytest.mark.parametrize("style", ["hjepa", "timm"])

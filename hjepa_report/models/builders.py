@@ -29,7 +29,7 @@ def _check_rgb(shape: VitShape) -> None:
 
 
 def hjepa_options(state_dict: dict, config: Mapping, warnings: list[str]) -> tuple[list[Unsupported], dict]:
-    """Return (unsupported options, state dict without the keys of unsupported parts)."""
+    """Return (unsupported options, state dict to load); note config options the weights contradict."""
     unsupported = []
     rope, field = first(config, "model.rope.use_rope", "model.use_rope")
     if rope:
@@ -37,12 +37,10 @@ def hjepa_options(state_dict: dict, config: Mapping, warnings: list[str]) -> tup
             f"config {field} is true; rotary position embeddings are not rebuilt. (H-JEPA's "
             "create_hjepa_from_config at eb995a0 does not pass this flag to its encoders, so such runs may "
             "in fact have trained without RoPE, but that cannot be told from the weights.)")))
-    fpn_keys = [k for k in state_dict if k.startswith("fpn_")]
-    if fpn_keys or first(config, "model.fpn.use_fpn")[0]:
-        unsupported.append(Unsupported("FPN", ("levels",), (
-            f"the feature pyramid ({len(fpn_keys)} fpn_* tensors) is not rebuilt, so hierarchy levels are "
-            "refused; encoders and predictor are unaffected")))
-        state_dict = {k: v for k, v in state_dict.items() if not k.startswith("fpn_")}
+    has_fpn = any(k.startswith("fpn_lateral_convs.") for k in state_dict)
+    if get(config, "model.fpn.use_fpn") and not has_fpn:
+        warnings.append("config model.fpn.use_fpn is true but the checkpoint has no fpn_* weights; hierarchy "
+                        "levels rebuilt without the pyramid, as the weights show")
     layerscale, field = first(config, "model.layerscale.use_layerscale", "model.use_layerscale")
     has_gamma = any(".ls_attn.gamma" in k or ".ls1.gamma" in k for k in state_dict)
     if layerscale and not has_gamma:
@@ -92,8 +90,11 @@ def build_hjepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor
         warnings.append("no target encoder in the checkpoint (end-to-end run): targets come from the context encoder")
     kwargs = _encoder_kwargs(shape, grid, heads.heads)
     kwargs.update(layer_scale=shape.layer_scale, class_token=shape.has_cls)
+    fpn = state_dict.get("fpn_lateral_convs.0.0.weight")
+    fusion = "concat" if any(k.startswith("fpn_fusion_convs.") for k in state_dict) else "add"
     network = HJepaNetwork(kwargs, pred_depth, pred_heads.heads, pred_mlp, levels, _projection_norm(state_dict),
-                           None if proj_in is None else int(proj_in.shape[1]), ema_target)
+                           None if proj_in is None else int(proj_in.shape[1]), ema_target,
+                           None if fpn is None else int(fpn.shape[0]), fusion)
     mean, std, norm_source = normalisation(config)
     info = ModelInfo(
         layout="hjepa", checkpoint="", embed_dim=shape.embed_dim, depth=shape.depth, num_heads=heads.heads,
@@ -103,6 +104,7 @@ def build_hjepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor
         layer_scale=shape.layer_scale, predictor_embed_dim=shape.embed_dim, predictor_depth=pred_depth,
         predictor_heads=pred_heads.heads, predictor_heads_source=pred_heads.source, predictor_mlp_ratio=pred_mlp,
         num_levels=levels, projection_norm=_projection_norm(state_dict), ema_target=ema_target,
+        fpn_dim=None if fpn is None else int(fpn.shape[0]), fpn_fusion=None if fpn is None else fusion,
         norm_mean=mean, norm_std=std, norm_source=norm_source, preprocess="resize_crop",
         unsupported=unsupported,
         warnings=warnings + [h.warning for h in (heads, pred_heads) if h.warning])

@@ -72,6 +72,7 @@ def info_from_network(network, config: Mapping, label: str) -> ModelInfo:
     pred_heads = pred_blocks[0].attn.num_heads
     pred_mlp = (pred_blocks[0].mlp[0] if hjepa else pred_blocks[0].mlp.fc1).out_features / pred_width
     mean, std, source = normalisation(config)
+    fpn = hjepa and network.uses_fpn
     return ModelInfo(
         layout="hjepa" if hjepa else "ijepa", checkpoint=label, embed_dim=vit.embed_dim, depth=len(vit.blocks),
         num_heads=vit.num_heads, heads_source="model factory", heads_guessed=False, patch_size=vit.patch_size,
@@ -80,6 +81,8 @@ def info_from_network(network, config: Mapping, label: str) -> ModelInfo:
         layer_scale=block.layer_scale, predictor_embed_dim=pred_width, predictor_depth=len(pred_blocks),
         predictor_heads=pred_heads, predictor_heads_source="model factory", predictor_mlp_ratio=pred_mlp,
         num_levels=len(network.hierarchy_projections) if hjepa else 1,
+        fpn_dim=network.fpn_lateral_convs[0][0].out_features if fpn else None,
+        fpn_fusion=("concat" if hasattr(network, "fpn_fusion_convs") else "add") if fpn else None,
         ema_target=network.target_encoder is not None, norm_mean=mean, norm_std=std, norm_source=source,
         preprocess="resize_crop" if hjepa else "square_resize", warnings=["network built by --model-factory"])
 

@@ -161,7 +161,8 @@ class HJepaNetwork(nn.Module):
 
     def __init__(self, encoder_kwargs: dict, predictor_depth: int, predictor_heads: int,
                  predictor_mlp_ratio: float = 4.0, num_levels: int = 3, projection_norm: str = "layernorm",
-                 projection_in_dim: int | None = None, ema_target: bool = True):
+                 projection_in_dim: int | None = None, ema_target: bool = True, fpn_dim: int | None = None,
+                 fpn_fusion: str = "add"):
         super().__init__()
         self.context_encoder = HJepaEncoder(**encoder_kwargs)
         self.target_encoder = None  # end-to-end runs (use_target_encoder: false) reuse the context encoder
@@ -172,10 +173,18 @@ class HJepaNetwork(nn.Module):
         dim = self.context_encoder.vit.embed_dim
         self.predictor = HJepaPredictor(dim, predictor_depth, predictor_heads, predictor_mlp_ratio)
         self.hierarchy_projections = nn.ModuleList(
-            make_projection(dim, projection_norm, projection_in_dim) for _ in range(num_levels))
-        for proj in self.hierarchy_projections:
-            nn.init.trunc_normal_(proj[0].weight, std=0.02)
-            nn.init.zeros_(proj[0].bias)
+            make_projection(dim, projection_norm, fpn_dim or projection_in_dim) for _ in range(num_levels))
+        if fpn_dim:  # feature pyramid (fpn.py), as H-JEPA's model.fpn.use_fpn
+            from .fpn import build_pyramid
+
+            for name, modules in build_pyramid(dim, fpn_dim, num_levels, fpn_fusion).items():
+                self.add_module(name, modules)
+        heads = [self.hierarchy_projections] + [getattr(self, n) for n in ("fpn_lateral_convs", "fpn_top_down_convs",
+                                                                          "fpn_fusion_convs") if hasattr(self, n)]
+        for m in nn.ModuleList(heads).modules():
+            if isinstance(m, nn.Linear):  # H-JEPA HJEPA._init_weights
+                nn.init.trunc_normal_(m.weight, std=0.02)
+                nn.init.zeros_(m.bias)
 
     @classmethod
     def from_parts(cls, context_encoder: HJepaEncoder, target_encoder: HJepaEncoder | None,
@@ -202,8 +211,32 @@ class HJepaNetwork(nn.Module):
         pos = self.context_encoder.vit.pos_embed[:, self.context_encoder.vit.num_prefix_tokens:]
         return self.predictor(context_tokens, mask_indices, pos)
 
+    @property
+    def uses_fpn(self) -> bool:
+        return hasattr(self, "fpn_lateral_convs")
+
+    def levels(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """All hierarchy levels of [B, K, D] tokens: projection l then AvgPool1d(2^l) over the list, or, with
+        the feature pyramid, projection l of pyramid level l (fpn.py)."""
+        if self.uses_fpn:
+            from .fpn import apply_pyramid
+
+            return [proj(f) for proj, f in zip(self.hierarchy_projections, apply_pyramid(self, tokens))]
+        return [pool_level(proj(tokens), lv) for lv, proj in enumerate(self.hierarchy_projections)]
+
+    def valid_levels(self, valid: torch.Tensor) -> list[torch.Tensor]:
+        """Validity masks [B, K_l] of every level for a [B, K] mask, as HJEPA.forward derives them."""
+        if self.uses_fpn:
+            from .fpn import apply_pyramid
+
+            expanded = valid.float().unsqueeze(-1).expand(-1, -1, self.context_encoder.vit.embed_dim)
+            return [f.mean(dim=-1) > 0.5 for f in apply_pyramid(self, expanded)]
+        return [pool_valid(valid, lv) for lv in range(self.num_levels)]
+
     def level(self, tokens: torch.Tensor, level: int) -> torch.Tensor:
-        """Project [B, K, D] with hierarchy_projections[level], then pool 2^level consecutive tokens."""
+        """One hierarchy level of [B, K, D] tokens (see levels)."""
+        if self.uses_fpn:
+            return self.levels(tokens)[level]
         return pool_level(self.hierarchy_projections[level](tokens), level)
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor) -> dict:
@@ -217,11 +250,10 @@ class HJepaNetwork(nn.Module):
         indices, valid = hidden_indices(mask)
         predicted = self.predict(context[:, prefix:], indices)
         target_masked = gather_tokens(target[:, prefix:], indices)
-        levels = range(self.num_levels)
         return {
-            "predictions": [self.level(predicted, lv) for lv in levels],
-            "targets": [self.level(target_masked, lv) for lv in levels],
-            "masks_valid": [pool_valid(valid, lv) for lv in levels],
+            "predictions": self.levels(predicted),
+            "targets": self.levels(target_masked),
+            "masks_valid": self.valid_levels(valid),
             "mask_indices": indices,
             "context_features": context,
             "target_features": target,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .api import EncoderOutput, JepaModel, Prediction, exact
-from .hjepa import HJepaNetwork, gather_tokens, hidden_indices, pool_valid
+from .hjepa import HJepaNetwork, gather_tokens, hidden_indices
 
 
 def union_mask(targets) -> torch.Tensor:
@@ -91,13 +91,13 @@ class HJepaModel(JepaModel):
 
     @exact
     def levels(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, levels=None):
-        """Map [B, K, D] tokens to hierarchy levels: projection l, then AvgPool1d(2^l) over the token list.
-
-        Returns [(tokens_l [B, K // 2^l, D], valid_l [B, K // 2^l] or None)] for each requested level."""
+        """Map [B, K, D] tokens to hierarchy levels: projection l, then AvgPool1d(2^l) over the token list
+        (with a feature pyramid: projection l of pyramid level l, see fpn.py). Returns [(tokens_l [B, K // 2^l, D], valid_l [B, K // 2^l] or None)] for each requested level."""
         self.check("levels")
-        result = []
-        for level in range(self.info.num_levels) if levels is None else levels:
+        wanted = list(range(self.info.num_levels)) if levels is None else list(levels)
+        for level in wanted:
             if not 0 <= level < self.info.num_levels:
                 raise ValueError(f"level {level} does not exist; this model has {self.info.num_levels} levels")
-            result.append((self.network.level(tokens, level), None if valid is None else pool_valid(valid, level)))
-        return result
+        outputs = self.network.levels(tokens)
+        masks = [None] * len(outputs) if valid is None else self.network.valid_levels(valid.to(self.device))
+        return [(outputs[level], masks[level]) for level in wanted]

@@ -55,6 +55,8 @@ class ModelInfo:
     predictor_mlp_ratio: float | None = None
     num_levels: int = 1
     projection_norm: str | None = None
+    fpn_dim: int | None = None  # H-JEPA feature pyramid width (None: no pyramid)
+    fpn_fusion: str | None = None  # "add" | "concat"
     ema_target: bool = True  # False: end-to-end run without a separate target encoder
     norm_mean: tuple[float, float, float] = IMAGENET_MEAN
     norm_std: tuple[float, float, float] = IMAGENET_STD

@@ -123,3 +123,10 @@ def test_prediction_check_warns_when_the_baseline_wins():
     _prediction_check(rows[:1], section)
     assert section.checks[0].status == "pass"
     assert np.isclose(section.checks[0].value, 0.3)
+
+
+def test_representations_skip_with_one_image():
+    run = collect_run(FIXTURES / "hjepa_small")
+    run.images = run.images[:1]
+    section = RepresentationsPass().run(ReportContext(run, ReportSettings(minimal=True)))
+    assert section.status == "skipped" and "at least 2 sample images" in section.message

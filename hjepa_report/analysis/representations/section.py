@@ -102,7 +102,10 @@ class RepresentationsPass(AnalysisPass):
     order = 420
 
     def applies(self, ctx: ReportContext) -> str | None:
-        return ma.model_skip_reason(ctx)
+        reason = ma.model_skip_reason(ctx)
+        if reason is None and len(ctx.run.images) < 2:
+            reason = "An embedding space needs at least 2 sample images; the run has 1."
+        return reason
 
     def compute(self, ctx: ReportContext) -> dict:
         images = ma.sample_images(ctx)

@@ -39,7 +39,8 @@ LOGGED_LIMITS = (
 
 ACCURACY_CAPTION = (
     "kNN: leave-one-out, cosine similarity, majority vote of the k nearest other images, ties to the class with "
-    "the larger summed similarity; k is 5, lowered to (smallest class size - 1) so a class can win a vote. Linear "
+    "the larger summed similarity; k is 5, lowered to (smallest class size - 1) so a class can win a vote (an "
+    "image that is alone in its class can never be classified right). Linear "
     "probe: standardised features, scikit-learn LogisticRegression (C = 1), stratified K-fold cross-validation "
     "(folds <= smallest class size, seeded). Chance: the share of the most frequent class. With a handful of "
     "sample images these are coarse: read them against chance, not as benchmark numbers.")

@@ -122,13 +122,25 @@ def test_fixture_model_name_gives_guess_without_override():
     assert model.info.heads_guessed and model.info.heads_source.startswith("guess")
 
 
-def test_rope_is_reported_and_refused():
+def test_rope_config_is_rebuilt_as_training_ran_and_warned():
     config = dict(CONFIG, model=dict(CONFIG["model"], rope={"use_rope": True}))
-    model = load_model(hjepa_checkpoint(small_hjepa()), config)
-    assert [u.option for u in model.info.unsupported] == ["RoPE"]
-    assert set(model_card(model)["refused"]) == {"encoder", "predictor", "levels", "attention"}
-    with pytest.raises(ModelBuildError, match="RoPE"):
-        model.encode(torch.randn(1, 3, 32, 32))
+    net = small_hjepa()
+    model = load_model(hjepa_checkpoint(net), config)
+    assert model.info.unsupported == [] and any("never applies it" in w for w in model.info.warnings)
+    images = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model.encode(images).tokens, net.target_encoder(images))
+
+
+def test_unsupported_options_refuse_their_outputs():
+    from hjepa_report.models.info import Unsupported
+
+    model = load_model(hjepa_checkpoint(small_hjepa()), CONFIG)
+    model.info.unsupported.append(Unsupported("option X", ("levels",), "not rebuilt"))
+    tokens = model.encode(torch.randn(1, 3, 32, 32)).patch_tokens
+    with pytest.raises(ModelBuildError, match="cannot compute levels outputs for this checkpoint: option X"):
+        model.levels(tokens)
+    assert model_card(model)["refused"] == {"levels": "option X: not rebuilt"}
 
 
 def test_partial_fpn_weights_are_named_and_config_fpn_without_weights_warns():

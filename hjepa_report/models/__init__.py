@@ -7,8 +7,9 @@ Loading (loading.py, builders.py, normalise.py, arch.py):
   (encoder / target_encoder / predictor sub-dicts), bare or Lightning state dicts; DDP ``module.`` stripped.
   Sizes come from tensor shapes; heads from: override > config field > model name > 64-dim heads (guess,
   flagged). Strict keys and shapes: anything unmatched raises errors.ModelBuildError naming it.
-  LayerScale and H-JEPA's feature pyramid (FPN) are rebuilt; RoPE is listed in ``info.unsupported`` and
-  the outputs it affects are refused.
+  LayerScale and H-JEPA's feature pyramid (FPN) are rebuilt exactly. A RoPE flag in an H-JEPA config is
+  rebuilt as training ran it, i.e. without RoPE (the public code never applies it), with a warning. Options
+  that cannot be rebuilt go to ``info.unsupported`` and the outputs they affect are refused.
 
 JepaModel (api.py; HJepaModel / IJepaModel), B images, N patches (row-major), D width, H heads:
   ``.info`` (ModelInfo: layout, sizes, heads and their source, grid, CLS, levels, normalisation,

@@ -1,7 +1,9 @@
 """Per-layout builders: normalised state dict + config -> (network, ModelInfo, state dict to load).
 
-Options that the weights or the config reveal and that we do not rebuild are listed in ModelInfo.unsupported
-with the outputs they affect; those outputs are then refused (JepaModel.check), never computed wrongly.
+Every option found in the weights (LayerScale, feature pyramid, projection norm, end-to-end runs without a
+target encoder) is rebuilt exactly; config options that the original training code ignores, or that the
+weights contradict, become warnings in ModelInfo. (Options that cannot be rebuilt would go to
+ModelInfo.unsupported, whose outputs JepaModel.check refuses.)
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from dataclasses import replace
 
 from ..errors import ModelBuildError
 from .arch import VitShape, choose_heads, count_indexed, infer_vit, token_grid
-from .info import ModelInfo, Unsupported
+from .info import ModelInfo
 from .loading import first, get, image_size_from, normalisation
 
 HJEPA_PREDICTOR_DEFAULT_HEADS = 12  # H-JEPA create_hjepa_from_config: model.predictor.num_heads default
@@ -28,15 +30,15 @@ def _check_rgb(shape: VitShape) -> None:
         raise ModelBuildError(f"the patch embedding takes {shape.in_chans} input channels; only RGB (3) is supported")
 
 
-def hjepa_options(state_dict: dict, config: Mapping, warnings: list[str]) -> tuple[list[Unsupported], dict]:
-    """Return (unsupported options, state dict to load); note config options the weights contradict."""
-    unsupported = []
+def hjepa_config_warnings(state_dict: dict, config: Mapping) -> list[str]:
+    """Return notes on config options that the training code ignores or that the weights contradict."""
+    warnings = []
     rope, field = first(config, "model.rope.use_rope", "model.use_rope")
-    if rope:
-        unsupported.append(Unsupported("RoPE", ("encoder", "predictor", "levels", "attention"), (
-            f"config {field} is true; rotary position embeddings are not rebuilt. (H-JEPA's "
-            "create_hjepa_from_config at eb995a0 does not pass this flag to its encoders, so such runs may "
-            "in fact have trained without RoPE, but that cannot be told from the weights.)")))
+    if rope:  # H-JEPA: no commit of src/models/hjepa.py or scripts/train.py passes use_rope to the encoders
+        warnings.append(f"config {field} is true, but H-JEPA's training code never applies it "
+                        "(create_hjepa_from_config does not pass it to the encoders, in every public commit up to "
+                        "eb995a0), so the run trained without RoPE and is rebuilt without it; if your own fork "
+                        "applied RoPE, every output of this rebuild is wrong")
     has_fpn = any(k.startswith("fpn_lateral_convs.") for k in state_dict)
     if get(config, "model.fpn.use_fpn") and not has_fpn:
         warnings.append("config model.fpn.use_fpn is true but the checkpoint has no fpn_* weights; hierarchy "
@@ -46,7 +48,7 @@ def hjepa_options(state_dict: dict, config: Mapping, warnings: list[str]) -> tup
     if layerscale and not has_gamma:
         warnings.append(f"config {field} is true but the checkpoint has no LayerScale weights; rebuilt "
                         "without LayerScale, as the weights show")
-    return unsupported, state_dict
+    return warnings
 
 
 def _projection_norm(state_dict: dict) -> str:
@@ -69,8 +71,7 @@ def build_hjepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor
     """Build an HJepaNetwork matching an H-JEPA state dict."""
     from .hjepa import HJepaNetwork
 
-    warnings: list[str] = []
-    unsupported, state_dict = hjepa_options(state_dict, config, warnings)
+    warnings = hjepa_config_warnings(state_dict, config)
     shape = infer_vit(state_dict, "context_encoder.vit.")
     _check_rgb(shape)
     size, _ = first(config, "data.image_size", "data.crop_size")
@@ -106,7 +107,6 @@ def build_hjepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor
         num_levels=levels, projection_norm=_projection_norm(state_dict), ema_target=ema_target,
         fpn_dim=None if fpn is None else int(fpn.shape[0]), fpn_fusion=None if fpn is None else fusion,
         norm_mean=mean, norm_std=std, norm_source=norm_source, preprocess="resize_crop",
-        unsupported=unsupported,
         warnings=warnings + [h.warning for h in (heads, pred_heads) if h.warning])
     return network, info, state_dict
 

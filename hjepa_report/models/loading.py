@@ -121,9 +121,13 @@ def load_model(checkpoint, config=None, *, layout: str | None = None, encoder_he
 
         return build_from_factory(model_factory, raw, cfg, label, dev)
     layout, state_dict = normalise(raw, layout)
+    import torch
+
     from .builders import BUILDERS
 
-    network, info, state_dict = BUILDERS[layout](state_dict, cfg, encoder_heads, predictor_heads)
+    with torch.device("meta"):  # no time spent on random init: strict loading overwrites every tensor
+        network, info, state_dict = BUILDERS[layout](state_dict, cfg, encoder_heads, predictor_heads)
+    network = network.to_empty(device="cpu")
     load_strict(network, state_dict)
     info.checkpoint = label
     info.checkpoint_dtypes = sorted({str(v.dtype).removeprefix("torch.") for v in state_dict.values()})

@@ -1,7 +1,7 @@
 """Time the loss-landscape grid on a ViT-B/16-sized H-JEPA or I-JEPA network (random weights), batch 8, 224 px.
 
 Usage: .venv/bin/python benchmarks/bench_landscape.py [--layout hjepa|ijepa] [--grid 21] [--points 6]
-       [--threads N]
+       [--threads N] [--device cpu|cuda]
 
 Times the pieces the report runs (analysis/dynamics): the target cache (one target-encoder pass), the loss at
 one grid point (context encoder + predictor + loss under inference_mode, parameters moved in place), and
@@ -49,13 +49,17 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=6, help="grid points actually timed (0 = the whole grid)")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     net, config = build(args.layout)
-    images = torch.randn(args.batch, 3, 224, 224)
+    net = net.to(args.device)
+    images = torch.randn(args.batch, 3, 224, 224, device=args.device)
     masks = training_masks(config, args.layout, args.batch, seed=0, grid=(14, 14), patch_size=16)
+    masks = masks.to(args.device) if args.layout == "hjepa" else tuple(
+        [m.to(args.device) for m in group] for group in masks)
     settings = loss_settings(config, args.layout, getattr(net, "num_levels", 1))
 
     t0 = time.perf_counter()
@@ -72,7 +76,7 @@ def main() -> None:
     surface = loss_surface(loss_fn, params, d1, d2, np.linspace(-1, 1, n))
     per_point = surface.seconds / (n * n + 1)  # + 1: the origin
     full = t_target + per_point * (args.grid**2 + 1)
-    print(f"layout {args.layout}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
+    print(f"layout {args.layout}, device {args.device}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
           f"{sum(p.numel() for p in params.values()) / 1e6:.1f} M trainable parameters")
     print(f"target cache: {t_target:.2f} s; one grid point: {per_point:.2f} s (timed {n * n + 1} points)")
     print(f"{args.grid}x{args.grid} grid: {full:.0f} s = {full / 60:.1f} min (estimated from the timed points)"

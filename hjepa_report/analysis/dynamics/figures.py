@@ -9,6 +9,11 @@ import numpy as np
 
 from ..plotting import PALETTE, new_figure
 
+
+def short_name(name: str) -> str:
+    """A checkpoint's file name without its folder, for axis labels and legends."""
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
 SCHEDULE_LABELS = {"lr": "learning rate", "weight_decay": "weight decay", "ema_momentum": "EMA momentum"}
 
 
@@ -75,7 +80,7 @@ def drift_heatmap(table):
     fig, ax = new_figure(max(4.5, 0.75 * len(table.parts) + 2.5), 0.5 * len(table.checkpoints) + 1.8)
     im = ax.imshow(values, aspect="auto", cmap="viridis")
     ax.set_xticks(range(len(table.parts)), table.parts, rotation=30, ha="right")
-    ax.set_yticks(range(len(table.checkpoints)), table.checkpoints)
+    ax.set_yticks(range(len(table.checkpoints)), [short_name(c) for c in table.checkpoints])
     ax.grid(False)
     finite = values[np.isfinite(values)]
     mid = (finite.min() + finite.max()) / 2 if len(finite) else 0.0
@@ -146,7 +151,7 @@ def gradient_blocks_heatmap(checkpoints: list[str], columns: list[tuple[str, str
     short = {"encoder": "enc", "predictor": "pred", "hierarchy": "hier"}
     ax.set_xticks(range(len(columns)), [f"{short.get(p, p)} {b.replace('block ', 'b')}" for p, b in columns],
                   rotation=90, fontsize=7)
-    ax.set_yticks(range(len(checkpoints)), checkpoints)
+    ax.set_yticks(range(len(checkpoints)), [short_name(c) for c in checkpoints])
     ax.grid(False)
     fig.colorbar(im, ax=ax, label="||g|| / ||w||")
     return fig
@@ -200,9 +205,11 @@ def interpolation_figure(pairs: list[dict]):
     for k, pair in enumerate(pairs):
         t = np.asarray(pair["t"])
         loss = np.array([np.nan if v is None else v for v in pair["loss"]], dtype=float)
-        ax.plot(t, loss, "o-", ms=3.5, color=PALETTE[k % 8], label=f"{pair['from']} -> {pair['to']}")
+        ax.plot(t, loss, "o-", ms=3.5, color=PALETTE[k % 8],
+                label=f"{short_name(pair['from'])} -> {short_name(pair['to'])}")
     for t0 in (0.0, 1.0):
         ax.axvline(t0, color="#555555", lw=0.8, ls="--")
     ax.set(xlabel="t  (0 = earlier checkpoint, 1 = later)", ylabel="loss")
-    ax.legend(loc="best")
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=1 if len(pairs) > 2 else len(pairs),
+              frameon=False)
     return fig

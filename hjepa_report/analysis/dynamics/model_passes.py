@@ -19,7 +19,8 @@ from .loss import context_loss, jepa_loss, loss_settings, network_layout, target
 
 BATCH = 8
 MAX_CHECKPOINTS = 6  # gradient heatmap: at most this many checkpoints, evenly spaced, the last always in
-MAX_PAIRS = 3  # interpolation: the last consecutive checkpoint pairs
+MAX_PAIRS = 3  # interpolation: at most the last 3 consecutive checkpoint pairs ...
+INTERPOLATION_BUDGET_S = 60.0  # ... and fewer (at least 1) when their evaluations would not fit this
 INTERPOLATION_T = np.linspace(-0.25, 1.25, 7)
 DEFAULT_GRID = 21
 MIN_GRID = 5
@@ -191,7 +192,8 @@ class LandscapePass(AnalysisPass):
         ctx.progress(f"loss landscape: {grid}x{grid} grid")
         surface = ls.loss_surface(loss_fn, params, d1, d2, np.linspace(-1.0, 1.0, grid), ctx.progress)
         return {"batch": batch, "surface": surface, "seeds": seeds, "grid_why": why,
-                "interpolation": self._interpolate(ctx, model, batch)}
+                "interpolation": self._interpolate(ctx, model, batch),
+                "distinct_checkpoints": len(ctx.run.unique_checkpoints())}
 
     def _grid(self, ctx: ReportContext, loss_fn) -> tuple[int, str]:
         """Return the grid size: --landscape-grid when given, else 21 reduced to fit LANDSCAPE_BUDGET_S."""
@@ -210,12 +212,22 @@ class LandscapePass(AnalysisPass):
         return n, why
 
     def _interpolate(self, ctx: ReportContext, model, batch: Batch) -> list[dict]:
-        """L((1 - t) theta_A + t theta_B) for the last MAX_PAIRS consecutive checkpoint pairs (all tensors)."""
+        """L((1 - t) theta_A + t theta_B) for the last consecutive checkpoint pairs (all tensors, EMA included).
+
+        As many pairs as fit INTERPOLATION_BUDGET_S at the measured cost of one full loss (at least one,
+        at most MAX_PAIRS)."""
         from ..model_access import model_for
 
-        refs = _checkpoints(ctx, 10**9)[-(MAX_PAIRS + 1):]
+        refs = _checkpoints(ctx, 10**9)
+        if len(refs) < 2:
+            return []
         state = {k: v for k, v in model.network.state_dict().items() if v.is_floating_point()}
         loss_fn = lambda: _inference(lambda: jepa_loss(model, batch.images, batch.masks, ctx.run.config)[0])  # noqa
+        start = time.perf_counter()
+        loss_fn()
+        per_eval = time.perf_counter() - start
+        fits = int(INTERPOLATION_BUDGET_S / max(per_eval * len(INTERPOLATION_T), 1e-9))
+        refs = refs[-(max(1, min(MAX_PAIRS, fits)) + 1):]
         pairs = []
         for a, b in zip(refs, refs[1:]):
             ctx.progress(f"loss landscape: interpolating {a.name} -> {b.name}")
@@ -253,8 +265,10 @@ class LandscapePass(AnalysisPass):
                 "interpolation", "Linear interpolation between consecutive checkpoints",
                 "Loss on the same batch and masks at (1 - t) theta_A + t theta_B, all tensors interpolated (EMA "
                 "target included), t from -0.25 to 1.25 (Goodfellow et al. 2015). t = 0 and t = 1 are the "
-                "checkpoints. Healthy: a monotone or convex path with the later checkpoint lower; a bump between "
-                "them is a barrier the optimiser crossed.", fg.interpolation_figure(pairs))
+                f"checkpoints; the last {len(pairs)} of {result['distinct_checkpoints'] - 1} consecutive pairs (at most "
+                f"{MAX_PAIRS}, fewer when their evaluations would take over {INTERPOLATION_BUDGET_S:.0f} s). Healthy: "
+                "a monotone or convex path with the later checkpoint lower; a bump between them is a barrier the "
+                "optimiser crossed.", fg.interpolation_figure(pairs))
         else:
             section.notes.append("No checkpoint interpolation: the run has fewer than two distinct checkpoints.")
         finite = summary["non_finite_points"] == 0

@@ -197,3 +197,14 @@ def test_thresholds_file_overrides_the_stall_rule():
     # fixture improvements, middle -> last third: level 0 51%, level 1 21%, level 2 16%
     assert section.metrics["stalled_levels"] == [1, 2]
     assert {c.name: c.status for c in section.checks}["hierarchy-level-stall"] == "warn"
+
+
+def test_a_config_without_epochs_gives_a_note_not_an_error():
+    run = hjepa_run()
+    run.config = {"training": {"lr": 0.1}, "loss": {"hierarchy_weights": [1.0, 0.5, 0.25]}}
+    section = SchedulesPass().run(ReportContext(run, ReportSettings()))
+    assert section.status == "ok", section.message
+    assert any("training.epochs" in n for n in section.notes)
+    assert {c.status for c in section.checks} == {"skip"}  # logged, but nothing to compare with
+    with pytest.raises(ValueError, match="training.epochs"):
+        config_schedule(run.config, "hjepa", 30)

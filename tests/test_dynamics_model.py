@@ -86,7 +86,8 @@ def test_filter_normalized_direction_matches_each_filter_norm():
 
 
 def _batch(model, layout, config):
-    ctx = ReportContext(collect_run(FIX / f"{layout}_small"), ReportSettings(encoder_heads=2 if layout == "hjepa" else None))
+    settings = ReportSettings(encoder_heads=2 if layout == "hjepa" else None)
+    ctx = ReportContext(collect_run(FIX / f"{layout}_small"), settings)
     ctx.cached(("model", str(ctx.run.latest_checkpoint().path)), lambda: model)
     return Batch(ctx, model)
 

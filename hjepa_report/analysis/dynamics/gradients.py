@@ -5,9 +5,10 @@ stored. For every layer (a module's parameters together, e.g. `blocks.3.attn.qkv
 the gradient L2 norm, the mean and max |g| over its entries, and the gradient-to-weight ratio ||g|| / ||w||
 (the relative step an SGD update with lr 1 would take; "You et al. 2017, LARS" uses the same ratio to set
 per-layer learning rates). Vanishing gradients show up as tiny ratios in the early blocks, exploding ones as
-huge ratios or non-finite values (thresholds: analysis.thresholds gradients.vanishing / .exploding). The gradients are the training ones: targets are stop-gradient (H-JEPA
-HJEPALoss detach_targets, I-JEPA torch.no_grad), so H-JEPA's hierarchy projections get gradient only through the
-prediction branch although they also shape the targets. Parameters that get no gradient at all (not used in the loss, e.g. H-JEPA's
+huge ratios or non-finite values (thresholds: analysis.thresholds gradients.vanishing / .exploding).
+The gradients are the training ones: targets are stop-gradient (H-JEPA HJEPALoss detach_targets, I-JEPA
+torch.no_grad), so H-JEPA's hierarchy projections get gradient only through the prediction branch although
+they also shape the targets. Parameters that get no gradient at all (not used in the loss, e.g. H-JEPA's
 `predictor.pos_embed_predictor`) are listed apart: that is a property of the model, not a vanishing gradient.
 """
 

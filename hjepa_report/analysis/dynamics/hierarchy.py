@@ -140,7 +140,8 @@ def hierarchy_losses(scalars, config: dict | None) -> HierarchyLosses | None:
     steps = per_level[0][0]
     for s, _ in per_level[1:]:
         steps = np.intersect1d(steps, s)
-    levels = np.stack([v[np.searchsorted(s, steps)] for s, v in per_level]) if len(steps) else np.zeros((len(per_level), 0))
+    levels = np.stack([v[np.searchsorted(s, steps)] for s, v in per_level]) if len(steps) else np.zeros(
+        (len(per_level), 0))
     weights, source = config_hierarchy_weights(config, len(tags.levels))
     result = HierarchyLosses(tags=tags, steps=steps, levels=levels, weights=weights, weights_source=source)
     if tags.total and weights is not None and len(steps):

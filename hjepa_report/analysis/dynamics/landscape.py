@@ -42,7 +42,8 @@ def filter_normalized_direction(params: dict, seed: int) -> dict:
         if w.ndim <= 1:
             direction[name] = torch.zeros_like(w)
             continue
-        d = torch.randn(w.shape, generator=gen, dtype=torch.float32).to(w.device, w.dtype)  # CPU draw: same on any device
+        # drawn on the CPU, then moved: the same direction on any device
+        d = torch.randn(w.shape, generator=gen, dtype=torch.float32).to(w.device, w.dtype)
         w_rows, d_rows = w.reshape(w.shape[0], -1), d.reshape(d.shape[0], -1)
         scale = w_rows.norm(dim=1, keepdim=True) / d_rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
         direction[name] = (d_rows * scale).reshape(w.shape)  # Li et al. 2018, Sec. 4, filter normalisation

@@ -121,7 +121,8 @@ class GradientFlowPass(AnalysisPass):
                 f"||g_block|| / ||w_block|| over all layers of each block (columns) for each checkpoint (rows, "
                 f"training order; at most {MAX_CHECKPOINTS}), same batch and masks, colour on a log10 scale. "
                 "Healthy: ratios shrink over training as the loss falls, without one block going dark (vanishing) "
-                "or bright (exploding) alone.", fg.gradient_blocks_heatmap([n for n, _ in result["sweep"]], cols, matrix))
+                "or bright (exploding) alone.",
+                fg.gradient_blocks_heatmap([n for n, _ in result["sweep"]], cols, matrix))
         vanishing = threshold(ctx, "gradients.vanishing")
         self._checks(flow, section, vanishing, threshold(ctx, "gradients.exploding"))
         self._logged(result["logged"], ctx, section)
@@ -265,10 +266,10 @@ class LandscapePass(AnalysisPass):
                 "interpolation", "Linear interpolation between consecutive checkpoints",
                 "Loss on the same batch and masks at (1 - t) theta_A + t theta_B, all tensors interpolated (EMA "
                 "target included), t from -0.25 to 1.25 (Goodfellow et al. 2015). t = 0 and t = 1 are the "
-                f"checkpoints; the last {len(pairs)} of {result['distinct_checkpoints'] - 1} consecutive pairs (at most "
-                f"{MAX_PAIRS}, fewer when their evaluations would take over {INTERPOLATION_BUDGET_S:.0f} s). Healthy: "
-                "a monotone or convex path with the later checkpoint lower; a bump between them is a barrier the "
-                "optimiser crossed.", fg.interpolation_figure(pairs))
+                f"checkpoints; the last {len(pairs)} of {result['distinct_checkpoints'] - 1} consecutive pairs "
+                f"(at most {MAX_PAIRS}, fewer when their evaluations would take over {INTERPOLATION_BUDGET_S:.0f} s). "
+                "Healthy: a monotone or convex path with the later checkpoint lower; a bump between them is a "
+                "barrier the optimiser crossed.", fg.interpolation_figure(pairs))
         else:
             section.notes.append("No checkpoint interpolation: the run has fewer than two distinct checkpoints.")
         finite = summary["non_finite_points"] == 0

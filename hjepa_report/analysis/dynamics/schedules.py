@@ -72,6 +72,8 @@ def _hjepa_schedule(config: dict, spe: int, total_steps: int | None) -> ImpliedS
     """H-JEPA's CosineScheduler / EMAScheduler / constant weight decay (see module docstring)."""
     tr = config.get("training") or {}
     epochs = int(tr.get("epochs", 0))
+    if epochs <= 0:
+        raise ValueError("the config has no training.epochs, so its schedules have no length")
     total = int(total_steps or epochs * spe)
     steps = np.arange(1, total + 1, dtype=float)
     out = ImpliedSchedule(layout="hjepa", steps=steps)
@@ -121,6 +123,8 @@ def _ijepa_schedule(config: dict, ipe: int, total_steps: int | None) -> ImpliedS
     """I-JEPA's WarmupCosineSchedule / CosineWDSchedule / linear EMA (see module docstring)."""
     opt = config.get("optimization") or {}
     epochs, scale = int(opt.get("epochs", 0)), float(opt.get("ipe_scale", 1.0))
+    if epochs <= 0:
+        raise ValueError("the config has no optimization.epochs, so its schedules have no length")
     t_max = int(scale * epochs * ipe)  # helper.init_opt: T_max = int(ipe_scale * num_epochs * ipe)
     total = int(total_steps or epochs * ipe)
     k = np.arange(total, dtype=float)

@@ -133,9 +133,11 @@ class SchedulesPass(AnalysisPass):
             if spe is None:
                 spe, how = _steps_per_epoch_from_checkpoints(run)
             result["spe"] = (spe, how)
-            if spe:
-                result["implied"] = config_schedule(run.config, run.layout, spe)
-            else:
+            try:
+                result["implied"] = config_schedule(run.config, run.layout, spe) if spe else None
+            except (ValueError, TypeError) as exc:  # a config without lengths or with non-numbers
+                how = str(exc)
+            if result["implied"] is None:
                 result["why_no_implied"] = how
         else:
             result["why_no_implied"] = ("the run has no config" if not run.config
@@ -195,7 +197,8 @@ class SchedulesPass(AnalysisPass):
             else:
                 section.add_check(check, "warn", f"{cmp.mismatched} of {cmp.compared} logged points differ from the "
                                   f"config's schedule (first at step {cmp.first_mismatch_step:g}, max deviation "
-                                  f"{cmp.max_deviation:.2g} of its peak)", figure_id="schedules", value=cmp.max_deviation)
+                                  f"{cmp.max_deviation:.2g} of its peak)", figure_id="schedules",
+                                  value=cmp.max_deviation)
 
     def _present_drift(self, drift, section: Section) -> None:
         """Heatmap of the EMA drift, or a note saying why there is none."""

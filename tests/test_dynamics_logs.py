@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -100,6 +101,7 @@ def test_hierarchy_pass_on_the_hjepa_fixture_and_skip_on_ijepa():
     checks = {c.name: c.status for c in section.checks}
     assert checks == {"hierarchy-weighted-sum": "pass", "hierarchy-level-stall": "pass"}
     assert [f.id for f in section.figures] == ["hierarchy-losses-levels", "hierarchy-losses-weighted-sum"]
+    json.dumps(section.metrics, allow_nan=False)
     skipped = HierarchyLossPass().run(ReportContext(ijepa_run(), ReportSettings()))
     assert skipped.status == "skipped" and "no per-level losses" in skipped.message
 
@@ -172,6 +174,8 @@ def test_schedules_pass_on_both_fixtures():
     assert isec.status == "ok" and isec.checks == []  # the CSV logs no schedule: nothing to check
     assert any("logged no learning rate" in n for n in isec.notes)
     assert isec.metrics["steps_per_epoch"] == 16 and "schedules-ema-drift" in [f.id for f in isec.figures]
+    for metrics in (section.metrics, isec.metrics):
+        json.dumps(metrics, allow_nan=False)
 
 
 # --- EMA drift ---------------------------------------------------------------------------------------------

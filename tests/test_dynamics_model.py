@@ -3,6 +3,7 @@ interpolation and gradient flow (analysis/dynamics)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -182,5 +183,7 @@ def test_gradient_and_landscape_passes_on_the_ijepa_fixture():
     assert land.status == "ok", land.message
     assert land.metrics["grid"] == 3 and land.metrics["interpolation"][0]["to"] == "jepa-latest.pth.tar"
     assert land.metrics["origin_loss"] == pytest.approx(grad.metrics["loss"], rel=1e-6)  # same batch and masks
+    for section in (grad, land):
+        json.dumps(section.metrics, allow_nan=False)
     minimal = ReportSettings(minimal=True)
     assert LandscapePass().run(ReportContext(ctx.run, minimal)).status == "skipped"

@@ -204,7 +204,7 @@ def interpolation_figure(pairs: list[dict]):
     fig, ax = new_figure(6.5, 3.2)
     for k, pair in enumerate(pairs):
         t = np.asarray(pair["t"])
-        loss = np.array([np.nan if v is None else v for v in pair["loss"]], dtype=float)
+        loss = np.asarray(pair["loss"], dtype=float)
         ax.plot(t, loss, "o-", ms=3.5, color=PALETTE[k % 8],
                 label=f"{short_name(pair['from'])} -> {short_name(pair['to'])}")
     for t0 in (0.0, 1.0):

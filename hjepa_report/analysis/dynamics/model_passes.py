@@ -16,6 +16,7 @@ from . import figures as fg
 from . import gradients as gr
 from . import landscape as ls
 from .loss import context_loss, jepa_loss, loss_settings, network_layout, target_cache, training_masks
+from .section import json_friendly
 
 BATCH = 8
 MAX_CHECKPOINTS = 6  # gradient heatmap: at most this many checkpoints, evenly spaced, the last always in
@@ -130,9 +131,10 @@ class GradientFlowPass(AnalysisPass):
             "checkpoint": result["checkpoint"], "loss": flow.loss, "mask_seed": batch.seed,
             "batch_size": len(batch.images), "loss_formula": batch.settings.describe(),
             "layers": [{"layer": lg.name, "grad_norm": lg.grad_norm, "mean_abs": lg.mean_abs, "max_abs": lg.max_abs,
-                        "weight_norm": lg.weight_norm, "ratio": _num(lg.ratio), "finite": lg.finite}
+                        "weight_norm": lg.weight_norm, "ratio": lg.ratio, "finite": lg.finite}
                        for lg in flow.layers],
             "no_gradient": flow.no_gradient})
+        section.metrics = json_friendly(section.metrics)
         section.notes.extend(batch.settings.notes)
 
     def _checks(self, flow: gr.GradientFlow, section: Section, vanishing: float, exploding: float) -> None:
@@ -237,7 +239,7 @@ class LandscapePass(AnalysisPass):
                       for r in (a, b))
             losses = ls.interpolation(loss_fn, state, sa, sb, INTERPOLATION_T)
             pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(),
-                          "loss": [_num(v) for v in losses]})
+                          "loss": losses.tolist()})
         return pairs
 
     def present(self, result: dict, ctx: ReportContext, section: Section) -> None:
@@ -279,7 +281,8 @@ class LandscapePass(AnalysisPass):
         section.metrics.update({"grid": n, "grid_from": result["grid_why"], "batch_size": len(batch.images),
                                 "mask_seed": batch.seed, "direction_seeds": result["seeds"], "seconds": s.seconds,
                                 **summary, "interpolation": pairs,
-                                "loss_grid": [[_num(v) for v in row] for row in s.loss.tolist()]})
+                                "loss_grid": s.loss.tolist()})
+        section.metrics = json_friendly(section.metrics)
         section.notes.extend(batch.settings.notes)
 
 
@@ -290,7 +293,3 @@ def _inference(closure) -> float:
     with torch.inference_mode():
         return float(closure())
 
-
-def _num(v):
-    v = float(v)
-    return v if np.isfinite(v) else None

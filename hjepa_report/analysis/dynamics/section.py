@@ -62,10 +62,11 @@ class HierarchyLossPass(AnalysisPass):
             "weights": h.weights,
             "weights_source": h.weights_source,
             "aligned_steps": int(len(h.steps)),
-            "improvement_middle_to_last_third": _none_nan(h.improvement),
-            "final_level_losses": _none_nan(h.levels[:, -1].tolist()) if len(h.steps) else None,
-            "final_shares": _none_nan(h.shares()[:, -1].tolist()) if h.shares() is not None and len(h.steps) else None,
+            "improvement_middle_to_last_third": h.improvement,
+            "final_level_losses": h.levels[:, -1].tolist() if len(h.steps) else None,
+            "final_shares": h.shares()[:, -1].tolist() if h.shares() is not None and len(h.steps) else None,
         })
+        section.metrics = json_friendly(section.metrics)
 
     def _present_sum(self, h: hl.HierarchyLosses, section: Section) -> None:
         """Figure and check: logged total vs recomputed weighted sum."""
@@ -175,6 +176,7 @@ class SchedulesPass(AnalysisPass):
                   "as 1 - momentum).", schedules_figure(implied, logged, names))
             self._checks(logged, implied, section, rtol)
         self._present_drift(result["drift"], section)
+        section.metrics = json_friendly(section.metrics)
 
     def _checks(self, logged: dict, implied, section: Section, rtol: float) -> None:
         """One check per logged schedule that the config also implies."""
@@ -217,7 +219,7 @@ class SchedulesPass(AnalysisPass):
             drift_heatmap(table))
         section.metrics["ema_drift"] = {
             "checkpoints": table.checkpoints, "parts": table.parts,
-            "values": [[_none_nan(v) for v in row] for row in table.values.tolist()]}
+            "values": table.values.tolist()}
 
 
 def _logged_schedules(scalars) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -261,12 +263,14 @@ def _drift(ctx: ReportContext):
     return table, None if table else "no checkpoint holds both a context and a target encoder"
 
 
-def _none_nan(values):
-    """Replace NaN / inf by None (JSON-friendly), element-wise for lists."""
-    if isinstance(values, list):
-        return [_none_nan(v) for v in values]
-    if values is None:
+def json_friendly(value):
+    """Return `value` with numpy scalars as Python numbers and NaN / inf as None, through dicts and lists."""
+    if isinstance(value, dict):
+        return {k: json_friendly(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_friendly(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
         return None
-    v = float(values)
-    return v if np.isfinite(v) else None
-
+    return value

@@ -288,3 +288,20 @@ def test_ijepa_predict_per_sample_equals_original_call():
     assert pred.predicted.shape == (2, 4, 32) and pred.valid.sum(1).tolist() == [4, 4]
     assert pred.block[0].tolist() == [0, 0, 1, 1] and pred.indices[1].tolist() == [2, 3, 4, 5]
     assert torch.allclose(pred.predicted[0], expected.reshape(4, 32), atol=1e-6)
+
+
+def test_context_output_must_match_the_mask_and_index_targets_are_accepted():
+    _, model = _small_ijepa_model()
+    images = torch.randn(2, 3, 32, 32)
+    hidden = torch.zeros(2, 16, dtype=torch.bool)
+    hidden[:, :4] = True
+    with torch.no_grad():
+        context = model.encode(images, encoder="context", context_mask=hidden)
+        as_list = model.predict(context, hidden, [torch.tensor([[0, 1], [2, 3]])], target=model.encode(images))
+        as_tensor = model.predict(images, hidden, torch.tensor([[[0, 1], [2, 3]]]))
+        assert torch.equal(as_list.predicted, as_tensor.predicted)
+        with pytest.raises(ValueError, match="different context_mask"):
+            model.predict(context, torch.zeros(2, 16, dtype=torch.bool), target=model.encode(images))
+    h_model = load_model(hjepa_checkpoint(small_hjepa()), CONFIG)
+    with pytest.raises(ValueError, match="bool patch masks"):
+        h_model.predict(images, hidden, torch.tensor([[0, 1], [2, 3]]))

@@ -104,6 +104,15 @@ def pad_rows(rows: list[torch.Tensor], axes: tuple[int, ...] = (0,)) -> tuple[to
     return torch.stack(padded), valid
 
 
+def check_context(context: EncoderOutput, hidden: torch.Tensor | None) -> None:
+    """Refuse a context output that was encoded with a different context mask than the one given."""
+    if context.hidden is None and hidden is None:
+        return
+    same = context.hidden is not None and hidden is not None and torch.equal(context.hidden.to(hidden.device), hidden)
+    if not same:
+        raise ValueError("the context EncoderOutput was encoded with a different context_mask than the one given")
+
+
 class JepaModel:
     """Shared plumbing of the layout-specific models (HJepaModel, IJepaModel): device, input checks, refusals."""
 

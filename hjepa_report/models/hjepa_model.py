@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .api import EncoderOutput, JepaModel, Prediction, exact
+from .api import EncoderOutput, JepaModel, Prediction, check_context, exact
 from .hjepa import HJepaNetwork, gather_tokens, hidden_indices
 
 
@@ -12,7 +12,9 @@ def union_mask(targets) -> torch.Tensor:
     """OR a [B, N] mask, a [B, M, N] stack or a list of [B, N] masks into one [B, N] mask."""
     if isinstance(targets, (list, tuple)):
         targets = torch.stack([torch.as_tensor(t) for t in targets], dim=1)
-    targets = torch.as_tensor(targets).bool()
+    targets = torch.as_tensor(targets)
+    if targets.dtype != torch.bool:
+        raise ValueError("H-JEPA targets are bool patch masks ([B, N] or [B, M, N], True = predict this patch)")
     return targets.any(dim=1) if targets.ndim == 3 else targets
 
 
@@ -82,6 +84,7 @@ class HJepaModel(JepaModel):
             if not isinstance(images_or_context, torch.Tensor):
                 raise ValueError("pass target= (the target EncoderOutput) when giving a context output")
             target = self.encode(images_or_context, encoder="target")
+        check_context(context, self.mask(context_mask, len(context.tokens)))
         wanted = union_mask(context_mask if targets is None else targets).to(self.device)
         indices, valid = hidden_indices(self.mask(wanted, len(context.tokens)))
         predicted = self.network.predict(context.patch_tokens, indices)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .api import EncoderOutput, JepaModel, Prediction, exact, pad_rows
+from .api import EncoderOutput, JepaModel, Prediction, check_context, exact, pad_rows
 from .ijepa import IJepaNetwork
 
 
@@ -27,6 +27,8 @@ def block_indices(targets, hidden: torch.Tensor | None, batch: int) -> list[list
     [B, N] bool masks, or a list of [B, K] index tensors (I-JEPA's masks_pred)."""
     if targets is None:
         targets = hidden
+    if isinstance(targets, torch.Tensor) and targets.dtype != torch.bool:  # [M, B, K] or [B, K] indices
+        targets = list(targets) if targets.ndim == 3 else [targets]
     if isinstance(targets, (list, tuple)):
         first = torch.as_tensor(targets[0])
         if first.dtype != torch.bool:  # masks_pred: list over blocks of [B, K] indices
@@ -118,6 +120,7 @@ class IJepaModel(JepaModel):
             target = self.encode(images_or_context, encoder="target")
         batch = len(context.tokens)
         hidden = self.mask(context_mask, batch)
+        check_context(context, hidden)
         blocks = [[i.to(self.device) for i in sample] for sample in block_indices(targets, hidden, batch)]
         normed = F.layer_norm(target.tokens, (target.tokens.shape[-1],))
         if bool(context.valid.all()) and _uniform([blk for sample in blocks for blk in sample]):

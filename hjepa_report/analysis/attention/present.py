@@ -64,8 +64,9 @@ def shown_heads(num_heads: int, limit: int = MAX_HEAD_COLUMNS) -> list[int]:
 def present_attention(result: AttentionResult, section: Section) -> None:
     """Fill `section` with the attention figures, metrics and notes of `result`."""
     section.intro = (f"Attention of the target encoder on {len(result.images)} sample image(s) "
-                     f"(chosen with seed {result.image_seed}), as explicit softmax probabilities per block and head. "
-                     f"Maps show {result.map_kind}. {result.capture_note}.")
+                     f"(chosen round-robin over classes with report seed {result.image_seed}), as explicit softmax "
+                     f"probabilities per block and head. Maps show {result.map_kind}. "
+                     f"{_sentence(result.capture_note)}.")
     section.notes.extend(result.notes)
     _maps_figures(result, section)
     _rollout_figure(result, section)
@@ -104,7 +105,8 @@ def _maps_figures(result: AttentionResult, section: Section) -> None:
         f"range (brighter = more attention). Healthy after training: some late-block heads light up the "
         f"object(s) or coherent parts while early heads look broad or local; the same map for every image, or "
         f"only a fixed position / the border lit, means attention follows position rather than content "
-        f"(CLS maps as in Caron et al. 2021, DINO).",
+        + ("(CLS maps as in Caron et al. 2021, DINO)." if result.has_cls else
+           "(without a CLS token, the attention a patch receives stands in for DINO's CLS map, Caron et al. 2021)."),
         figures.layer_head_maps_figure(result.images[0], maps, layers, heads))
     section.add_figure(
         "threshold", f"Top {THRESHOLD_KEEP:.0%} of the attention mass ({name})",
@@ -185,14 +187,19 @@ def _context_figure(result: AttentionResult, section: Section) -> None:
     layer = result.compare_layer
     target = result.target.head_maps[:, result.target.layers.index(layer)].mean(axis=1)
     count = min(4, len(result.images))
-    dropped = "dropped (blank cells)" if not result.has_cls else "zeroed but kept in the sequence"
+    if np.isnan(result.context_maps).any():  # I-JEPA drops hidden tokens: nothing to attend there
+        hidden = "dropped from its input, so their cells are blank"
+        piling = ""
+    else:  # H-JEPA zeroes hidden tokens and keeps them in the sequence
+        hidden = "zeroed but kept in its sequence"
+        piling = ("; the context encoder piling its attention onto the zeroed tokens would mean it reads the mask "
+                  "rather than the image")
     section.add_figure(
         "context-vs-target", "Context encoder vs target encoder",
         f"{_sentence(result.map_kind)}, head mean of block {layer}: target encoder on the full image, context "
         f"encoder under a context mask drawn with the run's masking (seed {result.mask_seed}); hatched patches are "
-        f"hidden from the context encoder ({dropped}). Healthy: on the visible patches the two maps agree "
-        f"broadly (the target encoder is an average of the context encoder); the context encoder piling its "
-        f"attention onto the hidden tokens would mean it reads the mask rather than the image.",
+        f"hidden from the context encoder ({hidden}). Healthy: on the visible patches the two maps agree "
+        f"broadly (the target encoder is an average of the context encoder){piling}.",
         figures.encoder_comparison_figure(result.images[:count], target[:count], result.context_maps[:count],
                                           result.grid, result.hidden[:count]))
 

@@ -15,7 +15,7 @@ from hjepa_report.analysis.base import ReportContext
 from hjepa_report.analysis.dynamics import gradients as gr
 from hjepa_report.analysis.dynamics import landscape as ls
 from hjepa_report.analysis.dynamics.loss import hierarchical_loss, jepa_loss, loss_settings
-from hjepa_report.analysis.dynamics.model_passes import Batch, GradientFlowPass, LandscapePass
+from hjepa_report.analysis.dynamics.model_passes import Batch, GradientFlowPass, LandscapePass, choose_grid
 from hjepa_report.collect import collect_run
 from hjepa_report.models import load_model
 from hjepa_report.settings import ReportSettings
@@ -187,3 +187,13 @@ def test_gradient_and_landscape_passes_on_the_ijepa_fixture():
         json.dumps(section.metrics, allow_nan=False)
     minimal = ReportSettings(minimal=True)
     assert LandscapePass().run(ReportContext(ctx.run, minimal)).status == "skipped"
+
+
+def test_the_grid_shrinks_to_the_time_budget():
+    # per-point costs measured on a ViT-B/16, batch 8, 2 CPU threads (benchmarks/bench_landscape.py)
+    assert choose_grid(21, 2.94, 120) == 5  # H-JEPA ViT-B: 25 points, 74 s
+    assert choose_grid(21, 1.23, 120) == 9  # I-JEPA ViT-B: 81 points, 100 s
+    assert choose_grid(21, 0.02, 120) == 21  # small model or GPU
+    assert choose_grid(21, 60.0, 120) == 5  # never below 5x5
+    assert choose_grid(21, 2.94, None) == choose_grid(21, 2.94, 0) == 21  # no budget: as asked
+    assert choose_grid(3, 2.94, 120) == 3

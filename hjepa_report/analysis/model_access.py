@@ -152,7 +152,8 @@ def _prepare_images(ctx: ReportContext) -> SampleImages:
     model = model_for(ctx)
     refs = choose_images(ctx.run.images, ctx.settings.max_images, ctx.rng("sample-images"))
     info = model.info
-    tensor, pictures = load_images([r.path for r in refs], info.image_size, info.norm_mean, info.norm_std)
+    tensor, pictures = load_images([r.path for r in refs], info.image_size, info.norm_mean, info.norm_std,
+                                    method=info.preprocess)
     return SampleImages(tensor, pictures, [r.label for r in refs], [r.path for r in refs])
 
 

@@ -34,6 +34,8 @@ class ModelCardPass(AnalysisPass):
                           _architecture_rows(arch))
         section.add_table("parameters", "Parameters", ["sub-model", "values"],
                           [[k, v] for k, v in card["param_counts"].items()])
+        for output, why in card.get("refused", {}).items():
+            section.notes.append(f"{output} outputs are not computed: {why}")
         for u in card["unsupported"]:
             section.notes.append(f"Unsupported option {u['option']}: {u['message']} (refused: {', '.join(u['affects'])}).")
         section.notes.extend(f"Warning: {w}" for w in card["warnings"])
@@ -65,6 +67,14 @@ def _architecture_rows(arch: dict) -> list[list]:
     rows.append(["hierarchy levels", arch["num_levels"], "hierarchy_projections keys" if arch["num_levels"] > 1
                  else "single level (no hierarchy heads)"])
     rows.append(["input normalisation", f"mean {arch['norm_mean']}, std {arch['norm_std']}", arch["norm_source"]])
+    rows.append(["preprocessing", arch["preprocess"], "layout (H-JEPA eval transform / I-JEPA full-image resize)"])
+    if arch.get("layer_scale"):
+        rows.append(["LayerScale", arch["layer_scale"], "checkpoint keys"])
+    if arch.get("fpn_dim"):
+        rows.append(["FPN", f"width {arch['fpn_dim']}, fusion {arch.get('fpn_fusion')}", "checkpoint keys; config"])
+    if arch.get("projection_norm") and arch["num_levels"] > 1:
+        rows.append(["hierarchy projection norm", arch["projection_norm"], "checkpoint keys"])
+    rows.append(["EMA target encoder", arch.get("ema_target", True), "checkpoint keys"])
     return rows
 
 

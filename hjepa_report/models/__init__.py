@@ -43,6 +43,7 @@ from __future__ import annotations
 
 _LAZY = {
     "load_model": ("loading", "load_model"),
+    "load": ("loading", "load_model"),  # the short name the issue and README use
     "JepaModel": ("api", "JepaModel"),
     "EncoderOutput": ("api", "EncoderOutput"),
     "Prediction": ("api", "Prediction"),

@@ -26,8 +26,9 @@ HEALTH_CAPTION = (
     "terms (Bardes et al. 2022, gamma 1, eps 1e-4) and the mean pairwise cosine for tokens, images and CLS.")
 
 LOGGED_LIMITS = (
-    "The collapse metrics the trainer logged (H-JEPA, src/trainers/trainer.py, _compute_collapse_metrics, every "
-    "10 x log_frequency steps on the training batch); vertical lines mark the evaluated checkpoints. Known "
+    "The collapse metrics the trainer logged, computed as H-JEPA's trainer does (src/trainers/trainer.py, "
+    "_compute_collapse_metrics, on the training batch; this project's sample trainer follows it); vertical "
+    "lines mark the evaluated checkpoints. Known "
     "limits: *_std is the std of all values of the batch's flattened (1+N) x D features, one number, not per "
     "dimension and not of normalised features; *_norm is the mean norm of each image's flattened features; "
     "*_eff_rank is exp of the entropy of the singular values of the first <= 100 images of the batch (one "

@@ -164,16 +164,9 @@ class SchedulesPass(AnalysisPass):
             section.notes.append("The run logged no learning rate, weight decay or EMA momentum; the figure shows "
                                  "the schedules its config implies, nothing measured.")
         if names:
-            only_config = [n for n in names if n not in logged]
-            section.add_figure(
-                "schedules", "Schedules: logged vs implied by the config",
-                "Line: the schedule the config implies (" + "; ".join(
-                    f"{n}: {implied.formulas[n]}" for n in names if implied is not None and n in implied.formulas)
-                + "). Dots: values the run logged"
-                + (f"; panels marked 'config only' ({', '.join(only_config)}) were not logged, so only the "
-                   "config's schedule is drawn" if only_config else "")
-                + f". Healthy: dots on the line (tolerance {rtol:g} relative + {rtol / 10:g} of the peak; EMA compared "
-                  "as 1 - momentum).", schedules_figure(implied, logged, names))
+            section.add_figure("schedules", "Schedules: logged vs implied by the config",
+                               _schedule_caption(names, logged, implied, rtol),
+                               schedules_figure(implied, logged, names))
             self._checks(logged, implied, section, rtol)
         self._present_drift(result["drift"], section)
         section.metrics = json_friendly(section.metrics)
@@ -220,6 +213,25 @@ class SchedulesPass(AnalysisPass):
         section.metrics["ema_drift"] = {
             "checkpoints": table.checkpoints, "parts": table.parts,
             "values": table.values.tolist()}
+
+
+def _schedule_caption(names: list[str], logged: dict, implied, rtol: float) -> str:
+    """Say what the schedules figure draws, where each curve comes from, and what healthy looks like."""
+    parts = []
+    if implied is not None:
+        parts.append("Line: the schedule the config implies (" + "; ".join(
+            f"{n}: {implied.formulas[n]}" for n in names if n in implied.formulas) + ").")
+    if logged:
+        parts.append("Dots: the values the run logged.")
+    only_config = [n for n in names if n not in logged]
+    if implied is not None and only_config:
+        parts.append(f"Panels marked 'config only' ({', '.join(only_config)}) were not logged: only the config's "
+                     "schedule is drawn, nothing measured.")
+    if implied is None:
+        parts.append("No schedule could be derived from the config, so the logged values stand alone.")
+    parts.append(f"Healthy: dots on the line (tolerance {rtol:g} relative + {rtol / 10:g} of the peak; the EMA "
+                 "momentum m is compared as 1 - m).")
+    return " ".join(parts)
 
 
 def _logged_schedules(scalars) -> dict[str, tuple[np.ndarray, np.ndarray]]:

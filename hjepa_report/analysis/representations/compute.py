@@ -172,9 +172,10 @@ def checkpoint_sweep(ctx: ReportContext, cap: int = DEFAULT_CAP) -> Sweep:
               for i, r in enumerate(refs)]
     sweep = Sweep(total=len(refs), cap=cap)
     labels = ma.sample_images(ctx)
+    chosen = ma.chosen_checkpoint(ctx)
     previous = None
     for i in select_evenly(epochs, cap):
-        ref = refs[i]
+        ref = chosen if _same_file(refs[i], chosen) else refs[i]  # reuse the chosen checkpoint's cached outputs
         ctx.progress(f"representations: checkpoint {ref.name}")
         row = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
         try:
@@ -189,6 +190,13 @@ def checkpoint_sweep(ctx: ReportContext, cap: int = DEFAULT_CAP) -> Sweep:
         sweep.rgb_rows.append(len(sweep.rows))
         sweep.rows.append(row)
     return sweep
+
+
+def _same_file(a, b) -> bool:
+    """Tell whether two checkpoint refs are the same file or byte-identical copies (collector's same_as)."""
+    if a is None or b is None:
+        return False
+    return a.path == b.path or a.same_as == b.name or b.same_as == a.name
 
 
 def knn_k(labels, k: int = 5) -> int:

@@ -81,7 +81,12 @@ def load_report_json(path: Path) -> dict:
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ReportError(f"cannot read {path}: {exc}") from exc
+        raise ReportError(f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
+    return check_report_doc(doc, path)
+
+
+def check_report_doc(doc, path: Path) -> dict:
+    """Return `doc` when it is a report.json document of hjepa-report; raise ReportError naming `path` if not."""
     if not (isinstance(doc, dict) and isinstance(doc.get("tool"), dict)
             and doc["tool"].get("name") == "hjepa-report" and isinstance(doc.get("run"), dict)
             and "sections" in doc):

@@ -1,0 +1,159 @@
+"""`hjepa-report index DIR`: one self-contained index.html listing every report found below a folder.
+
+One row per report.json (date, run, layout, verdict, key metrics, relative links to its report.html and
+report.json), sortable by any column with a few lines of inline JavaScript. JSON files that look like reports
+(named report.json, or NAME.json next to NAME.html) but cannot be read or were not written by hjepa-report
+get a note row saying why; comparisons written by `hjepa-report compare` are linked in their own list.
+Re-running rewrites the index atomically, so it always reflects the folder as it is now.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import ReportError
+from .compare import check_report_doc, relative_link
+from .summary import format_value, key_metrics
+from .write import write_atomic
+
+VERDICT_RANK = {"fail": 0, "warn": 1, "pass": 2}
+
+
+@dataclass
+class IndexRow:
+    """One report in the index (or, with `note`, one file that could not be listed as a report)."""
+
+    path: str  # the report.json, relative to the index's folder
+    date: str = ""
+    date_sort: str = ""
+    name: str = ""
+    layout: str = ""
+    verdict: str = ""
+    counts: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)  # key -> (text, sort value)
+    html_link: str | None = None
+    json_link: str = ""
+    note: str = ""
+
+
+@dataclass
+class IndexView:
+    """What the index template shows."""
+
+    root: str
+    created_at: str
+    rows: list[IndexRow]
+    notes: list[IndexRow]
+    columns: list[tuple[str, str]]  # (metric key, header)
+    comparisons: list[tuple[str, str]]  # (link, title)
+
+
+def find_report_files(root: Path) -> list[Path]:
+    """Return report-like JSON files below root: every report.json and every NAME.json beside a NAME.html.
+
+    Hidden folders (.git, .venv, ...) are not entered and symbolic links to folders are not followed.
+    """
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        names = set(files)
+        for name in sorted(files):
+            if name == "report.json" or (name.endswith(".json") and name[:-5] + ".html" in names):
+                found.append(Path(folder) / name)
+    return found
+
+
+def build_index(root: Path, out_dir: Path) -> IndexView:
+    """Read every report below root into index rows (links relative to out_dir)."""
+    rows, notes, comparisons = [], [], []
+    for path in find_report_files(root):
+        rel = relative_link(path, out_dir)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(doc, dict) and doc.get("kind") == "comparison":
+                comparisons.append((relative_link(path.with_suffix(".html"), out_dir), _comparison_title(doc, path)))
+            else:
+                rows.append(_row(path, check_report_doc(doc, path), out_dir))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            notes.append(IndexRow(rel, note=f"cannot read this file: {type(exc).__name__}: {exc}"))
+        except ReportError as exc:
+            notes.append(IndexRow(rel, note=str(exc).replace(str(path), "this file")))
+    rows.sort(key=lambda r: r.date_sort, reverse=True)
+    return IndexView(str(root), datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), rows, notes,
+                     _metric_columns(rows), comparisons)
+
+
+def write_index(root: Path, out: Path | None = None) -> Path:
+    """Write the index of every report below `root` to `out` (default root/index.html), atomically."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ReportError(f"{root} is not a folder")
+    out = Path(out) if out else root / "index.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        out = out / "index.html"
+    write_atomic({out: render_index(build_index(root, out.parent))})
+    return out
+
+
+def render_index(view: IndexView) -> str:
+    """Render the index page (Jinja2, autoescaped) with the report CSS and the sorting script inlined."""
+    from .html import environment, templates_dir
+
+    folder = templates_dir()
+    css = "\n".join((folder / name).read_text(encoding="utf-8") for name in ("report.css", "pages.css"))
+    js = (folder / "index.js").read_text(encoding="utf-8")
+    return environment().get_template("index.html.j2").render(index=view, css=css, js=js)
+
+
+def _row(path: Path, doc: dict, out_dir: Path) -> IndexRow:
+    run, health = doc["run"], doc.get("health") or {}
+    checks = [c for c in health.get("checks") or [] if isinstance(c, dict)]
+    html = path.with_name("report.html" if path.name == "report.json" else path.stem + ".html")
+    created = str(doc.get("created_at") or "")
+    return IndexRow(
+        path=relative_link(path, out_dir), date=_display_date(created), date_sort=created,
+        name=str(run.get("name") or path.parent.name), layout=str(run.get("layout") or ""),
+        verdict=str(health.get("verdict") or ""),
+        counts={s: sum(c.get("status") == s for c in checks) for s in ("fail", "warn", "pass")},
+        metrics={m.key: _metric_cell(m) for m in key_metrics(doc) if m.key in INDEX_METRICS},
+        html_link=relative_link(html, out_dir) if html.is_file() else None, json_link=relative_link(path, out_dir))
+
+
+# The key metrics an index shows (summary.key_metrics has more), in column order: short headers.
+INDEX_METRICS = {"loss_end": "loss end", "rankme_tokens": "RankMe tokens", "mean_pairwise_cosine": "pairwise cos",
+                 "knn_accuracy": "kNN acc", "lidar": "LiDAR", "prediction_cosine_l0": "pred cos L0",
+                 "best_checkpoint": "best checkpoint"}
+
+
+def _metric_columns(rows: list[IndexRow]) -> list[tuple[str, str]]:
+    """The INDEX_METRICS any listed report has, in INDEX_METRICS order."""
+    present = {key for row in rows for key in row.metrics}
+    return [(key, header) for key, header in INDEX_METRICS.items() if key in present]
+
+
+def _metric_cell(metric) -> tuple[str, float | str]:
+    """Return (text, sort value) of a metric cell; a checkpoint is shown by its file name."""
+    if isinstance(metric.value, float):
+        return format_value(metric.value), metric.value
+    text = Path(str(metric.value)).name if metric.key == "best_checkpoint" else str(metric.value)
+    return text, text
+
+
+def _display_date(created: str) -> str:
+    """Return an ISO 8601 time as 'YYYY-MM-DD HH:MM' in UTC (times without a zone are taken as UTC)."""
+    try:
+        moment = datetime.fromisoformat(created)
+    except ValueError:
+        return created
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _comparison_title(doc: dict, path: Path) -> str:
+    labels = [str(r.get("label")) for r in doc.get("runs") or [] if isinstance(r, dict)]
+    return " vs ".join(labels) if labels else path.stem

@@ -66,7 +66,7 @@ def main():
               help="Curve smoothing weight (TensorBoard's debiased EMA).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice in the report.")
 @click.option("--device", default="cpu", show_default=True, help="Device for the networks (cpu or cuda).")
-@click.option("--max-images", type=click.IntRange(1, 4096), default=16, show_default=True,
+@click.option("--max-images", type=click.IntRange(1, 4096), default=32, show_default=True,
               help="Sample images passed through the networks.")
 @click.option("--encoder-heads", type=click.IntRange(1), help="Encoder attention heads, when the config does not say.")
 @click.option("--predictor-heads", type=click.IntRange(1), help="Predictor attention heads, when the config does not say.")
@@ -75,6 +75,8 @@ def main():
 @click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
 @click.option("--landscape-grid", type=click.IntRange(3, 101), default=21, show_default=True,
               help="Points per axis of the loss-landscape grid.")
+@click.option("--landscape-seconds", type=click.FloatRange(0), default=120, show_default=True,
+              help="Time budget of the loss landscape; the grid shrinks to fit it (0: no limit).")
 @click.option("--thresholds", "thresholds_file", type=click.Path(path_type=Path),
               help="YAML/JSON file overriding health-check thresholds (names in the README).")
 @click.option("--fail-on", type=click.Choice(["warn", "fail"]),

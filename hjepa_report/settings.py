@@ -23,12 +23,13 @@ class ReportSettings:
     smoothing: float = 0.6  # TensorBoard-style debiased EMA weight for curves
     seed: int = 0  # every random choice (masks, t-SNE, directions, image sampling) derives from it
     device: str = "cpu"
-    max_images: int = 16
+    max_images: int = 32
     encoder_heads: int | None = None
     predictor_heads: int | None = None
     model_factory: str | None = None  # "module:callable" escape hatch
     minimal: bool = False
     landscape_grid: int = 21  # points per axis of the loss-landscape grid
+    landscape_seconds: float | None = 120.0  # the grid shrinks to fit this budget (None or 0: no limit)
     thresholds: dict[str, float] = field(default_factory=dict)  # health-check overrides (--thresholds FILE)
     fail_on: str | None = None  # warn | fail: exit non-zero when the verdict is at least this bad
     summary_md: Path | None = None  # write a PR-comment-sized Markdown summary here

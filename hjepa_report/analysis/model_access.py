@@ -47,7 +47,10 @@ def chosen_checkpoint(ctx: ReportContext) -> CheckpointRef | None:
 
 
 def model_for(ctx: ReportContext, checkpoint: CheckpointRef | None = None):
-    """Return the JepaModel of a checkpoint (default: the chosen one), built once per report.
+    """Return the JepaModel of a checkpoint (default: the chosen one).
+
+    The chosen checkpoint's network is built once per report; other checkpoints (sweeps) share one slot, so
+    a sweep holds at most two networks in memory.
 
     Raises ReportError (e.g. ModelBuildError) with a one-line reason when it cannot be rebuilt; the failure is
     cached too, so every pass reports the same reason without retrying.
@@ -55,7 +58,15 @@ def model_for(ctx: ReportContext, checkpoint: CheckpointRef | None = None):
     ref = checkpoint or chosen_checkpoint(ctx)
     if ref is None:
         raise ReportError("the run has no checkpoint")
-    outcome = ctx.cached(("model", str(ref.path)), lambda: _load(ctx, ref))
+    chosen = chosen_checkpoint(ctx)
+    if chosen is not None and str(ref.path) == str(chosen.path):
+        outcome = ctx.cached(("model", str(ref.path)), lambda: _load(ctx, ref))
+    else:  # sweeps over checkpoints keep one extra network in memory, not all of them (ViT-B: ~1 GB each)
+        slot: dict = ctx.cached("other-model-slot", dict)
+        if str(ref.path) not in slot:
+            slot.clear()
+            slot[str(ref.path)] = _load(ctx, ref)
+        outcome = slot[str(ref.path)]
     if isinstance(outcome, ReportError):
         raise outcome
     if checkpoint is None:

@@ -1,4 +1,5 @@
-"""The list of analysis passes, in report order. Add a pass here and the contract tests cover it."""
+"""The list of analysis passes; their order here is their order in the report. Add a pass here and the
+contract tests (tests/test_registry.py) cover it."""
 
 from __future__ import annotations
 
@@ -12,17 +13,24 @@ PASSES = [
     "modelcard:ModelCardPass",
     "loghealth:LogHealthPass",
     "training:TrainingPass",
+    "dynamics.section:HierarchyLossPass",
+    "dynamics.section:SchedulesPass",
     "masking.section:MaskingPass",
+    "attention.section:AttentionPass",
+    "representations.section:PredictionsPass",
+    "representations.section:RepresentationsPass",
+    "dynamics.model_passes:GradientFlowPass",
+    "dynamics.model_passes:LandscapePass",
 ]
 
 
 def all_passes() -> list[AnalysisPass]:
-    """Instantiate every registered pass, sorted by its `order`."""
+    """Instantiate every registered pass, in report order."""
     passes = []
     for spec in PASSES:
         module, _, cls = spec.partition(":")
         passes.append(getattr(import_module(f"{__package__}.{module}"), cls)())
-    return sorted(passes, key=lambda p: p.order)
+    return passes
 
 
 def pass_names() -> list[str]:

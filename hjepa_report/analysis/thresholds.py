@@ -24,8 +24,8 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "hierarchy.stall_improvement": (0.02, "a level 'stops improving' when its loss fell by less than this "
                                           "fraction over the last third of training"),
     "hierarchy.others_improvement": (0.1, "... while another level fell by more than this fraction"),
-    "schedule.rel_tolerance": (0.02, "a logged lr / EMA point mismatches the config when it differs by more than "
-                                     "this relative amount"),
+    "schedule.rel_tolerance": (1e-3, "a logged lr / EMA point mismatches the config when |logged - implied| > "
+                                     "tol * |implied| + tol / 10 * peak"),
     "gradients.vanishing": (1e-7, "a layer's gradients vanish when every |g| is below this"),
     "gradients.exploding": (1e3, "a layer's gradient norm explodes above this"),
     "masks.never_sampled.warn": (1, "warn when at least this many patches are never a target or never context"),

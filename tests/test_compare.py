@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 
 from hjepa_report.errors import ReportError
-from hjepa_report.render.compare import build_comparison, figure_uris, find_report_json
+from hjepa_report.render.compare import build_comparison, find_report_json, report_figures
 from reportfixtures import LOSS_SCALE, NAN_TAG, cached_report, fast_sections
 
 
@@ -90,6 +90,7 @@ def test_masking_figures_side_by_side_are_the_reports_own(with_figures, tmp_path
     for fid in expected:
         src = re.search(rf'<figure id="{re.escape(fid)}"[^>]*>.*?<img src="([^"]+)"', page, re.S).group(1)
         assert html.count(f'src="{src}"') == 2, f"{fid} is not shown once per run"
+    assert html.count("(caption of base's report)") == len(expected)
     assert not any("sample images differ" in n for n in data["notes"])
     alone = tmp_path / "alone" / "report.json"  # a report.json whose report.html is not beside it
     alone.parent.mkdir()
@@ -165,9 +166,11 @@ def test_bad_sources_are_clear_errors(pair, tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
-def test_figure_uris_takes_the_first_image_inside_each_wanted_element():
+def test_report_figures_takes_the_first_image_and_caption_inside_each_wanted_element():
     page = ('<section><figure id="masking-a"><figcaption>t<br></figcaption><div><img src="data:image/png;base64,AA">'
-            '</div><img src="data:image/png;base64,BB"></figure><figure id="other"><img src="data:image/gif;base64,'
-            'CC"></figure><figure id="attention-x"><img src="http://example.com/x.png"></figure>'
+            '</div><img src="data:image/png;base64,BB"><p class="caption">How to <b>read</b>\n it.</p>'
+            '<p class="caption">second</p></figure><figure id="other"><img src="data:image/gif;base64,CC"></figure>'
+            '<figure id="attention-x"><img src="http://example.com/x.png"></figure>'
             '<img src="data:image/png;base64,DD"></section>')
-    assert figure_uris(page, {"masking-a", "attention-x", "missing"}) == {"masking-a": "data:image/png;base64,AA"}
+    assert report_figures(page, {"masking-a", "attention-x", "missing"}) == {
+        "masking-a": {"uri": "data:image/png;base64,AA", "caption": "How to read it."}}

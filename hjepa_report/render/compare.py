@@ -223,15 +223,20 @@ def side_by_side_figures(runs: list[ReportedRun], notes: list[str]) -> tuple[lis
                 wanted += [(f["id"], f.get("title") or f["id"]) for f in section.get("figures") or []]
     wanted = list(dict.fromkeys(wanted))
     ids = {fid for fid, _ in wanted}
-    uris = []
+    found = []
     for run in runs:
         try:
-            uris.append(figure_uris(run.html_path.read_text(encoding="utf-8"), ids) if ids else {})
+            found.append(report_figures(run.html_path.read_text(encoding="utf-8"), ids) if ids else {})
         except OSError:
-            uris.append({})
+            found.append({})
             notes.append(f"{run.label}: {run.html_path} cannot be read, so its figures are not shown.")
-    rows = [{"id": fid, "title": title, "cells": [u.get(fid) for u in uris]} for fid, title in wanted]
-    rows = [r for r in rows if sum(c is not None for c in r["cells"]) >= 2]
+    rows = []
+    for fid, title in wanted:
+        parts = [f.get(fid) for f in found]
+        first = next((p for p in parts if p), None)
+        if sum(p is not None for p in parts) >= 2:
+            rows.append({"id": fid, "title": title, "cells": [p["uri"] if p else None for p in parts],
+                         "caption": first["caption"], "caption_of": runs[parts.index(first)].label})
     if not rows:
         notes.append("No masking or attention figure is in two or more of these reports.")
     elif not _same_images(runs):
@@ -240,36 +245,52 @@ def side_by_side_figures(runs: list[ReportedRun], notes: list[str]) -> tuple[lis
                   for r in rows]
 
 
-class _FigureImages(HTMLParser):
-    """Collect the src of the first <img> inside each element whose id is wanted."""
+class _FigureParts(HTMLParser):
+    """Collect, per wanted element id, the src of its first <img> and the text of its first <p class="caption">."""
 
     def __init__(self, ids: set[str]):
         super().__init__(convert_charrefs=True)
-        self.ids, self.found, self._open = ids, {}, []  # _open: stack of (tag, wanted id or None)
+        self.ids, self.uris, self.captions = ids, {}, {}
+        self._open: list[tuple[str, str | None]] = []  # stack of (tag, wanted id or None)
+        self._caption: tuple[str, list[str]] | None = None  # (owner id, text parts) while inside a caption
+
+    def _owner(self) -> str | None:
+        return next((fid for _, fid in reversed(self._open) if fid), None)
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        owner = self._owner()
         if tag == "img":
-            owner = next((fid for _, fid in reversed(self._open) if fid), None)
-            if owner and owner not in self.found and attrs.get("src"):
-                self.found[owner] = attrs["src"]
+            if owner and owner not in self.uris and attrs.get("src"):
+                self.uris[owner] = attrs["src"]
             return
-        if tag not in ("br", "hr", "meta", "link", "input", "source", "wbr"):
-            self._open.append((tag, attrs.get("id") if attrs.get("id") in self.ids else None))
+        if tag in ("br", "hr", "meta", "link", "input", "source", "wbr"):
+            return
+        if tag == "p" and owner and owner not in self.captions and "caption" in (attrs.get("class") or "").split():
+            self._caption = (owner, [])
+        self._open.append((tag, attrs.get("id") if attrs.get("id") in self.ids else None))
+
+    def handle_data(self, data):
+        if self._caption:
+            self._caption[1].append(data)
 
     def handle_endtag(self, tag):
+        if tag == "p" and self._caption:
+            owner, parts = self._caption
+            self.captions[owner], self._caption = " ".join("".join(parts).split()), None
         for i in range(len(self._open) - 1, -1, -1):
             if self._open[i][0] == tag:
                 del self._open[i:]
                 return
 
 
-def figure_uris(html: str, ids: set[str]) -> dict[str, str]:
-    """Return {figure id: data: URI} for the wanted ids found in a report.html (only data: URIs are kept)."""
-    parser = _FigureImages(ids)
+def report_figures(html: str, ids: set[str]) -> dict[str, dict]:
+    """Return {figure id: {"uri", "caption"}} for the wanted ids found in a report.html (data: URIs only)."""
+    parser = _FigureParts(ids)
     parser.feed(html)
     parser.close()
-    return {k: v for k, v in parser.found.items() if v.startswith("data:image/")}
+    return {k: {"uri": v, "caption": parser.captions.get(k, "")} for k, v in parser.uris.items()
+            if v.startswith("data:image/")}
 
 
 def render_comparison(comparison: Comparison) -> str:

@@ -41,6 +41,8 @@ def main():
 
     \b
     Usage:  hjepa-report RUN_DIR [OPTIONS]      (same as: hjepa-report report RUN_DIR)
+            hjepa-report compare RUN_A RUN_B    (runs already reported)
+            hjepa-report index DIR              (an index of every report below DIR)
     Help:   hjepa-report report --help
     """
 
@@ -100,6 +102,8 @@ def report_command(run_dir: Path, thresholds_file: Path | None, **options):
     verdict = report.verdict()
     if not settings.quiet:
         click.echo(f"report: {html_path}\njson:   {json_path}\nverdict: {verdict}", err=True)
+    if settings.summary_md:
+        _guarded(lambda: _write_summary(json_path, settings.summary_md, html_path.name))
     click.echo(str(html_path))
     if failed and settings.strict:
         click.echo(f"error: section(s) failed under --strict: {', '.join(failed)}", err=True)
@@ -109,6 +113,35 @@ def report_command(run_dir: Path, thresholds_file: Path | None, **options):
             settings.fail_on]]
         click.echo(f"verdict {verdict} (--fail-on {settings.fail_on}): {', '.join(reasons)}", err=True)
         sys.exit(EXIT_VERDICT)
+
+
+@main.command("compare")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--baseline", type=click.Path(path_type=Path),
+              help="Run or report the others are compared with (default: the first).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("reports/compare.html"),
+              show_default=True, help="Comparison page (compare.json is written beside it).")
+@click.option("--labels", multiple=True, callback=_split_list, help="Names for the runs (comma-separated).")
+def compare_command(runs, baseline, output, labels):
+    """Compare reported runs: verdicts, metric deltas, overlaid curves, masking and attention side by side.
+
+    RUNS are run directories already reported (their report at ./reports/<name>/report.json), report folders
+    or report.json files.
+    """
+    from .render.compare import build_comparison
+
+    sources = ([baseline] if baseline else []) + [r for r in runs if r != baseline]
+    click.echo(str(_guarded(lambda: build_comparison(sources, output, labels=labels or None))))
+
+
+@main.command("index")
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Index page. Default: ROOT/index.html.")
+def index_command(root, output):
+    """Write an index page listing every report (report.json) below ROOT; re-running updates it."""
+    from .render.index import write_index
+
+    click.echo(str(_guarded(lambda: write_index(root, output))))
 
 
 @main.command("make-sample")
@@ -122,6 +155,14 @@ def make_sample_command(out_dir: Path, seed: int, epochs: int | None, quiet: boo
 
     path = _guarded(lambda: make_sample_run(out_dir, seed=seed, epochs=epochs, quiet=quiet))
     click.echo(str(path))
+
+
+def _write_summary(json_path: Path, out: Path, html_name: str) -> Path:
+    import json
+
+    from .render.summary import write_summary_md
+
+    return write_summary_md(json.loads(json_path.read_text(encoding="utf-8")), out, html_name=html_name)
 
 
 def _guarded(action):

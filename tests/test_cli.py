@@ -80,7 +80,7 @@ def with_exploding_pass(monkeypatch):
 
 def test_a_failing_section_becomes_an_error_card_and_the_rest_renders(tmp_path, with_exploding_pass):
     out = tmp_path / "r.html"
-    result = invoke(HJEPA_RUN, "-o", out, "--quiet")
+    result = invoke(HJEPA_RUN, "-o", out, "--quiet", "--sections", "exploding,training")
     assert result.exit_code == 0, result.output
     doc = json.loads(out.with_suffix(".json").read_text())
     sections = {s["name"]: s for s in doc["sections"]}
@@ -91,7 +91,7 @@ def test_a_failing_section_becomes_an_error_card_and_the_rest_renders(tmp_path, 
 
 
 def test_strict_turns_a_failing_section_into_exit_3(tmp_path, with_exploding_pass):
-    result = invoke(HJEPA_RUN, "-o", tmp_path / "r.html", "--quiet", "--strict")
+    result = invoke(HJEPA_RUN, "-o", tmp_path / "r.html", "--quiet", "--strict", "--sections", "exploding,training")
     assert result.exit_code == 3 and "exploding" in result.output
     assert (tmp_path / "r.json").exists()  # the report is still written
 

@@ -91,7 +91,10 @@ def known_model_info(ctx: ReportContext) -> dict:
     """Return the rebuilt model's info as a dict (patch_size, grid, image_size, ...), or {} when there is none.
 
     For passes that work without a model but are more exact with one (masking takes the real patch size).
+    What an earlier pass already put in ctx.shared["model_info"] is used as is.
     """
+    if ctx.shared.get("model_info"):
+        return ctx.shared["model_info"]
     if chosen_checkpoint(ctx) is None:
         return {}
     try:

@@ -119,20 +119,36 @@ def test_collapse_check_on_the_anchors():
     for name, expected in (("isotropic", "pass"), ("collapsed", "fail")):
         section = Section("representations", "Representations")
         health = {k: M.embedding_health(anchors[name]) for k in ("tokens", "image")}
-        _collapse_check(health, ah, section)
+        ctx = ReportContext(Run(root=Path("/tmp"), name="r", layout="generic", layout_reason="test"),
+                            ReportSettings())
+        _collapse_check(health, ah, ctx, section)
         assert section.checks[0].status == expected
+
+
+def test_collapse_thresholds_can_be_overridden():
+    anchors = M.reference_embeddings(64, 32, seed=0)
+    ah = {k: {a: M.embedding_health(r) for a, r in anchors.items()} for k in ("tokens", "image")}
+    health = {k: M.embedding_health(anchors["isotropic"]) for k in ("tokens", "image")}
+    strict = ReportSettings(thresholds={"collapse.rankme_fraction.warn": 1.5})
+    section = Section("representations", "Representations")
+    _collapse_check(health, ah, ReportContext(Run(root=Path("/tmp"), name="r", layout="generic",
+                                                  layout_reason="test"), strict), section)
+    assert section.checks[0].status == "warn"
 
 
 def test_prediction_check_warns_when_the_baseline_wins():
     rows = [{"level": 0, "cosine_mean": 0.8, "baseline_cosine_mean": 0.5, "beats_baseline": True},
             {"level": 1, "cosine_mean": 0.4, "baseline_cosine_mean": 0.5, "beats_baseline": False}]
     section = Section("predictions", "Predictions")
-    _prediction_check(rows, section)
+    _prediction_check(rows, 0.0, section)
     assert section.checks[0].status == "warn" and section.checks[0].value == pytest.approx(-0.1)
     section = Section("predictions", "Predictions")
-    _prediction_check(rows[:1], section)
+    _prediction_check(rows[:1], 0.0, section)
     assert section.checks[0].status == "pass"
     assert np.isclose(section.checks[0].value, 0.3)
+    section = Section("predictions", "Predictions")
+    _prediction_check(rows[:1], 0.35, section)  # a demanded margin larger than the real one
+    assert section.checks[0].status == "warn"
 
 
 def test_representations_skip_with_one_image():

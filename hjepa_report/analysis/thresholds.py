@@ -29,6 +29,10 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "gradients.vanishing": (1e-7, "a layer's gradients vanish when every |g| is below this"),
     "gradients.exploding": (1e3, "a layer's gradient norm explodes above this"),
     "masks.never_sampled.warn": (1, "warn when at least this many patches are never a target or never context"),
+    "masks.fallback.warn": (0.1, "warn when more than this share of H-JEPA's level-0 target blocks come from the "
+                                 "generator's unchecked fallback"),
+    "masks.collation.warn": (0.2, "warn when I-JEPA's batch collation cuts more than this mean share of a context"),
+    "masks.log_z": (4.5, "the run's logged mask sizes disagree with its config's masking when |z| exceeds this"),
     "prediction.baseline_margin": (0.0, "predictions must beat the mean-target-token baseline's cosine by more "
                                         "than this"),
 }

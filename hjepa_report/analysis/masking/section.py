@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..base import AnalysisPass, ReportContext, Section
+from ..thresholds import threshold
 from ..model_access import known_model_info
 from . import captions, figures, gifs
 from .config import mask_settings
@@ -25,9 +26,6 @@ from .stats import (LOGGED_MASK_TAGS, MaskStats, batch_values, collation_effect,
 N_DRAWS = 1000  # draws behind every statistic
 N_GRID = 9  # draws shown side by side
 N_GIF = 8  # draws in the "successive draws" animation
-FALLBACK_WARN = 0.10  # share of H-JEPA target blocks from the unchecked fallback path worth a warning
-COLLATION_WARN = 0.20  # mean share of a context cut away by I-JEPA's collation worth a warning
-LOG_Z = 4.5  # |z| above which the run's logged mask numbers disagree with its config's masking
 MIN_BATCHES = 64  # full batches behind the per-batch comparison with the training log
 
 
@@ -93,7 +91,7 @@ class MaskingPass(AnalysisPass):
         _add_statistics(section, result)
         _add_animations(section, result)
         section.metrics.update(_metrics(result))
-        _add_checks(section, result)
+        _add_checks(section, result, ctx)
         ctx.shared["masking"] = {"family": d.settings["family"], "grid": list(d.grid), "seed": d.seed,
                                  "never_target_patches": result.stats["raw"].never_target,
                                  "never_context_patches": result.stats["raw"].never_context}
@@ -191,10 +189,12 @@ def _metrics(r: MaskingResult) -> dict:
     return out
 
 
-def _add_checks(section: Section, r: MaskingResult) -> None:
+def _add_checks(section: Section, r: MaskingResult, ctx: ReportContext) -> None:
     raw, d = r.stats["raw"], r.draws
     never_t, never_c = raw.never_target, raw.never_context
-    if never_t or never_c:
+    fallback_warn, collation_warn, log_z = (threshold(ctx, n) for n in (
+        "masks.fallback.warn", "masks.collation.warn", "masks.log_z"))
+    if max(never_t, never_c) >= threshold(ctx, "masks.never_sampled.warn"):
         section.add_check("masks-never-sampled", "warn", captions.never_sampled(d, never_t, never_c),
                           figure_id="statistics", value=float(max(never_t, never_c)))
     else:
@@ -202,16 +202,16 @@ def _add_checks(section: Section, r: MaskingResult) -> None:
                           f"the {d.n} draws", figure_id="statistics", value=0.0)
     if r.collation and d.settings["batch_size"] > 1:
         lost = r.collation["fraction_of_context_removed"]["mean"]
-        status = "warn" if lost > COLLATION_WARN else "pass"
-        section.add_check("masks-collation-truncation", status, captions.collation_check(d, r.collation, COLLATION_WARN),
+        status = "warn" if lost > collation_warn else "pass"
+        section.add_check("masks-collation-truncation", status, captions.collation_check(d, r.collation, collation_warn),
                           figure_id="statistics", value=round(lost, 4))
     for tag, cmp in r.log_comparison.items():
         z = cmp["z"]
-        status = "warn" if z is None or abs(z) > LOG_Z else "pass"
-        section.add_check(f"masks-match-log-{tag.replace('/', '-')}", status, captions.log_check(tag, cmp, LOG_Z),
+        status = "warn" if z is None or abs(z) > log_z else "pass"
+        section.add_check(f"masks-match-log-{tag.replace('/', '-')}", status, captions.log_check(tag, cmp, log_z),
                           figure_id="statistics", value=z)
     if r.hjepa:
         share = r.hjepa["levels"]["level_0"]["fallback_fraction_of_target_blocks"]
-        status = "warn" if share > FALLBACK_WARN else "pass"
-        section.add_check("masks-fallback-blocks", status, captions.fallback_check(d, share, FALLBACK_WARN),
+        status = "warn" if share > fallback_warn else "pass"
+        section.add_check("masks-fallback-blocks", status, captions.fallback_check(d, share, fallback_warn),
                           figure_id="statistics", value=round(share, 4))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import model_access as ma
+from ..thresholds import threshold
 from ..base import AnalysisPass, Animation, Picture, ReportContext, Section
 from . import compute as C
 from . import metrics as M
@@ -68,12 +69,13 @@ class PredictionsPass(AnalysisPass):
         section.metrics.update({"levels": result.summary, "mask_strategy": m.strategy, "mask_seed": m.seed,
                                 "images": len(images.labels), "target_kind": result.target_kind,
                                 "seconds_predict": round(result.seconds, 3)})
-        _prediction_check(result.summary, section)
+        _prediction_check(result.summary, threshold(ctx, "prediction.baseline_margin"), section)
 
 
-def _prediction_check(summary: list[dict], section: Section) -> None:
-    """Warn when a level's predictor does not beat the mean-target-token baseline in mean cosine."""
-    losing = [r["level"] for r in summary if not r["beats_baseline"]]
+def _prediction_check(summary: list[dict], margin_needed: float, section: Section) -> None:
+    """Warn when a level's predictor does not beat the mean-target-token baseline in mean cosine by more than
+    `margin_needed` (threshold prediction.baseline_margin)."""
+    losing = [r["level"] for r in summary if r["cosine_mean"] - r["baseline_cosine_mean"] <= margin_needed]
     margin = min(r["cosine_mean"] - r["baseline_cosine_mean"] for r in summary)
     if losing:
         section.add_check("prediction-vs-baseline", "warn",
@@ -157,7 +159,7 @@ class RepresentationsPass(AnalysisPass):
         self._present_checkpoints(r, ctx, images, section)
         section.metrics.update({"seed": r["seed"], "health": h, "anchors": ah, "lidar": r["lidar"],
                                 "accuracy": r["accuracy"], "point_cap": POINT_CAP, "token_cap": TOKEN_CAP})
-        _collapse_check(h, ah, section)
+        _collapse_check(h, ah, ctx, section)
 
     def _present_space(self, r: dict, images, section: Section) -> None:
         """Projections, neighbours, accuracies, LiDAR."""
@@ -259,12 +261,22 @@ def _batch_size(config) -> int | None:
     return None
 
 
-def _collapse_check(h: dict, ah: dict, section: Section) -> None:
-    """Fail / warn when patch-token RankMe is far below the isotropic anchor or images all point alike."""
+def _collapse_check(h: dict, ah: dict, ctx: ReportContext, section: Section) -> None:
+    """Fail / warn when patch-token RankMe is far below the isotropic anchor, the normalised per-dimension std is
+    far below 1/sqrt(D), or image embeddings all point alike (thresholds: analysis/thresholds.py)."""
+    t = {name: threshold(ctx, f"collapse.{name}") for name in (
+        "rankme_fraction.warn", "rankme_fraction.fail", "std_fraction.fail", "mean_cosine.warn", "mean_cosine.fail")}
     ratio = h["tokens"]["rankme"] / max(ah["tokens"]["isotropic"]["rankme"], 1e-12)
+    std_ratio = h["tokens"]["normalised_std_mean"] / h["tokens"]["isotropic_std"]
     cos = h["image"]["mean_pairwise_cosine"]
     detail = (f"patch-token RankMe {h['tokens']['rankme']:.1f} = {ratio:.0%} of the isotropic anchor "
-              f"({ah['tokens']['isotropic']['rankme']:.1f}); mean pairwise cosine of image embeddings {cos:.3f}")
-    status = "fail" if ratio < 0.1 or cos > 0.99 else "warn" if ratio < 0.25 or cos > 0.9 else "pass"
+              f"({ah['tokens']['isotropic']['rankme']:.1f}); normalised per-dimension std {std_ratio:.0%} of "
+              f"1/sqrt(D); mean pairwise cosine of image embeddings {cos:.3f}")
+    if ratio < t["rankme_fraction.fail"] or std_ratio < t["std_fraction.fail"] or cos > t["mean_cosine.fail"]:
+        status = "fail"
+    elif ratio < t["rankme_fraction.warn"] or cos > t["mean_cosine.warn"]:
+        status = "warn"
+    else:
+        status = "pass"
     section.add_check("collapse", status, detail + {"fail": ": collapsed", "warn": ": partly collapsed",
                                                     "pass": ""}[status], figure_id="health", value=ratio)

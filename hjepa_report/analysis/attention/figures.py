@@ -8,6 +8,7 @@ range, brighter = more attention. No pyplot: figures come from `analysis.plottin
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -109,7 +110,7 @@ def rollout_figure(images: Sequence[np.ndarray], rollout_maps: np.ndarray, varia
         top.imshow(images[k])
         _bare(top, titles[k] if titles else f"image {k}")
         draw_overlay(bottom, images[k], rollout_maps[k], title="rollout")
-    fig.suptitle(variant, fontsize=8, wrap=True)
+    fig.suptitle(textwrap.fill(variant, width=int(13 * PANEL_INCHES * ncols)), fontsize=8)  # ~13 chars/inch
     return fig
 
 

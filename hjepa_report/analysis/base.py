@@ -163,7 +163,6 @@ class AnalysisPass:
     name: str = ""
     title: str = ""
     minimal: bool = True  # runs under --minimal
-    order: int = 100  # position in the report
 
     def applies(self, ctx: ReportContext) -> str | None:
         """Return None when the pass can run on this run, else a one-line reason it is skipped."""

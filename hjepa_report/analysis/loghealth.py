@@ -37,7 +37,6 @@ class LogHealthPass(AnalysisPass):
 
     name = "log-health"
     title = "Log checks"
-    order = 15
 
     def applies(self, ctx: ReportContext) -> str | None:
         return None if len(ctx.run.scalars) else "No scalar logs: nothing to check here."

@@ -14,7 +14,6 @@ class ModelCardPass(AnalysisPass):
 
     name = "model"
     title = "Model"
-    order = 12
 
     def applies(self, ctx: ReportContext) -> str | None:
         return model_skip_reason(ctx, needs_images=False)

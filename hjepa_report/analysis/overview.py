@@ -32,7 +32,6 @@ class OverviewPass(AnalysisPass):
 
     name = "overview"
     title = "Overview"
-    order = 10
 
     def compute(self, ctx: ReportContext) -> dict:
         run = ctx.run

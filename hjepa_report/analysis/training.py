@@ -59,7 +59,6 @@ class TrainingPass(AnalysisPass):
 
     name = "training"
     title = "Training curves"
-    order = 20
 
     def applies(self, ctx: ReportContext) -> str | None:
         if len(ctx.run.scalars) == 0:

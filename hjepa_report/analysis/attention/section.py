@@ -29,7 +29,6 @@ class AttentionPass(AnalysisPass):
     name = "attention"
     title = "Attention"
     minimal = False
-    order = 250
 
     def applies(self, ctx: ReportContext) -> str | None:
         reason = model_skip_reason(ctx)

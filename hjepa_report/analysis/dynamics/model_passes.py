@@ -90,7 +90,6 @@ class GradientFlowPass(AnalysisPass):
 
     name = "gradient-flow"
     title = "Gradient flow"
-    order = 330
 
     def applies(self, ctx: ReportContext) -> str | None:
         return _model_reason(ctx)
@@ -184,7 +183,6 @@ class LandscapePass(AnalysisPass):
 
     name = "loss-landscape"
     title = "Loss landscape"
-    order = 340
     minimal = False
 
     def applies(self, ctx: ReportContext) -> str | None:

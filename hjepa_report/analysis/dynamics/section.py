@@ -31,7 +31,6 @@ class HierarchyLossPass(AnalysisPass):
 
     name = "hierarchy-losses"
     title = "Hierarchical losses"
-    order = 310
 
     def applies(self, ctx: ReportContext) -> str | None:
         if hl.find_level_tags(ctx.run.scalars.tags()) is None:
@@ -118,7 +117,6 @@ class SchedulesPass(AnalysisPass):
 
     name = "schedules"
     title = "Schedules: learning rate, weight decay, EMA"
-    order = 320
 
     def applies(self, ctx: ReportContext) -> str | None:
         if not ctx.run.config and not _logged_schedules(ctx.run.scalars) and len(ctx.run.checkpoints) == 0:

@@ -50,7 +50,6 @@ class MaskingPass(AnalysisPass):
 
     name = "masking"
     title = "Masking"
-    order = 30
 
     def compute(self, ctx: ReportContext) -> MaskingResult:
         run, seed = ctx.run, int(ctx.settings.seed)

@@ -27,7 +27,6 @@ class PredictionsPass(AnalysisPass):
 
     name = "predictions"
     title = "Predictions vs targets"
-    order = 410
 
     def applies(self, ctx: ReportContext) -> str | None:
         reason = ma.model_skip_reason(ctx)
@@ -101,7 +100,6 @@ class RepresentationsPass(AnalysisPass):
 
     name = "representations"
     title = "Representations"
-    order = 420
 
     def applies(self, ctx: ReportContext) -> str | None:
         reason = ma.model_skip_reason(ctx)

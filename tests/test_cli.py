@@ -60,7 +60,7 @@ def test_bad_option_value_is_a_usage_error(tmp_path):
 
 
 class Exploding(AnalysisPass):
-    name, title, order = "exploding", "Exploding section", 5
+    name, title = "exploding", "Exploding section"
 
     def compute(self, ctx):
         raise RuntimeError("boom in compute")

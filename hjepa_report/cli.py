@@ -74,6 +74,8 @@ def main():
 @click.option("--predictor-heads", type=click.IntRange(1), help="Predictor attention heads, when the config does not say.")
 @click.option("--model-factory", metavar="MODULE:CALLABLE",
               help="Build the networks with your own constructor: called with (state_dict, config).")
+@click.option("--attention-encoder", type=click.Choice(["target", "context"]), default="target", show_default=True,
+              help="Whose attention the attention section shows.")
 @click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
 @click.option("--landscape-grid", type=click.IntRange(3, 101), default=21, show_default=True,
               help="Points per axis of the loss-landscape grid.")

@@ -28,6 +28,7 @@ class ReportSettings:
     predictor_heads: int | None = None
     model_factory: str | None = None  # "module:callable" escape hatch
     minimal: bool = False
+    attention_encoder: str = "target"  # target | context: whose attention the attention section shows
     landscape_grid: int = 21  # points per axis of the loss-landscape grid
     landscape_seconds: float | None = 120.0  # the grid shrinks to fit this budget (None or 0: no limit)
     thresholds: dict[str, float] = field(default_factory=dict)  # health-check overrides (--thresholds FILE)

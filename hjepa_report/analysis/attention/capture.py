@@ -62,8 +62,9 @@ def _to_numpy(attentions: dict) -> dict[int, np.ndarray]:
 
 
 def capture_target(model, images, plan: CapturePlan, target_masks: np.ndarray | None = None,
-                   head_fusion: str = "mean", discard_ratio: float = 0.9) -> EncoderAttention:
-    """Encode `images` [K, 3, S, S] with the target encoder chunk by chunk and reduce the attention."""
+                   head_fusion: str = "mean", discard_ratio: float = 0.9, encoder: str = "target") -> EncoderAttention:
+    """Encode `images` [K, 3, S, S] (unmasked) with one encoder (default: the target encoder) chunk by chunk and
+    reduce the attention."""
     import torch
 
     info = model.info
@@ -71,7 +72,7 @@ def capture_target(model, images, plan: CapturePlan, target_masks: np.ndarray | 
     for start in range(0, len(images), plan.chunk):
         part = slice(start, start + plan.chunk)
         with torch.inference_mode():
-            out = model.encode(images[part], encoder="target", attention_layers=plan.layers)
+            out = model.encode(images[part], encoder=encoder, attention_layers=plan.layers)
         masks = None if target_masks is None else target_masks[part]
         parts.append(summarise_encoder(_to_numpy(out.attentions), tuple(info.grid), info.has_cls, info.depth,
                                        masks, head_fusion, discard_ratio))

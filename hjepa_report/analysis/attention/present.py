@@ -43,6 +43,7 @@ class AttentionResult:
     compare_layer: int | None = None
     foreground: dict | None = None  # see foreground.rollout_foreground_shares
     notes: list[str] = field(default_factory=list)
+    encoder: str = "target"  # whose attention the maps show (--attention-encoder)
 
     @property
     def map_kind(self) -> str:
@@ -63,7 +64,8 @@ def shown_heads(num_heads: int, limit: int = MAX_HEAD_COLUMNS) -> list[int]:
 
 def present_attention(result: AttentionResult, section: Section) -> None:
     """Fill `section` with the attention figures, metrics and notes of `result`."""
-    section.intro = (f"Attention of the target encoder on {len(result.images)} sample image(s) "
+    section.intro = (f"Attention of the {result.encoder} encoder (unmasked images; --attention-encoder) on "
+                     f"{len(result.images)} sample image(s) "
                      f"(chosen round-robin over classes with report seed {result.image_seed}), as explicit softmax "
                      f"probabilities per block and head. Maps show {result.map_kind}. "
                      f"{_sentence(result.capture_note)}.")

@@ -24,7 +24,8 @@ MAX_IMAGES = 8
 
 
 class AttentionPass(AnalysisPass):
-    """Attention maps, heads, rollout, depth comparison and patch-to-patch attention of the target encoder."""
+    """Attention maps, heads, rollout, depth comparison and patch-to-patch attention of the target encoder
+    (or the context encoder with --attention-encoder context)."""
 
     name = "attention"
     title = "Attention"
@@ -45,12 +46,13 @@ class AttentionPass(AnalysisPass):
         notes = _model_notes(info, count, len(images.pictures))
         targets, hidden, mask_seed = _masks(ctx, info, count, notes)
         ctx.progress(f"attention: {count} images, {info.depth} blocks")
-        target, capture_note = _target_attention(ctx, model, images.tensor, count, targets)
+        encoder = ctx.settings.attention_encoder
+        target, capture_note = _target_attention(ctx, model, images.tensor, count, targets, encoder)
         result = AttentionResult(
             images=list(images.pictures[:count]), names=[_name(ctx, p) for p in images.paths[:count]],
             image_seed=ctx.settings.seed, grid=tuple(info.grid), patch_size=info.patch_size, has_cls=info.has_cls,
             depth=info.depth, num_heads=info.num_heads, target=target, capture_note=capture_note,
-            mask_seed=mask_seed, notes=notes)
+            mask_seed=mask_seed, notes=notes, encoder=encoder)
         if hidden is not None and model.encoder_pair() is not None:
             result.compare_layer = info.depth - 1
             result.hidden = hidden
@@ -65,18 +67,18 @@ class AttentionPass(AnalysisPass):
         present_attention(result, section)
 
 
-def _target_attention(ctx: ReportContext, model, tensor, count: int, targets):
-    """Return (EncoderAttention of the first `count` images, how the attention was captured)."""
+def _target_attention(ctx: ReportContext, model, tensor, count: int, targets, encoder: str = "target"):
+    """Return (EncoderAttention of `encoder` on the first `count` images, how the attention was captured)."""
     info = model.info
     tokens = info.num_patches + int(info.has_cls)
     plan = plan_capture(info.depth, info.num_heads, tokens, count, ATTENTION_BUDGET_BYTES)
     per_image = info.depth * info.num_heads * tokens ** 2 * 4
     if per_image * len(tensor) <= ATTENTION_BUDGET_BYTES:  # small enough to share through the report's cache
-        out = encoded(ctx, "target", attention_layers=tuple(plan.layers))
+        out = encoded(ctx, encoder, attention_layers=tuple(plan.layers))
         attentions = {k: v[:count].detach().float().cpu().numpy() for k, v in out.attentions.items()}
         summary = summarise_encoder(attentions, tuple(info.grid), info.has_cls, info.depth, targets)
         return summary, f"attention probabilities of all {info.depth} blocks (explicit softmax)"
-    return capture_target(model, tensor[:count], plan, targets), plan.note
+    return capture_target(model, tensor[:count], plan, targets, encoder=encoder), plan.note
 
 
 def _masks(ctx: ReportContext, info, count: int, notes: list[str]):

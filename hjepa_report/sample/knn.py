@@ -1,7 +1,7 @@
 """k-NN probe of a sample network: mean-pooled target-encoder patch tokens, cosine similarity, majority vote.
 
 Used for the online_eval/knn_accuracy scalar during training and by benchmarks/eval_sample_knn.py. Method:
-weighted-free k-NN classification as in H-JEPA's online evaluation (HJEPATrainer._run_online_eval, scikit-learn
+unweighted k-NN classification as in H-JEPA's online evaluation (HJEPATrainer._run_online_eval, scikit-learn
 KNeighborsClassifier with metric='cosine'); features are the target encoder's patch tokens after the final
 norm, averaged over patches (CLS excluded). Ties in the vote go to the lowest class index.
 """

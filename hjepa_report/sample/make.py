@@ -44,7 +44,7 @@ def _train(recipe: SampleRecipe, out_dir: Path, log) -> dict:
     splits = Splits(make_shape_set(recipe.train_per_class, data_seed(recipe.seed, TRAIN_SEED), radius=radius),
                     make_shape_set(recipe.val_per_class, data_seed(recipe.seed, VAL_SEED), radius=radius))
     writer = RunWriter(out_dir)
-    trainer = Trainer(recipe, splits, writer, log)
+    trainer = Trainer(recipe, splits, writer)
     writer.write_config(hjepa_config(recipe, trainer.steps_per_epoch))
     writer.write_images(splits.val.images, splits.val.foreground, splits.val.labels, splits.val.class_names,
                         recipe.images_per_class)

@@ -25,7 +25,7 @@ class SampleRecipe:
 
     name: str = "hjepa_shapes64"
     seed: int = 0
-    epochs: int = 10
+    epochs: int = 24
     train_per_class: int = 240
     val_per_class: int = 40
     object_radius: tuple[float, float] = (0.3, 0.45)
@@ -56,7 +56,7 @@ class SampleRecipe:
     aspect_ratio: tuple[float, float] = (0.75, 1.5)
     crop_scale: tuple[float, float] = (0.7, 1.0)
     horizontal_flip: bool = True
-    save_every: int = 3
+    save_every: int = 6
     log_every: int = 5
     knn_k: int = 5
     knn_bank_per_class: int = 60

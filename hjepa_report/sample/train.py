@@ -4,7 +4,8 @@ The loop follows the public H-JEPA trainer (src/trainers/trainer.py HJEPATrainer
 (hjepa_report.models.hjepa.HJepaNetwork, the original state-dict keys):
 - each step hides the union of 4 multi-block target masks (sample/masks.py), runs HJepaNetwork.forward and the
   hierarchical MSE loss (H-JEPA src/losses/hjepa_loss.py HJEPALoss: per-level F.mse_loss over all slots,
-  padding included, weighted sum = loss, plain mean = loss_unweighted; targets detached);
+  padding included, weighted sum = loss, plain mean = loss_unweighted; targets detached), by default against
+  layer-normed target tokens instead of H-JEPA's projected ones (see hierarchical_loss for why);
 - AdamW, gradient clipping, lr with linear warm-up from 0 then cosine to min_lr, EMA of the context encoder
   into the target encoder with momentum rising linearly from start to end after warmup_steps
   (src/utils/scheduler.py CosineScheduler, EMAScheduler); the lr for step s is set before step s (H-JEPA sets
@@ -76,14 +77,16 @@ def hierarchical_loss(outputs: dict, weights, target_norm: str = "layernorm") ->
 
 
 def level_targets(outputs: dict, target_norm: str) -> list[torch.Tensor]:
-    """The loss targets per level: H-JEPA's projected targets, or layer-normed target tokens pooled per level."""
+    """The loss targets per level: H-JEPA's projected targets ("projected"), or ("layernorm") the target
+    encoder's patch tokens layer-normed without parameters (I-JEPA src/train.py: F.layer_norm), gathered at
+    the hidden patches and pooled like the level."""
     if target_norm == "projected":
         return outputs["targets"]
     if target_norm != "layernorm":
         raise ValueError(f"target_norm must be 'projected' or 'layernorm', not {target_norm!r}")
-    tokens = gather_tokens(outputs["target_features"][:, 1:], outputs["mask_indices"])  # CLS dropped
-    normed = F.layer_norm(tokens, tokens.shape[-1:])
-    return [pool_level(normed, level) for level in range(len(outputs["predictions"]))]
+    tokens = F.layer_norm(outputs["target_features"][:, 1:], (outputs["target_features"].shape[-1],))
+    hidden = gather_tokens(tokens, outputs["mask_indices"])  # CLS dropped above
+    return [pool_level(hidden, level) for level in range(len(outputs["predictions"]))]
 
 
 @torch.no_grad()
@@ -136,8 +139,8 @@ class Splits:
 class Trainer:
     """One training run: network, AdamW, schedules, seeded randomness and the writer it logs to."""
 
-    def __init__(self, recipe: SampleRecipe, splits: Splits, writer, log=print):
-        self.recipe, self.splits, self.writer, self.log = recipe, splits, writer, log
+    def __init__(self, recipe: SampleRecipe, splits: Splits, writer):
+        self.recipe, self.splits, self.writer = recipe, splits, writer
         self.network = build_network(recipe)
         self.grid = recipe.image_size // recipe.patch_size
         self.steps_per_epoch = len(splits.train) // recipe.batch_size

@@ -29,7 +29,7 @@ class SampleRecipe:
     train_per_class: int = 240
     val_per_class: int = 40
     object_radius: tuple[float, float] = (0.3, 0.45)
-    batch_size: int = 32
+    batch_size: int = 16
     image_size: int = 64
     patch_size: int = 8
     embed_dim: int = 64
@@ -42,7 +42,7 @@ class SampleRecipe:
     num_levels: int = 3
     hierarchy_weights: tuple[float, ...] = (1.0, 0.5, 0.25)
     target_norm: str = "layernorm"
-    lr: float = 2e-3
+    lr: float = 1e-3
     min_lr: float = 1e-5
     weight_decay: float = 0.05
     betas: tuple[float, float] = (0.9, 0.95)

@@ -107,8 +107,20 @@ def build_hjepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor
         num_levels=levels, projection_norm=_projection_norm(state_dict), ema_target=ema_target,
         fpn_dim=None if fpn is None else int(fpn.shape[0]), fpn_fusion=None if fpn is None else fusion,
         norm_mean=mean, norm_std=std, norm_source=norm_source, preprocess="resize_crop",
+        target_norm=loss_target_norm(config),
         warnings=warnings + [h.warning for h in (heads, pred_heads) if h.warning])
     return network, info, state_dict
+
+
+def loss_target_norm(config: Mapping | None) -> str:
+    """How an H-JEPA-layout run formed its loss targets: "projected" (H-JEPA's HJEPALoss: the level's learned
+    projection of the target tokens, then pooling) unless the config's loss section says `target_norm:
+    layernorm` (the target tokens layer-normed without parameters, as I-JEPA's src/train.py does, then pooled
+    like the level: what hjepa-report's own sample run trains with; H-JEPA configs have no such key)."""
+    value = str(get(config, "loss.target_norm", "projected")).lower()
+    if value not in ("projected", "layernorm"):
+        raise ModelBuildError(f"loss.target_norm must be 'projected' or 'layernorm', not {value!r}")
+    return value
 
 
 def build_ijepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor_heads=None):

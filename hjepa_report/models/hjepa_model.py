@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .api import EncoderOutput, JepaModel, Prediction, check_context, exact
-from .hjepa import HJepaNetwork, gather_tokens, hidden_indices
+from .hjepa import HJepaNetwork, gather_tokens, hidden_indices, pool_level
 
 
 def union_mask(targets) -> torch.Tensor:
@@ -104,3 +104,14 @@ class HJepaModel(JepaModel):
         outputs = self.network.levels(tokens)
         masks = [None] * len(outputs) if valid is None else self.network.valid_levels(valid.to(self.device))
         return [(outputs[level], masks[level]) for level in wanted]
+
+    def level_targets(self, targets: torch.Tensor, valid: torch.Tensor | None = None, levels=None):
+        """The loss targets per level for target tokens [B, K, D] (Prediction.target): with info.target_norm
+        "projected" (H-JEPA) the same projection + pooling as `levels`; with "layernorm" the tokens layer-normed
+        without parameters, then AvgPool1d(2^l) like the level, no projection. Same return shape as `levels`."""
+        if self.info.target_norm == "projected":
+            return self.levels(targets, valid, levels)
+        wanted = list(range(self.info.num_levels)) if levels is None else list(levels)
+        normed = torch.nn.functional.layer_norm(targets, (targets.shape[-1],))
+        masks = [None] * self.info.num_levels if valid is None else self.network.valid_levels(valid.to(self.device))
+        return [(pool_level(normed, level), masks[level]) for level in wanted]

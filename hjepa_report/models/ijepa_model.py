@@ -157,3 +157,7 @@ class IJepaModel(JepaModel):
         if any(level != 0 for level in (levels or [0])):
             raise ValueError("I-JEPA models have a single level (0)")
         return [(tokens, valid)]
+
+    def level_targets(self, targets: torch.Tensor, valid: torch.Tensor | None = None, levels=None):
+        """The loss targets: Prediction.target is already what I-JEPA's loss sees (layer-normed tokens)."""
+        return self.levels(targets, valid, levels)

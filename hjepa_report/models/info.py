@@ -62,6 +62,7 @@ class ModelInfo:
     norm_std: tuple[float, float, float] = IMAGENET_STD
     norm_source: str = "ImageNet default"
     preprocess: str = "resize_crop"  # see images.load_images
+    target_norm: str = "projected"  # how the loss formed its targets: projected (H-JEPA) | layernorm (I-JEPA style)
     param_counts: dict[str, int] = field(default_factory=dict)
     checkpoint_dtypes: list[str] = field(default_factory=list)
     unsupported: list[Unsupported] = field(default_factory=list)

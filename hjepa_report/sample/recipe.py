@@ -16,7 +16,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # cannot come from the name), data.sample / data.normalize (how the procedural data were made and normalised)
 # and sample_recipe (the full recipe, so the run can be rebuilt and re-evaluated).
 SAMPLE_ONLY_KEYS = ("model.num_heads", "data.sample", "data.normalize", "data.augmentation.crop_scale",
-                    "sample_recipe")
+                    "loss.target_norm", "sample_recipe")
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,8 @@ def hjepa_config(recipe: SampleRecipe, steps_per_epoch: int) -> dict:
                             "max_samples": r.knn_bank_per_class * 8},
             "early_stopping": {"enabled": False},
         },
-        "loss": {"type": "mse", "hierarchy_weights": list(r.hierarchy_weights), "normalize_embeddings": False},
+        "loss": {"type": "mse", "hierarchy_weights": list(r.hierarchy_weights), "normalize_embeddings": False,
+                 "target_norm": r.target_norm},
         "checkpoint": {"save_frequency": r.save_every, "keep_best_n": r.epochs, "checkpoint_dir": "checkpoints",
                        "metric": "val_loss", "mode": "min", "resume": None},
         "logging": {"experiment_name": r.name, "log_dir": "logs", "log_frequency": 1,

@@ -30,6 +30,7 @@ class LossSettings:
     kind: str  # mse | smoothl1 | huber
     weights: list[float] = field(default_factory=list)  # per hierarchy level (H-JEPA)
     normalize: bool = False
+    target_norm: str = "projected"  # projected (H-JEPA) | layernorm (models.builders.loss_target_norm)
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -37,7 +38,8 @@ class LossSettings:
         if self.layout == "ijepa":
             return "smooth-L1 on layer-normed target tokens (I-JEPA src/train.py)"
         norm = ", L2-normalised" if self.normalize else ""
-        return f"sum_l w_l {self.kind}(pred_l, target_l){norm}, w = {self.weights} (H-JEPA HJEPALoss)"
+        targets = "" if self.target_norm == "projected" else "; targets: layer-normed target tokens, pooled"
+        return f"sum_l w_l {self.kind}(pred_l, target_l){norm}, w = {self.weights} (H-JEPA HJEPALoss){targets}"
 
 
 @dataclass
@@ -63,8 +65,10 @@ def loss_settings(config: dict | None, layout: str, num_levels: int = 1) -> Loss
     weights = [float(weights)] * num_levels if isinstance(weights, (int, float)) else [float(w) for w in weights]
     if len(weights) != num_levels:
         raise ValueError(f"loss.hierarchy_weights has {len(weights)} entries for {num_levels} levels")
-    return LossSettings(layout="hjepa", kind=kind, weights=weights,
-                        normalize=bool(loss.get("normalize_embeddings", True)), notes=notes)
+    from ...models.builders import loss_target_norm
+
+    return LossSettings(layout="hjepa", kind=kind, weights=weights, normalize=bool(loss.get("normalize_embeddings", True)),
+                        target_norm=loss_target_norm(config), notes=notes)
 
 
 def base_loss(pred, target, kind: str):
@@ -138,7 +142,13 @@ def context_loss(model, images, cache: TargetCache, settings: LossSettings):
         indices, _ = hidden_indices(cache.masks)
         predicted = net.predict(net.context_encoder(images, cache.masks)[:, prefix:], indices)
         preds = [net.level(predicted, lv) for lv in range(net.num_levels)]
-        targets = [net.level(cache.tokens, lv) for lv in range(net.num_levels)]
+        if settings.target_norm == "layernorm":
+            from ...models.hjepa import pool_level
+
+            normed = F.layer_norm(cache.tokens, (cache.tokens.shape[-1],))
+            targets = [pool_level(normed, lv) for lv in range(net.num_levels)]
+        else:
+            targets = [net.level(cache.tokens, lv) for lv in range(net.num_levels)]
         return hierarchical_loss(preds, targets, settings)
     from ...models.ijepa import encode_kept
 

@@ -89,7 +89,7 @@ def _predict_levels(ctx: ReportContext, ref) -> PredictionResult:
         levels, empty = [], []
         for level in range(model.info.num_levels):
             (p_l, v_l), = model.levels(pred.predicted, pred.valid, [level])
-            (t_l, _), = model.levels(pred.target, pred.valid, [level])
+            (t_l, _), = model.level_targets(pred.target, pred.valid, [level])  # what the loss compares
             v_l = valid if v_l is None else v_l.cpu().numpy()
             if not v_l.any():  # fewer hidden patches than one pooling window: the level has no token
                 empty.append(level)

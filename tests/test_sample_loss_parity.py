@@ -43,3 +43,22 @@ def test_level_targets_are_layer_normed_and_pooled_not_projected():
     normed = torch.nn.functional.layer_norm(tokens, (tokens.shape[-1],))
     expected = normed.reshape(2, 4, 2, -1).mean(2)
     np.testing.assert_allclose(level1.numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_the_sample_trainers_masks_match_the_reports_hjepa_sampler():
+    """The sample trainer has its own seeded sampler; the report draws masks with the H-JEPA sampler that is
+    checked against the original generator. Their statistics must agree, or the masking section would show
+    masks the sample did not train with."""
+    from hjepa_report.analysis.masking import sample_masks
+    from hjepa_report.sample.masks import hidden_masks
+
+    config = yaml.safe_load((RUN / "config.yaml").read_text())
+    m, n = config["masking"], 4000
+    trainer = hidden_masks(np.random.default_rng(0), n, 8, m["num_masks"], tuple(m["mask_scale"]),
+                           tuple(m["aspect_ratio"]))
+    report = sample_masks(config, n, 1, patch_size=8).hidden
+    counts_t, counts_r = trainer.sum(1), report.sum(1)
+    se = np.sqrt(counts_t.var() / n + counts_r.var() / n)
+    assert abs(counts_t.mean() - counts_r.mean()) < 4 * se
+    per_patch_se = np.sqrt(0.25 * 2 / n)
+    assert np.abs(trainer.mean(0) - report.mean(0)).max() < 5 * per_patch_se

@@ -68,7 +68,7 @@ def main():
               help="Curve smoothing weight (TensorBoard's debiased EMA).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice in the report.")
 @click.option("--device", default="cpu", show_default=True, help="Device for the networks (cpu or cuda).")
-@click.option("--max-images", type=click.IntRange(1, 4096), default=32, show_default=True,
+@click.option("--max-images", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="Sample images passed through the networks.")
 @click.option("--encoder-heads", type=click.IntRange(1), help="Encoder attention heads, when the config does not say.")
 @click.option("--predictor-heads", type=click.IntRange(1), help="Predictor attention heads, when the config does not say.")

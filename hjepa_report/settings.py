@@ -23,7 +23,7 @@ class ReportSettings:
     smoothing: float = 0.6  # TensorBoard-style debiased EMA weight for curves
     seed: int = 0  # every random choice (masks, t-SNE, directions, image sampling) derives from it
     device: str = "cpu"
-    max_images: int = 32
+    max_images: int = 64
     encoder_heads: int | None = None
     predictor_heads: int | None = None
     model_factory: str | None = None  # "module:callable" escape hatch

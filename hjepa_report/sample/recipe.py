@@ -61,7 +61,7 @@ class SampleRecipe:
     knn_k: int = 5
     knn_bank_per_class: int = 60
     eval_per_class: int = 100
-    images_per_class: int = 5
+    images_per_class: int = 16
     threads: int = 2
 
     @classmethod

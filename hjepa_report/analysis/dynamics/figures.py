@@ -60,12 +60,17 @@ def schedules_figure(implied, logged: dict[str, tuple[np.ndarray, np.ndarray]], 
     for ax, name in zip(axes, names):
         curve = implied.get(name) if implied is not None else None
         if curve is not None:
-            ax.plot(implied.steps, curve, "-", lw=1.6, color=PALETTE[1], label="implied by config")
+            ax.plot(implied.steps, curve, "--", lw=1.4, color=PALETTE[1], label="implied by config")
             if np.ptp(curve) == 0 and name not in logged:  # a constant: show it against zero, not as noise
                 ax.set_ylim(min(0.0, curve[0] * 1.5), max(0.0, curve[0] * 1.5) or 1.0)
         if name in logged:
             s, v = logged[name]
-            ax.plot(s, v, "o", ms=3.5, color=PALETTE[0], label="logged", zorder=3)
+            if len(s) <= 60:
+                ax.plot(s, v, "o", ms=3.5, color=PALETTE[0], label="logged", zorder=3)
+            else:  # dense logs: a thin line, so the implied curve drawn on top stays visible
+                ax.plot(s, v, "-", lw=3.5, alpha=0.45, color=PALETTE[0], label=f"logged ({len(s)} points)", zorder=2)
+            if curve is not None:
+                ax.lines[0].set_zorder(3)
         suffix = "" if name in logged else " (config only)"
         ax.set(title=SCHEDULE_LABELS[name] + suffix, xlabel="step")
         if name == "ema_momentum":

@@ -137,3 +137,14 @@ def test_max_report_mb_downscales_and_says_so(tmp_path):
     doc = json.loads(out.with_suffix(".json").read_text())
     assert "Figures were rendered at" in doc["render"]["trimmed"]
     assert "Figures were rendered at" in out.read_text()
+
+
+def test_make_sample_quick_writes_a_run_the_report_reads(tmp_path):
+    out = tmp_path / "sample"
+    result = invoke("make-sample", out, "--quick", "--quiet")
+    assert result.exit_code == 0, result.output
+    assert (out / "config.yaml").is_file() and (out / "checkpoints" / "checkpoint_latest.pth").is_file()
+    report = invoke(out, "-o", tmp_path / "r" / "report.html", "--quiet", "--sections", "model,training")
+    assert report.exit_code == 0, report.output
+    again = invoke("make-sample", out, "--quick", "--quiet")  # never overwrites an existing run
+    assert again.exit_code != 0 and "error:" in again.output

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .analysis.base import ReportContext
+from .analysis.base import ReportContext, Section
 from .analysis.registry import all_passes, pass_names
 from .analysis.report import Report
 from .collect import collect_run
@@ -38,9 +38,13 @@ def build_report(run_dir: str | Path, settings: ReportSettings | None = None,
     ctx = ReportContext(run, settings, progress=lambda msg: say("  " + msg))
     sections = []
     for analysis in all_passes():
-        if not settings.wants(analysis.name) or (settings.minimal and not analysis.minimal):
+        if not settings.wants(analysis.name):
             continue
-        section = analysis.run(ctx)
+        if settings.minimal and not analysis.minimal:
+            section = Section(analysis.name, analysis.title, status="skipped",
+                              message="Left out by --minimal (a slow section); run without it to include it.")
+        else:
+            section = analysis.run(ctx)
         sections.append(section)
         say(f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
             + (f" - {section.message}" if section.status != "ok" and section.message else ""))

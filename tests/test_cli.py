@@ -148,3 +148,14 @@ def test_make_sample_quick_writes_a_run_the_report_reads(tmp_path):
     assert report.exit_code == 0, report.output
     again = invoke("make-sample", out, "--quick", "--quiet")  # never overwrites an existing run
     assert again.exit_code != 0 and "error:" in again.output
+
+
+def test_minimal_lists_the_slow_sections_it_left_out(tmp_path):
+    from conftest import IJEPA_RUN
+
+    out = tmp_path / "r.html"
+    result = invoke(IJEPA_RUN, "-o", out, "--quiet", "--minimal", "--sections", "training,attention")
+    assert result.exit_code == 0, result.output
+    sections = {s["name"]: s for s in json.loads(out.with_suffix(".json").read_text())["sections"]}
+    assert sections["training"]["status"] == "ok"
+    assert sections["attention"]["status"] == "skipped" and "--minimal" in sections["attention"]["message"]

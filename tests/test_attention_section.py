@@ -135,7 +135,7 @@ def test_uniform_attention_puts_the_area_share_on_the_foreground(tmp_path, monke
     assert shares["images"] == 3
     assert shares["rollout_mass_on_foreground"] == pytest.approx(shares["foreground_area_share"], abs=1e-6)
     assert shares["foreground_area_share"] == pytest.approx(0.5, abs=0.01)
-    assert [c.status for c in section.checks if c.name == "rollout on the foreground"] == ["warn"]
+    assert [c.status for c in section.checks if c.name == "rollout-on-foreground"] == ["warn"]
 
 
 def test_attention_on_the_object_puts_more_than_its_area_on_it(tmp_path, monkeypatch):
@@ -144,7 +144,7 @@ def test_attention_on_the_object_puts_more_than_its_area_on_it(tmp_path, monkeyp
     shares = section.metrics["rollout_foreground"]
     assert shares["rollout_mass_on_foreground"] > 0.9 > 0.51 > shares["foreground_area_share"]
     assert shares["images_above_area_share"] == 3
-    check = next(c for c in section.checks if c.name == "rollout on the foreground")
+    check = next(c for c in section.checks if c.name == "rollout-on-foreground")
     assert check.status == "pass" and check.figure_id == "attention-rollout"
 
 

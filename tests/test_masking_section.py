@@ -151,7 +151,7 @@ def test_pass_checks_the_sampler_against_the_runs_logged_mask_lengths(sections):
     section, _ = sections["ijepa_small"]
     checks = {c.name: c for c in section.checks}
     for tag in ("mask-A", "mask-B"):  # jepa_r0.csv: collated context length and target block length per batch
-        assert checks[f"masks-match-log-{tag}"].status == "pass"
+        assert checks[f"masks-match-log-{tag.lower()}"].status == "pass"
         assert section.metrics["training_log_comparison"][tag]["logged"]["n"] == 32
     hjepa, _ = sections["hjepa_small"]
     ratio = hjepa.metrics["training_log_comparison"]["predictions/mask_ratio"]
@@ -162,7 +162,7 @@ def test_pass_warns_when_the_config_does_not_produce_the_logged_masks():
     run = collect_run(FIX / "ijepa_small")
     run.config["mask"]["pred_mask_scale"] = [0.3, 0.4]  # twice the target area the run trained with
     section = MaskingPass().run(ReportContext(run, ReportSettings()))
-    assert next(c for c in section.checks if c.name == "masks-match-log-mask-B").status == "warn"
+    assert next(c for c in section.checks if c.name == "masks-match-log-mask-b").status == "warn"
 
 
 def test_valid_token_rule_matches_the_models_masks_valid():

@@ -34,3 +34,16 @@ def test_every_pass_on_an_empty_run_skips_or_says_why_never_raises(analysis, tmp
     assert section.status in ("ok", "skipped"), section.error
     if section.status == "skipped":
         assert section.message and "\n" not in section.message
+
+
+def test_check_names_are_kebab_case():
+    """Check names are identifiers people grep for in report.json and CI logs."""
+    import re
+
+    from conftest import IJEPA_RUN
+    from hjepa_report.collect import collect_run
+
+    ctx = ReportContext(collect_run(IJEPA_RUN), ReportSettings(minimal=True, max_images=4))
+    names = [c.name for p in PASSES if p.name in ("log-health", "masking", "schedules")
+             for c in p.run(ctx).checks]
+    assert names and all(re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", n) for n in names), names

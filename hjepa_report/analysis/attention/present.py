@@ -80,14 +80,14 @@ def present_attention(result: AttentionResult, section: Section) -> None:
 
 
 def _foreground_check(result: AttentionResult, section: Section) -> None:
-    """Add the check 'rollout on the foreground' when the run knows its images' foreground."""
+    """Add the check 'rollout-on-foreground' when the run knows its images' foreground."""
     shares = result.foreground
     if shares is None:
         return
     mass, area = shares["rollout_mass_on_foreground"], shares["foreground_area_share"]
     status = "pass" if mass > area else "warn"
     section.add_check(
-        "rollout on the foreground", status,
+        "rollout-on-foreground", status,
         f"the attention rollout puts {mass:.0%} of its mass on the foreground, which covers {area:.0%} of the "
         f"image area (mean over {shares['images']} images; {shares['images_above_area_share']} above their "
         f"own share); a model that looks at the objects puts more than their area share there",

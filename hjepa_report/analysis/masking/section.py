@@ -9,6 +9,7 @@ against the statistics of the original code.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,7 +208,7 @@ def _add_checks(section: Section, r: MaskingResult, ctx: ReportContext) -> None:
     for tag, cmp in r.log_comparison.items():
         z = cmp["z"]
         status = "warn" if z is None or abs(z) > log_z else "pass"
-        section.add_check(f"masks-match-log-{tag.replace('/', '-')}", status, captions.log_check(tag, cmp, log_z),
+        section.add_check("masks-match-log-" + re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-"), status, captions.log_check(tag, cmp, log_z),
                           figure_id="statistics", value=z)
     if r.hjepa:
         share = r.hjepa["levels"]["level_0"]["fallback_fraction_of_target_blocks"]

@@ -80,3 +80,21 @@ def test_hidden_masks_are_unions_of_h_jepa_sized_blocks():
     assert masks.shape == (200, 64) and masks.dtype == bool
     assert counts.min() >= 9 and counts.max() <= 64
     assert np.array_equal(masks, hidden_masks(np.random.default_rng(0), 200, 8, 4, (0.15, 0.2), (0.75, 1.5)))
+
+
+def test_grey_palette_has_no_colour_and_keeps_contrast():
+    """palette='grey': every pixel has R = G = B; a flat shape still contrasts with its solid background."""
+    grey = make_shape_set(3, seed=2, palette="grey", backgrounds=("solid",))
+    assert np.array_equal(grey.images[..., 0], grey.images[..., 1])
+    assert np.array_equal(grey.images[..., 1], grey.images[..., 2])
+    for image, mask, label in zip(grey.images, grey.foreground, grey.labels):
+        if CLASS_NAMES[label] in FLAT_CLASSES:
+            inside, outside = image[_erode(mask, 1), 0].astype(float), image[_erode(~mask, 2), 0].astype(float)
+            assert abs(inside.mean() - outside.mean()) >= 75 and outside.std() < 1.0  # solid background
+
+
+def test_bad_palette_or_background_is_refused():
+    with pytest.raises(ValueError):
+        make_shape_set(1, seed=0, palette="sepia")
+    with pytest.raises(ValueError):
+        make_shape_set(1, seed=0, backgrounds=("plaid",))

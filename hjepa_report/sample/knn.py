@@ -55,8 +55,8 @@ def fresh_sets(recipe, per_class: int):
     """Generate the held-out bank and query sets (recipe's shape settings, seeds BANK_SEED / QUERY_SEED)."""
     from .data import make_shape_set
 
-    radius = recipe.object_radius
-    return make_shape_set(per_class, BANK_SEED, radius=radius), make_shape_set(per_class, QUERY_SEED, radius=radius)
+    shapes = recipe.shape_settings()
+    return make_shape_set(per_class, BANK_SEED, **shapes), make_shape_set(per_class, QUERY_SEED, **shapes)
 
 
 def fresh_image_knn(network, recipe, per_class: int = 100, sets=None) -> float:

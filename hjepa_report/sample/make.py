@@ -40,9 +40,9 @@ def train_sample(recipe: SampleRecipe, out_dir: Path, log=print) -> dict:
 
 def _train(recipe: SampleRecipe, out_dir: Path, log) -> dict:
     started = time.perf_counter()
-    radius = recipe.object_radius
-    splits = Splits(make_shape_set(recipe.train_per_class, data_seed(recipe.seed, TRAIN_SEED), radius=radius),
-                    make_shape_set(recipe.val_per_class, data_seed(recipe.seed, VAL_SEED), radius=radius))
+    shapes = recipe.shape_settings()
+    splits = Splits(make_shape_set(recipe.train_per_class, data_seed(recipe.seed, TRAIN_SEED), **shapes),
+                    make_shape_set(recipe.val_per_class, data_seed(recipe.seed, VAL_SEED), **shapes))
     writer = RunWriter(out_dir)
     trainer = Trainer(recipe, splits, writer)
     writer.write_config(hjepa_config(recipe, trainer.steps_per_epoch))

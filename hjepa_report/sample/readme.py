@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .data import BACKGROUNDS, CLASS_NAMES, TEXTURED
+from .data import CLASS_NAMES, TEXTURED
 from .recipe import SAMPLE_ONLY_KEYS
 from .write import FOREGROUND_FILE
 
@@ -39,14 +39,20 @@ def _intro(s: dict) -> str:
             "checkpoints with `.venv/bin/python benchmarks/eval_sample_knn.py sample_runs/" + r.name + "`.")
 
 
+_PALETTE_WORDS = {"colour": "a random RGB colour",
+                  "grey": "a random grey level at least 80 (of 255) lighter or darker than the background, no hue"}
+_BACKGROUND_WORDS = {"colour": "near-grey (grey level plus a small tint)", "grey": "grey (no tint)"}
+
+
 def _data(s: dict) -> str:
     r = s["recipe"]
     return ("## Data\n\n"
             f"`hjepa_report.sample.data.make_shape_set`: {len(CLASS_NAMES)} classes ({', '.join(CLASS_NAMES)}), "
-            "64x64 RGB, one object per image with a random colour, position, size "
+            f"64x64 RGB, one object per image with {_PALETTE_WORDS[r.palette]}, a random position, size "
             f"(half-extent {r.object_radius[0]:.2f}-"
-            f"{r.object_radius[1]:.2f} of the image side) and rotation on a near-grey "
-            f"{' / '.join(BACKGROUNDS)} background. Textured classes (the object's colour and its complement): "
+            f"{r.object_radius[1]:.2f} of the image side) and rotation on a {_BACKGROUND_WORDS[r.palette]} "
+            f"{' / '.join(r.backgrounds)} background (recipe palette = '{r.palette}'). "
+            "Textured classes (the object's colour and its complement): "
             f"{', '.join(f'{k} ({v} silhouette)' for k, v in TEXTURED.items())}; the others are flat-coloured. "
             f"Train: {r.train_per_class} images per class, val: {r.val_per_class} per class, "
             f"each from its own seed derived from the run seed {r.seed}.\n\n"

@@ -29,6 +29,8 @@ class SampleRecipe:
     train_per_class: int = 240
     val_per_class: int = 40
     object_radius: tuple[float, float] = (0.3, 0.45)
+    palette: str = "grey"
+    backgrounds: tuple[str, ...] = ("solid",)
     batch_size: int = 16
     image_size: int = 64
     patch_size: int = 8
@@ -77,6 +79,10 @@ class SampleRecipe:
         """Return a copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
+    def shape_settings(self) -> dict:
+        """Keyword arguments of data.make_shape_set that the recipe fixes (every set of the run uses them)."""
+        return dict(radius=self.object_radius, palette=self.palette, backgrounds=self.backgrounds)
+
     @property
     def encoder_type(self) -> str:
         """A timm-style model name that states the patch and image size (not a stock timm model)."""
@@ -112,7 +118,8 @@ def hjepa_config(recipe: SampleRecipe, steps_per_epoch: int) -> dict:
             "normalize": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
             "sample": {"generator": "hjepa_report.sample.data.make_shape_set",
                        "train_per_class": r.train_per_class, "val_per_class": r.val_per_class,
-                       "object_radius": list(r.object_radius)},
+                       "object_radius": list(r.object_radius), "palette": r.palette,
+                       "backgrounds": list(r.backgrounds)},
         },
         "masking": {"num_masks": r.num_masks, "mask_scale": list(r.mask_scale),
                     "aspect_ratio": list(r.aspect_ratio), "num_context_masks": 1, "context_scale": [0.85, 1.0]},

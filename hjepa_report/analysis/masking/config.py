@@ -22,8 +22,16 @@ from ...errors import ConfigError
 DEFAULT_BATCH_SIZE = 128  # per-GPU batch of the I-JEPA ImageNet configs (configs/in1k_vith14_ep300.yaml)
 
 
+class _JsonSettings:
+    """Shared by the settings dataclasses: their values as JSON-friendly data."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the settings as JSON-friendly values (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
 @dataclass(frozen=True)
-class IJepaMaskSettings:
+class IJepaMaskSettings(_JsonSettings):
     """Arguments of I-JEPA's MaskCollator (src/masks/multiblock.py) plus where each came from."""
 
     grid: tuple[int, int]
@@ -42,13 +50,9 @@ class IJepaMaskSettings:
     batch_source: str = "config"
     family: str = "ijepa"
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as JSON-friendly values."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
 
 @dataclass(frozen=True)
-class HJepaMaskSettings:
+class HJepaMaskSettings(_JsonSettings):
     """Arguments of H-JEPA's HierarchicalMaskGenerator (src/masks/hierarchical.py) as scripts/train.py sets them."""
 
     grid: tuple[int, int]
@@ -64,10 +68,6 @@ class HJepaMaskSettings:
     patch_source: str = "default 16"
     batch_source: str = "config"
     family: str = "hjepa"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the settings as JSON-friendly values."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 MaskSettings = IJepaMaskSettings | HJepaMaskSettings

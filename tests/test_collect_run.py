@@ -181,3 +181,14 @@ def test_given_config_inside_the_run_is_listed_once():
     paths = [f.path for f in run.files]
     assert len(paths) == len(set(paths))
     assert run.config_path == config
+
+
+def test_latest_checkpoint_is_the_original_not_its_byte_copy():
+    from pathlib import Path
+
+    from hjepa_report.collect import collect_run
+
+    run = collect_run(Path(__file__).resolve().parent.parent / "sample_runs" / "hjepa_shapes64")
+    latest = run.latest_checkpoint()
+    assert latest.same_as is None and latest.epoch == max(c.epoch for c in run.checkpoints)
+    assert latest in run.unique_checkpoints()

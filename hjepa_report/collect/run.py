@@ -71,9 +71,11 @@ class Run:
     def latest_checkpoint(self) -> CheckpointRef | None:
         """Return the checkpoint of the latest training state (highest epoch/step; 'latest' wins ties).
 
-        Checkpoints that could not be read safely are never chosen.
+        Checkpoints that could not be read safely are never chosen, and a byte copy (checkpoint_latest.pth of
+        checkpoint_epoch_0023.pth) stands back for its original, so sweeps over the unique checkpoints reuse the
+        same network instead of loading and encoding it a second time.
         """
-        candidates = [c for c in self.checkpoints if c.readable]
+        candidates = [c for c in self.unique_checkpoints() if c.readable]
         if not candidates:
             return None
 

@@ -134,6 +134,21 @@ def test_knn_accuracy_separable_random_and_tie_break():
         m.knn_accuracy(z, ["a"] * 4, k=4)
 
 
+def test_wilson_interval_known_answers():
+    # closed forms at the ends: 0 of n -> upper z^2 / (n + z^2); n of n -> lower n / (n + z^2); z = 1.96
+    assert m.wilson_interval(0.0, 10) == pytest.approx((0.0, 3.8415 / 13.8415), abs=1e-4)
+    assert m.wilson_interval(1.0, 10) == pytest.approx((10 / 13.8415, 1.0), abs=1e-4)
+    # 5 of 10: centre 0.5, half-width z / (1 + z^2/n) * sqrt(0.025 + z^2 / 400) = 0.2634
+    assert m.wilson_interval(0.5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    low, high = m.wilson_interval(0.3, 10**6)  # large n: the normal approximation p +- z sqrt(p(1-p)/n)
+    assert (low, high) == pytest.approx((0.3 - 1.96 * np.sqrt(0.21 / 1e6), 0.3 + 1.96 * np.sqrt(0.21 / 1e6)),
+                                        abs=2e-6)
+    assert m.wilson_interval(0.3, 256)[1] - m.wilson_interval(0.3, 256)[0] < m.wilson_interval(0.3, 64)[1] - \
+        m.wilson_interval(0.3, 64)[0]
+    with pytest.raises(ValueError):
+        m.wilson_interval(0.5, 0)
+
+
 def test_linear_probe_separable_random_and_too_few():
     rng = np.random.default_rng(7)
     z, labels = _separated_classes(2, d=8, per_class=20, noise=0.5)

@@ -206,6 +206,22 @@ def knn_accuracy(z, labels, k: int = 5, metric: str = "cosine") -> float:
     return float(correct / len(z))
 
 
+def wilson_interval(accuracy: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval (Wilson 1927, JASA 22:209) of a proportion `accuracy` measured on n trials; the
+    default z gives 95 %. Unlike the normal approximation it stays inside [0, 1] and is sensible at 0 and 1.
+
+    For a leave-one-out accuracy the n predictions are not independent (every image is also a neighbour of
+    others), so the interval is an approximation of the sampling error, not an exact one.
+    """
+    if n <= 0:
+        raise ValueError(f"an interval needs n >= 1 trials, got {n}")
+    # centre = (p + z^2 / 2n) / (1 + z^2 / n);  half = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2)
+    denominator = 1.0 + z * z / n
+    centre = (accuracy + z * z / (2 * n)) / denominator
+    half = z / denominator * np.sqrt(accuracy * (1.0 - accuracy) / n + z * z / (4 * n * n))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def chance_accuracy(labels) -> float:
     """Accuracy of always guessing the most frequent class: the chance level for kNN and probe accuracy."""
     _, counts = np.unique(np.asarray(labels), return_counts=True)

@@ -70,6 +70,9 @@ def main():
 @click.option("--device", default="cpu", show_default=True, help="Device for the networks (cpu or cuda).")
 @click.option("--max-images", type=click.IntRange(1, 4096), default=64, show_default=True,
               help="Sample images passed through the networks.")
+@click.option("--probe-images", type=click.IntRange(0, 100_000), default=256, show_default=True,
+              help="Labelled images for the kNN and linear-probe accuracies (target encoder only; includes the "
+                   "sample images).")
 @click.option("--encoder-heads", type=click.IntRange(1), help="Encoder attention heads, when the config does not say.")
 @click.option("--predictor-heads", type=click.IntRange(1), help="Predictor attention heads, when the config does not say.")
 @click.option("--model-factory", metavar="MODULE:CALLABLE",

@@ -24,6 +24,7 @@ class ReportSettings:
     seed: int = 0  # every random choice (masks, t-SNE, directions, image sampling) derives from it
     device: str = "cpu"
     max_images: int = 64
+    probe_images: int = 256  # labelled images for kNN / linear probe (features only; includes the sample images)
     encoder_heads: int | None = None
     predictor_heads: int | None = None
     model_factory: str | None = None  # "module:callable" escape hatch

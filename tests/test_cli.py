@@ -159,3 +159,18 @@ def test_minimal_lists_the_slow_sections_it_left_out(tmp_path):
     sections = {s["name"]: s for s in json.loads(out.with_suffix(".json").read_text())["sections"]}
     assert sections["training"]["status"] == "ok"
     assert sections["attention"]["status"] == "skipped" and "--minimal" in sections["attention"]["message"]
+
+
+def test_probe_images_option_reaches_the_report(tmp_path):
+    from conftest import IJEPA_RUN
+
+    out = tmp_path / "r.html"
+    result = invoke(IJEPA_RUN, "-o", out, "--quiet", "--sections", "representations", "--max-images", 3,
+                    "--probe-images", 6)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.with_suffix(".json").read_text())
+    assert doc["settings"]["probe_images"] == 6
+    metrics = doc["sections"][0]["metrics"]
+    assert metrics["probe_images"] == {"total": 6, "sample": 3, "available": 8}
+    assert metrics["accuracy"]["image"]["samples"] == 6
+    assert "the 3 sample images and 3 further images" in out.read_text()

@@ -106,5 +106,6 @@ def test_label_accuracies_report_chance_and_reasons():
     z = np.repeat(np.eye(3)[:2], 4, axis=0) + np.random.default_rng(4).normal(0, 0.01, (8, 3))  # two directions
     out = embedding.label_accuracies(z, np.array(list("aaaabbbb")), k=3)
     assert out["knn_accuracy"] == 1.0 and out["chance"] == 0.5 and out["probe"]["accuracy"] == 1.0
+    assert out["knn_interval"] == pytest.approx([0.6756, 1.0], abs=1e-4)  # Wilson, 8 of 8 right
     single = embedding.label_accuracies(z, np.array(list("aaaaaaaa")))
     assert single["knn_accuracy"] is None and "fewer than 2 classes" in single["reason"]

@@ -9,7 +9,8 @@ import pytest
 from hjepa_report.analysis.base import Animation, ReportContext, Section
 from hjepa_report.analysis.representations import compute as C
 from hjepa_report.analysis.representations import metrics as M
-from hjepa_report.analysis.representations.section import (PredictionsPass, RepresentationsPass, _collapse_check,
+from hjepa_report.analysis.representations.section import (PredictionsPass, RepresentationsPass,
+                                                            _class_structure_check, _collapse_check,
                                                             _prediction_check)
 from hjepa_report.collect.collector import collect_run
 from hjepa_report.collect.run import Run
@@ -78,7 +79,8 @@ def test_hjepa_representations_section_content(hjepa):
     health = rep.metrics["health"]
     assert set(health) == {"image", "tokens", "cls"}  # H-JEPA encoders have a CLS token
     assert health["tokens"]["n"] == 8 * 64 and health["image"]["rankme"] <= 8
-    assert {c.name for c in rep.checks} == {"collapse"}
+    assert {c.name: c.status for c in rep.checks} == {"collapse": "pass", "class-structure": "skip"}  # 8 images
+    assert rep.metrics["probe_images"] == {"total": 8, "sample": 8, "available": 8}
     assert _plain(rep.metrics)
 
 
@@ -156,3 +158,63 @@ def test_representations_skip_with_one_image():
     run.images = run.images[:1]
     section = RepresentationsPass().run(ReportContext(run, ReportSettings(minimal=True)))
     assert section.status == "skipped" and "at least 2 sample images" in section.message
+
+
+def test_probe_images_extend_the_sample_images_and_pass_the_encoder_once():
+    """The class probes use the sample images plus further ones (--probe-images); the further ones go through
+    the target encoder once per checkpoint and give the same features as encoding them directly."""
+    torch = pytest.importorskip("torch")
+    from hjepa_report.analysis import model_access as ma
+    from hjepa_report.models import load_images
+
+    ctx = ReportContext(collect_run(FIXTURES / "hjepa_small"), ReportSettings(max_images=3, probe_images=7,
+                                                                             encoder_heads=2))
+    sample, probe = ma.sample_images(ctx), ma.probe_images(ctx)
+    assert probe.paths[:3] == sample.paths and len(probe.paths) == 7 and probe.first_extra == 3
+    assert len(set(probe.paths)) == 7 and len(probe.extra) == 4
+    model = ma.model_for(ctx)
+    calls = []
+    encode = model.encode
+    model.encode = lambda images, **kw: calls.append(len(images)) or encode(images, **kw)
+    emb = C.probe_embeddings(ctx)
+    assert C.probe_embeddings(ctx) is emb and sum(calls) == 7  # 3 sample + 4 further images, each once
+    info = model.info
+    batch, _ = load_images(probe.paths, info.image_size, info.norm_mean, info.norm_std, method=info.preprocess)
+    with torch.inference_mode():
+        direct = encode(batch, encoder="target")
+    np.testing.assert_allclose(emb["image"], direct.patch_tokens.mean(dim=1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(emb["cls"], direct.tokens[:, 0].numpy(), atol=1e-5)
+
+
+def test_minimal_and_small_probe_settings_use_the_sample_images_only():
+    from hjepa_report.analysis import model_access as ma
+
+    run = collect_run(FIXTURES / "hjepa_small")
+    for settings in (ReportSettings(max_images=3, probe_images=7, minimal=True),
+                     ReportSettings(max_images=3, probe_images=2)):
+        ctx = ReportContext(run, settings)
+        probe = ma.probe_images(ctx)
+        assert probe.paths == ma.sample_images(ctx).paths and probe.extra == []
+
+
+def _accuracy(n: int, value: float, chance: float = 0.125) -> dict:
+    return {"image": {"samples": n, "classes": 8, "knn_accuracy": value, "chance": chance,
+                      "knn_interval": list(M.wilson_interval(value, n))}}
+
+
+@pytest.mark.parametrize("n, value, status", [(256, 0.30, "pass"), (256, 0.15, "warn"), (64, 0.30, "skip"),
+                                              (128, 0.17, "warn"), (128, 0.20, "pass")])
+def test_class_structure_check_compares_the_interval_with_chance(n, value, status):
+    # n = 128, chance 12.5 %: 17 % has a 95 % interval reaching down to 11.5 % (warn), 20 % to 14.0 % (pass)
+    section = Section("representations", "Representations")
+    ctx = ReportContext(Run(root=Path("/tmp"), name="r", layout="generic", layout_reason="test"), ReportSettings())
+    _class_structure_check(_accuracy(n, value), ctx, section)
+    check = section.checks[0]
+    assert check.name == "class-structure" and check.status == status and check.figure_id == "representations-checkpoints"
+
+
+def test_class_structure_check_without_labels_is_skipped():
+    section = Section("representations", "Representations")
+    ctx = ReportContext(Run(root=Path("/tmp"), name="r", layout="generic", layout_reason="test"), ReportSettings())
+    _class_structure_check(None, ctx, section)
+    assert section.checks[0].status == "skip" and "no class labels" in section.checks[0].detail

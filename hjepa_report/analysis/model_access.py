@@ -30,7 +30,37 @@ class SampleImages:
     @property
     def has_labels(self) -> bool:
         """Tell whether every image has a class label and there are at least two classes."""
-        return all(self.labels) and len(set(self.labels)) > 1
+        return has_classes(self.labels)
+
+
+@dataclass
+class ProbeImages:
+    """The images the class probes (kNN, linear probe, projections, neighbours) use: the sample images first,
+    then more of the run's images, round-robin over classes, up to --probe-images.
+
+    Only the target encoder's pooled features of the further images are needed, so they are kept as the uint8
+    pictures the network sees (after the sample images' in `pictures`) and encoded per checkpoint in batches.
+    """
+
+    pictures: list[np.ndarray]  # uint8 [S, S, 3] as the network sees them: sample images, then the further ones
+    labels: list[str | None]
+    paths: list[Path]
+    first_extra: int  # index of the first image beyond the sample images
+
+    @property
+    def has_labels(self) -> bool:
+        """Tell whether every image has a class label and there are at least two classes."""
+        return has_classes(self.labels)
+
+    @property
+    def extra(self) -> list[np.ndarray]:
+        """The pictures of the images beyond the sample images."""
+        return self.pictures[self.first_extra:]
+
+
+def has_classes(labels: list) -> bool:
+    """Tell whether every image has a class label and there are at least two classes."""
+    return all(labels) and len(set(labels)) > 1
 
 
 def chosen_checkpoint(ctx: ReportContext) -> CheckpointRef | None:
@@ -108,6 +138,12 @@ def sample_images(ctx: ReportContext) -> SampleImages:
     return ctx.cached("sample-images", lambda: _prepare_images(ctx))
 
 
+def probe_images(ctx: ReportContext) -> ProbeImages:
+    """Return the sample images followed by further images up to --probe-images (none further under --minimal),
+    in the same round-robin order, so the sample images are always the first ones."""
+    return ctx.cached("probe-images", lambda: _prepare_probe_images(ctx))
+
+
 def encoded(ctx: ReportContext, encoder: str = "target", checkpoint: CheckpointRef | None = None,
             attention_layers: tuple[int, ...] = ()):
     """Return the EncoderOutput of the sample images (no mask), computed once per (checkpoint, encoder, layers).
@@ -160,15 +196,34 @@ def _load(ctx: ReportContext, ref: CheckpointRef):
         return exc
 
 
+def _image_order(ctx: ReportContext) -> list:
+    """Every image of the run in the order images are taken: round-robin over labels, seeded."""
+    return ctx.cached("image-order", lambda: choose_images(ctx.run.images, len(ctx.run.images),
+                                                           ctx.rng("sample-images")))
+
+
 def _prepare_images(ctx: ReportContext) -> SampleImages:
     from ..models import load_images
 
-    model = model_for(ctx)
-    refs = choose_images(ctx.run.images, ctx.settings.max_images, ctx.rng("sample-images"))
-    info = model.info
+    info = model_for(ctx).info
+    refs = _image_order(ctx)[:ctx.settings.max_images]
     tensor, pictures = load_images([r.path for r in refs], info.image_size, info.norm_mean, info.norm_std,
                                     method=info.preprocess)
     return SampleImages(tensor, pictures, [r.label for r in refs], [r.path for r in refs])
+
+
+def _prepare_probe_images(ctx: ReportContext) -> ProbeImages:
+    from ..models.images import load_rgb
+
+    info = model_for(ctx).info
+    sample = sample_images(ctx)
+    limit = len(sample.paths) if ctx.settings.minimal else max(ctx.settings.probe_images, len(sample.paths))
+    extra = _image_order(ctx)[len(sample.paths):limit]
+    if extra:
+        ctx.progress(f"loading {len(extra)} further images for the class probes")
+    pictures = sample.pictures + [load_rgb(r.path, info.image_size, info.preprocess) for r in extra]
+    return ProbeImages(pictures, sample.labels + [r.label for r in extra],
+                       sample.paths + [r.path for r in extra], first_extra=len(sample.paths))
 
 
 def choose_images(images: list, limit: int, rng: np.random.Generator) -> list:

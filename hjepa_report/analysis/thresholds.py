@@ -33,6 +33,8 @@ DEFAULTS: dict[str, tuple[float, str]] = {
                                  "generator's unchecked fallback"),
     "masks.collation.warn": (0.2, "warn when I-JEPA's batch collation cuts more than this mean share of a context"),
     "masks.log_z": (4.5, "the run's logged mask sizes disagree with its config's masking when |z| exceeds this"),
+    "knn.min_images": (100, "the kNN-above-chance check needs at least this many labelled images (fewer: skipped; "
+                            "it passes when the 95 % interval's lower end is above chance)"),
     "prediction.baseline_margin": (0.0, "predictions must beat the mean-target-token baseline's cosine by more "
                                         "than this"),
 }

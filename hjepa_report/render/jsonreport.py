@@ -53,6 +53,7 @@ def build_json(report: Report, view: ReportView | None = None) -> dict[str, Any]
         "command_line": settings.command_line,
         "settings": {"seed": settings.seed, "smoothing": settings.smoothing, "device": settings.device,
                      "minimal": settings.minimal, "max_images": settings.max_images,
+                     "probe_images": settings.probe_images,
                      "sections": settings.sections, "skip": settings.skip},
         "run": {"name": run.name, "path": str(run.root), "layout": run.layout, "layout_reason": run.layout_reason,
                 "config_path": str(run.config_path) if run.config_path else None, "config": run.config,

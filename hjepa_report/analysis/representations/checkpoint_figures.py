@@ -44,11 +44,14 @@ def curves_figure(rows: list[dict], best: str | None, references: dict):
     ax.set(title="alpha-ReQ (Agrawal et al. 2022)", ylabel="alpha")
     ax = axes[1, 0]
     knn = _series(ax, x, rows, "knn_accuracy", color=PALETTE[0], label="kNN (leave-one-out)")
+    bands = np.array([r.get("knn_interval") or (np.nan, np.nan) for r in rows], float).reshape(-1, 2)
+    if np.isfinite(bands).all() and len(rows):
+        ax.fill_between(x, bands[:, 0], bands[:, 1], color=PALETTE[0], alpha=0.18, lw=0, label="95% interval")
     if references.get("chance") is not None:
         ax.axhline(references["chance"], color="#7f7f7f", ls="--", lw=1, label="chance (majority class)")
     if not np.isfinite(knn).any():
         ax.text(0.5, 0.5, "no class labels: no kNN accuracy", ha="center", va="center", transform=ax.transAxes)
-    ax.set(title="kNN accuracy on the sample images", ylabel="accuracy", ylim=(-0.02, 1.02))
+    ax.set(title="kNN accuracy (leave-one-out)", ylabel="accuracy", ylim=(-0.02, 1.02))
     ax = axes[1, 1]
     pred = _series(ax, x, rows, "prediction_cosine", color=PALETTE[0], label="predictor")
     _series(ax, x, rows, "baseline_cosine", color=PALETTE[1], ls="--", label="mean-token baseline")

@@ -105,11 +105,46 @@ def image_embeddings(ctx: ReportContext, ref=None) -> dict:
     """Return the target encoder's mean-pooled patch tokens [B, D], CLS [B, D] (None without CLS) and the
     valid patch tokens [B, N, D] of the sample images."""
     out = ma.encoded(ctx, "target", ref)
+    pooled, cls = pooled_embeddings(out)
+    return {"mean_pooled": pooled, "cls": cls, "patch_tokens": out.patch_tokens.float().cpu().numpy()}
+
+
+def pooled_embeddings(out) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return (mean of the valid patch tokens [B, D], CLS token [B, D] or None) of an EncoderOutput."""
     tokens = out.patch_tokens.float().cpu().numpy()
     valid = out.valid.cpu().numpy().astype(np.float64)
     pooled = (tokens * valid[..., None]).sum(axis=1) / np.maximum(valid.sum(axis=1, keepdims=True), 1.0)
     cls = out.tokens[:, 0].float().cpu().numpy() if out.num_prefix_tokens else None
-    return {"mean_pooled": pooled, "cls": cls, "patch_tokens": tokens}
+    return pooled, cls
+
+
+def probe_embeddings(ctx: ReportContext, ref=None) -> dict:
+    """Return the mean-pooled and CLS embeddings ({"image", "cls"}, CLS None without one) of the probe images
+    (model_access.probe_images) for one checkpoint, once per report: the sample images' come from their cached
+    encoding, the further images pass the target encoder here, in batches of 16, and only their pooled
+    features are kept."""
+    key = ("probe-embeddings", str((ref or ma.chosen_checkpoint(ctx)).path))
+    return ctx.cached(key, lambda: _probe_embeddings(ctx, ref))
+
+
+def _probe_embeddings(ctx: ReportContext, ref) -> dict:
+    import torch
+
+    from ...models.images import normalise_batch
+
+    sample = image_embeddings(ctx, ref)
+    pooled, cls = [sample["mean_pooled"]], [sample["cls"]]
+    extra = ma.probe_images(ctx).extra
+    if extra:
+        model = ma.model_for(ctx, ref)
+        info = model.info
+        with torch.inference_mode():
+            for start in range(0, len(extra), 16):
+                batch = normalise_batch(extra[start:start + 16], info.norm_mean, info.norm_std)
+                p, c = pooled_embeddings(model.encode(batch, encoder="target"))
+                pooled.append(p)
+                cls.append(c)
+    return {"image": np.concatenate(pooled), "cls": None if cls[0] is None else np.concatenate(cls)}
 
 
 def augmented_views(images, views: int, seed: int):
@@ -171,7 +206,7 @@ def checkpoint_sweep(ctx: ReportContext, cap: int = DEFAULT_CAP) -> Sweep:
     epochs = [float(r.epoch if r.epoch is not None else (r.step if r.step is not None else i))
               for i, r in enumerate(refs)]
     sweep = Sweep(total=len(refs), cap=cap)
-    labels = ma.sample_images(ctx)
+    probe = ma.probe_images(ctx)
     chosen = ma.chosen_checkpoint(ctx)
     previous = None
     for i in select_evenly(epochs, cap):
@@ -179,7 +214,7 @@ def checkpoint_sweep(ctx: ReportContext, cap: int = DEFAULT_CAP) -> Sweep:
         ctx.progress(f"representations: checkpoint {ref.name}")
         row = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
         try:
-            row.update(checkpoint_measures(ctx, ref, labels.labels if labels.has_labels else None))
+            row.update(checkpoint_measures(ctx, ref, probe.labels if probe.has_labels else None))
         except ReportError as exc:
             row["error"] = str(exc)
             sweep.rows.append(row)
@@ -208,14 +243,16 @@ def knn_k(labels, k: int = 5) -> int:
 
 
 def checkpoint_measures(ctx: ReportContext, ref, labels) -> dict:
-    """RankMe, alpha-ReQ, kNN accuracy and level-0 prediction cosine of one checkpoint on the sample images."""
+    """RankMe, alpha-ReQ and level-0 prediction cosine of one checkpoint on the sample images, and its kNN
+    accuracy on the probe images (`labels`: theirs, None without labels)."""
     emb = image_embeddings(ctx, ref)
     tokens = emb["patch_tokens"].reshape(-1, emb["patch_tokens"].shape[-1])
     row = {"rankme": metrics.rankme(emb["mean_pooled"]), "rankme_tokens": metrics.rankme(tokens),
            "alpha_req": metrics.alpha_req(tokens), "knn_accuracy": None,
            "prediction_cosine": None, "baseline_cosine": None}
     if labels is not None:
-        row["knn_accuracy"] = metrics.knn_accuracy(emb["mean_pooled"], labels, k=knn_k(labels))
+        row["knn_accuracy"] = metrics.knn_accuracy(probe_embeddings(ctx, ref)["image"], labels, k=knn_k(labels))
+        row["knn_interval"] = list(metrics.wilson_interval(row["knn_accuracy"], len(labels)))
     try:
         level0 = predict_levels(ctx, ref).summary[0]
         row["prediction_cosine"], row["baseline_cosine"] = level0["cosine_mean"], level0["baseline_cosine_mean"]

@@ -140,8 +140,8 @@ def pick_queries(n: int, labels, count: int, rng: np.random.Generator) -> np.nda
 
 
 def label_accuracies(z, labels, k: int = 5, seed: int = 0) -> dict:
-    """Return leave-one-out kNN accuracy (k neighbours, at most n - 1), a cross-validated linear probe and the
-    chance level (majority class share), or a reason."""
+    """Return leave-one-out kNN accuracy (k neighbours, at most n - 1) with its 95 % Wilson interval, a
+    cross-validated linear probe and the chance level (majority class share), or a reason."""
     labels = np.asarray(labels)
     names, counts = np.unique(labels, return_counts=True)
     out = {"classes": int(len(names)), "samples": int(len(labels)), "chance": metrics.chance_accuracy(labels),
@@ -151,6 +151,7 @@ def label_accuracies(z, labels, k: int = 5, seed: int = 0) -> dict:
         out["probe"] = {"accuracy": None, "reason": out["reason"]}
         return out
     k_eff = int(min(k, len(labels) - 1))
-    out.update(knn_k=k_eff, knn_accuracy=metrics.knn_accuracy(z, labels, k=k_eff))
+    accuracy = metrics.knn_accuracy(z, labels, k=k_eff)
+    out.update(knn_k=k_eff, knn_accuracy=accuracy, knn_interval=list(metrics.wilson_interval(accuracy, len(labels))))
     out["probe"] = metrics.linear_probe_accuracy(z, labels, folds=5, seed=seed)
     return out

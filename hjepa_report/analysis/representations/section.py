@@ -11,8 +11,8 @@ from ..thresholds import threshold
 from ..base import AnalysisPass, Animation, Picture, ReportContext, Section
 from . import compute as C
 from . import metrics as M
-from .captions import (ACCURACY_CAPTION, HEALTH_CAPTION, LIDAR_CAPTION, LOGGED_LIMITS, MAPS_CAPTION, best_rule_text, checkpoint_caption,
-                       neighbours_caption, projection_caption)
+from .captions import (ACCURACY_CAPTION, HEALTH_CAPTION, LIDAR_CAPTION, LOGGED_LIMITS, MAPS_CAPTION, best_rule_text,
+                       checkpoint_caption, neighbours_caption, probe_phrase, projection_caption)
 from .checkpoint_figures import LOGGED_FAMILIES, curves_figure, logged_figure
 from .checkpoints import DEFAULT_CAP, animation_frame, best_checkpoint
 from .embedding import POINT_CAP, nearest_neighbours, pick_queries, projections, label_accuracies
@@ -108,10 +108,11 @@ class RepresentationsPass(AnalysisPass):
         return reason
 
     def compute(self, ctx: ReportContext) -> dict:
-        images = ma.sample_images(ctx)
+        probe = ma.probe_images(ctx)
         emb = C.image_embeddings(ctx)
         seed = int(ctx.rng("representations").integers(2**31))
-        labels = np.asarray(images.labels) if images.has_labels else None
+        labels = np.asarray(probe.labels) if probe.has_labels else None
+        probe_emb = C.probe_embeddings(ctx)
         tokens = emb["patch_tokens"].reshape(-1, emb["patch_tokens"].shape[-1])
         if len(tokens) > TOKEN_CAP:
             tokens = tokens[np.sort(np.random.default_rng(seed).choice(len(tokens), TOKEN_CAP, replace=False))]
@@ -123,12 +124,12 @@ class RepresentationsPass(AnalysisPass):
                "anchors": {k: M.reference_embeddings(*z.shape, seed=seed) for k, z in spaces.items()}}
         out["anchor_health"] = {k: {a: M.embedding_health(r) for a, r in refs.items()}
                                 for k, refs in out["anchors"].items()}
-        out["projections"] = projections(emb["mean_pooled"], seed, POINT_CAP, ctx.settings.minimal)
-        queries = pick_queries(len(images.labels), labels, 4, np.random.default_rng(seed))
+        out["projections"] = projections(probe_emb["image"], seed, POINT_CAP, ctx.settings.minimal)
+        queries = pick_queries(len(probe.labels), labels, 4, np.random.default_rng(seed))
         out["queries"] = queries
-        out["neighbours"] = nearest_neighbours(emb["mean_pooled"], queries, 5) if len(queries) else None
-        out["accuracy"] = {k: label_accuracies(spaces[k], labels, C.knn_k(labels), seed)
-                           for k in ("image", "cls") if k in spaces} if labels is not None else None
+        out["neighbours"] = nearest_neighbours(probe_emb["image"], queries, 5) if len(queries) else None
+        out["accuracy"] = {k: label_accuracies(z, labels, C.knn_k(labels), seed)
+                           for k, z in probe_emb.items() if z is not None} if labels is not None else None
         out["lidar"] = ({"lidar": None, "reason": "skipped under --minimal"} if ctx.settings.minimal
                         else C.lidar_score(ctx))
         out["sweep"] = C.checkpoint_sweep(ctx, DEFAULT_CAP)
@@ -138,10 +139,13 @@ class RepresentationsPass(AnalysisPass):
     def present(self, r: dict, ctx: ReportContext, section: Section) -> None:
         images = ma.sample_images(ctx)
         h, ah = r["health"], r["anchor_health"]
-        section.intro = ("What the target encoder's embedding space looks like on the sample images: is it "
-                         "collapsed (all images alike, few directions used), does it separate the classes, and "
-                         "how did that change over the checkpoints. Anchors of the same shape (a seeded isotropic "
-                         "Gaussian and a rank-1 matrix) show where healthy and collapsed lie on each scale."
+        probe = ma.probe_images(ctx)
+        used = probe_phrase(probe.first_extra, len(probe.labels), len(ctx.run.images), ctx.settings.minimal)
+        section.intro = ("What the target encoder's embedding space looks like: is it collapsed (all images alike, "
+                         "few directions used), does it separate the classes, and how did that change over the "
+                         "checkpoints. Collapse measures use the sample images; projections, neighbours and class "
+                         f"accuracies use {used}. Anchors of the same shape (a seeded isotropic Gaussian and a "
+                         "rank-1 matrix) show where healthy and collapsed lie on each scale."
                          + (" Projections and neighbours use the mean-pooled patch tokens; the CLS token's numbers "
                             "are in the tables." if "cls" in h else ""))
         section.add_figure("health", "Embedding health (patch tokens)", HEALTH_CAPTION.format(
@@ -153,30 +157,34 @@ class RepresentationsPass(AnalysisPass):
                                   ["measure", "this run", "isotropic anchor", "collapsed anchor", "healthy"],
                                   health_table_rows(h[key], ah[key]),
                                   caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.")
-        self._present_space(r, images, section)
+        self._present_space(r, probe, used, section)
         self._present_checkpoints(r, ctx, images, section)
         section.metrics.update({"seed": r["seed"], "health": h, "anchors": ah, "lidar": r["lidar"],
-                                "accuracy": r["accuracy"], "point_cap": POINT_CAP, "token_cap": TOKEN_CAP})
+                                "accuracy": r["accuracy"], "point_cap": POINT_CAP, "token_cap": TOKEN_CAP,
+                                "probe_images": {"total": len(probe.labels), "sample": probe.first_extra,
+                                                 "available": len(ctx.run.images)}})
         _collapse_check(h, ah, ctx, section)
+        _class_structure_check(r["accuracy"], ctx, section)
 
-    def _present_space(self, r: dict, images, section: Section) -> None:
+    def _present_space(self, r: dict, probe, used: str, section: Section) -> None:
         """Projections, neighbours, accuracies, LiDAR."""
         projs = r["projections"]
         section.add_figure("projections", "Embedding space: PCA, t-SNE, UMAP",
-                           projection_caption(projs, r["labels"] is not None, POINT_CAP),
+                           projection_caption(projs, r["labels"] is not None, POINT_CAP, used),
                            projection_figure(projs, r["labels"]))
         section.notes.extend(p.note for p in projs if p.note)
         section.metrics["projection_seconds"] = {p.method: round(p.seconds, 3) for p in projs}
         if r["neighbours"] is not None:
             idx, sim = r["neighbours"]
-            section.add_figure("neighbours", "Nearest neighbours (cosine)", neighbours_caption(r["labels"] is not None),
-                               neighbours_figure(images.pictures, r["queries"], idx, sim, r["labels"]))
+            section.add_figure("neighbours", "Nearest neighbours (cosine)",
+                               neighbours_caption(r["labels"] is not None, used),
+                               neighbours_figure(probe.pictures, r["queries"], idx, sim, r["labels"]))
         if r["accuracy"] is None:
-            section.notes.append("The sample images have no class labels (or one class): no kNN or probe accuracy.")
+            section.notes.append("The images have no class labels (or one class): no kNN or probe accuracy.")
         else:
             section.add_table("accuracy", "Class structure of the embeddings", ACCURACY_COLUMNS,
                               [_accuracy_row(name, acc) for name, acc in r["accuracy"].items()],
-                              caption=ACCURACY_CAPTION)
+                              caption=f"Measured on {used}. " + ACCURACY_CAPTION)
             reasons = {(acc.get("probe") or {}).get("reason") for acc in r["accuracy"].values()} - {"", None}
             section.notes.extend(f"Linear probe not computed: {why}." for why in sorted(reasons))
         lid = r["lidar"]
@@ -238,16 +246,40 @@ class RepresentationsPass(AnalysisPass):
         section.metrics["logged_eff_rank_cap"] = cap
 
 
-ACCURACY_COLUMNS = ["embedding", "images", "classes", "kNN accuracy", "k", "linear probe", "probe folds", "chance"]
+ACCURACY_COLUMNS = ["embedding", "images", "classes", "kNN accuracy", "kNN 95% interval", "k", "linear probe",
+                    "probe folds", "chance"]
 
 
 def _accuracy_row(name: str, acc: dict) -> list:
     """One row of the accuracy table (None where a measure could not be computed)."""
     probe = acc.get("probe") or {}
     rnd = lambda v: None if v is None else round(v, 3)  # noqa: E731
+    interval = acc.get("knn_interval")
     return [{"image": "mean-pooled tokens", "cls": "CLS token"}[name], acc["samples"], acc["classes"],
-            rnd(acc["knn_accuracy"]), acc["knn_k"], rnd(probe.get("accuracy")), probe.get("folds") or None,
-            rnd(acc["chance"])]
+            rnd(acc["knn_accuracy"]), f"{interval[0]:.3f} - {interval[1]:.3f}" if interval else None, acc["knn_k"],
+            rnd(probe.get("accuracy")), probe.get("folds") or None, rnd(acc["chance"])]
+
+
+def _class_structure_check(accuracy: dict | None, ctx: ReportContext, section: Section) -> None:
+    """Pass when the lower end of the kNN accuracy's 95 % interval is above chance, warn when it is not; skip
+    without labels or with fewer probe images than threshold knn.min_images (the interval would be too wide
+    to tell a weak encoder from a poor one)."""
+    acc = (accuracy or {}).get("image") or {}
+    if acc.get("knn_accuracy") is None:
+        section.add_check("class-structure", "skip", "no class labels on the images: no kNN accuracy")
+        return
+    n, value, (low, high), chance = acc["samples"], acc["knn_accuracy"], acc["knn_interval"], acc["chance"]
+    detail = (f"kNN accuracy {value:.1%} (95% interval {low:.1%}-{high:.1%}, {n} images, {acc['classes']} "
+              f"classes) vs chance {chance:.1%}")
+    needed = int(threshold(ctx, "knn.min_images"))
+    if n < needed:
+        section.add_check("class-structure", "skip", f"{detail}: fewer than {needed} labelled images, too few to "
+                          "tell (add images or raise --probe-images)", figure_id="checkpoints", value=value)
+    elif low > chance:
+        section.add_check("class-structure", "pass", detail + ": above chance", figure_id="checkpoints", value=value)
+    else:
+        section.add_check("class-structure", "warn", detail + ": not above chance, the embeddings do not separate "
+                          "the classes", figure_id="checkpoints", value=value)
 
 
 def _batch_size(config) -> int | None:

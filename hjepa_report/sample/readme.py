@@ -129,5 +129,8 @@ def _differences(recipe) -> str:
             "writes one at every epoch that improves val loss. checkpoint_best.pth is the best of those written.\n"
             "- Validation masks are drawn from a fixed seed, identical at every epoch, so val/loss compares like "
             "with like.\n"
+            "- Validation and the k-NN numbers above feed the 64 x 64 images to the network as they are. H-JEPA's "
+            "evaluation transform (and so hjepa-report, which follows it) first resizes to int(64 * 1.14) = 72 "
+            "and centre-crops 64, which cuts the edges of objects near the border.\n"
             "- Determinism: same seed, same thread count and same torch build give byte-identical checkpoints; the "
             "TensorBoard file name and wall times differ between runs.")

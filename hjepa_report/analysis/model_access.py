@@ -1,8 +1,9 @@
 """What model-based passes share: the rebuilt networks, the sample images and their encodings, once per report.
 
-Everything here goes through `ReportContext.cached`, so each checkpoint is loaded once and each image passes
-each network once per report, whichever passes ask. A network that cannot be rebuilt is not an error of the
-pass: `model_skip_reason` turns it into the one-line reason the section shows.
+Everything here goes through `ReportContext.cached` and one models.FeatureCache, so each checkpoint is loaded
+once and each image passes each network once per report, whichever passes ask (tests/test_encode_once.py).
+A network that cannot be rebuilt is not an error of the pass: `model_skip_reason` turns it into the one-line
+reason the section shows.
 """
 
 from __future__ import annotations
@@ -144,43 +145,72 @@ def probe_images(ctx: ReportContext) -> ProbeImages:
     return ctx.cached("probe-images", lambda: _prepare_probe_images(ctx))
 
 
-def encoded(ctx: ReportContext, encoder: str = "target", checkpoint: CheckpointRef | None = None,
-            attention_layers: tuple[int, ...] = ()):
-    """Return the EncoderOutput of the sample images (no mask), computed once per (checkpoint, encoder, layers).
+@dataclass
+class ReportMasks:
+    """One seeded draw of the run's own masks for the sample images, shared by every pass that masks them
+    (attention's context view, predictions), so a figure and a number about image i use the same mask."""
 
-    A request for attention layers reuses a cached run that captured a superset of them.
+    hidden: np.ndarray  # [B, N] True = not seen by the context encoder
+    targets: np.ndarray  # [B, M, N] the target blocks (what the predictor predicts)
+    seed: int
+    strategy: str
+
+    @property
+    def mask_id(self) -> str:
+        """The name the feature cache stores masked encodings under."""
+        return f"report-masks:{self.strategy}:{self.seed}"
+
+
+def report_masks(ctx: ReportContext, model) -> ReportMasks:
+    """Draw one mask per sample image the way the run's training masks (the same for every checkpoint).
+
+    Raises ReportError when the run's masking cannot be sampled."""
+    def make():
+        from .masking import sample_masks
+
+        seed = int(ctx.rng("report-masks").integers(2**31))
+        layout = model.info.layout if model.info.layout in ("hjepa", "ijepa") else None
+        draws = sample_masks(ctx.run.config, len(sample_images(ctx).paths), seed, layout=layout,
+                             grid=model.info.grid, patch_size=model.info.patch_size)
+        if draws.strategy.startswith("hjepa"):
+            # H-JEPA training hides the union of the level-0 target blocks and predicts every hidden patch
+            hidden = draws.targets.any(axis=1)
+        else:
+            # I-JEPA: the encoder sees one context block minus the targets; each target block is predicted
+            hidden = ~draws.contexts.any(axis=1)
+        return ReportMasks(hidden=hidden, targets=draws.targets, seed=seed, strategy=draws.strategy)
+
+    return ctx.cached(("report-masks", tuple(model.info.grid)), make)
+
+
+def encoded(ctx: ReportContext, encoder: str = "target", checkpoint: CheckpointRef | None = None,
+            attention_layers: tuple[int, ...] = (), *, masked: bool = False, first: int | None = None):
+    """Return the EncoderOutput (CPU tensors) of the first `first` sample images (default all) through
+    `encoder` of a checkpoint (default the chosen one): unmasked, or under the report's masks (`masked`).
+
+    One models.FeatureCache per report holds every image's output per (checkpoint, encoder, mask), so each
+    image passes each network once per report whichever passes ask; attention layers asked for later than
+    an image's first encoding make it encode again (the attention pass runs first and asks for them).
+    Use models.cache.to_device before handing an output back to the model (model.predict).
     """
     import torch
 
-    ref = checkpoint or chosen_checkpoint(ctx)
-    layers = tuple(sorted(set(attention_layers)))
-    superset = ctx.find_cached(lambda key: isinstance(key, tuple) and key[:3] == ("encoded", str(ref.path), encoder)
-                               and set(layers) <= set(key[3]))
-    if superset is not None:
-        return superset
-
-    def run():
-        model = model_for(ctx, checkpoint)
-        images = sample_images(ctx)
-        with torch.inference_mode():
-            return batched_encode(model, images.tensor, encoder=encoder, attention_layers=layers)
-
-    return ctx.cached(("encoded", str(ref.path), encoder, layers), run)
+    model = model_for(ctx, checkpoint)
+    images = sample_images(ctx)
+    n = len(images.paths) if first is None else min(first, len(images.paths))
+    masking = {}
+    if masked:
+        masks = report_masks(ctx, model)
+        masking = {"context_mask": torch.as_tensor(masks.hidden[:n]), "mask_id": masks.mask_id}
+    return feature_cache(ctx).encode(model, images.tensor[:n], [str(p) for p in images.paths[:n]], encoder=encoder,
+                                     attention_layers=attention_layers, **masking)
 
 
-def batched_encode(model, images, *, encoder: str, attention_layers=(), batch_size: int = 16):
-    """Encode images in batches of 16 (as fast as 64 on CPU, far less memory) and join the outputs."""
-    import torch
+def feature_cache(ctx: ReportContext):
+    """Return the report's one FeatureCache."""
+    from ..models import FeatureCache
 
-    parts = [model.encode(images[i:i + batch_size], encoder=encoder, attention_layers=list(attention_layers) or None)
-             for i in range(0, len(images), batch_size)]
-    if len(parts) == 1:
-        return parts[0]
-    first = parts[0]
-    joined = {name: torch.cat([getattr(p, name) for p in parts]) for name in
-              ("tokens", "patch_tokens", "patch_indices", "valid")}
-    attentions = {k: torch.cat([p.attentions[k] for p in parts]) for k in first.attentions}
-    return type(first)(**joined, attentions=attentions, num_prefix_tokens=first.num_prefix_tokens)
+    return ctx.cached("feature-cache", FeatureCache)
 
 
 def _load(ctx: ReportContext, ref: CheckpointRef):

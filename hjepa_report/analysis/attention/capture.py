@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .summary import EncoderAttention, context_head_mean_map, merge_chunks, summarise_encoder
+from .summary import EncoderAttention, merge_chunks, summarise_encoder
 
 ATTENTION_BUDGET_BYTES = 256 * 2 ** 20  # float32 probabilities held at once (all captured blocks of a chunk)
 
@@ -77,20 +77,3 @@ def capture_target(model, images, plan: CapturePlan, target_masks: np.ndarray | 
         parts.append(summarise_encoder(_to_numpy(out.attentions), tuple(info.grid), info.has_cls, info.depth,
                                        masks, head_fusion, discard_ratio))
     return merge_chunks(parts)
-
-
-def capture_context_map(model, images, hidden: np.ndarray, layer: int, chunk: int) -> np.ndarray:
-    """Return the context encoder's head-mean map of block `layer` under the hidden mask [K, N]: [K, rows, cols]."""
-    import torch
-
-    info = model.info
-    maps = []
-    for start in range(0, len(images), chunk):
-        part = slice(start, start + chunk)
-        with torch.inference_mode():
-            out = model.encode(images[part], encoder="context", context_mask=torch.as_tensor(hidden[part]),
-                               attention_layers=[layer])
-        attn = _to_numpy(out.attentions)[layer]
-        maps.append(context_head_mean_map(attn, out.patch_indices.cpu().numpy(), out.valid.cpu().numpy(),
-                                          tuple(info.grid), info.has_cls))
-    return np.concatenate(maps)

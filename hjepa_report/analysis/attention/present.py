@@ -199,7 +199,8 @@ def _context_figure(result: AttentionResult, section: Section) -> None:
     section.add_figure(
         "context-vs-target", "Context encoder vs target encoder",
         f"{_sentence(result.map_kind)}, head mean of block {layer}: target encoder on the full image, context "
-        f"encoder under a context mask drawn with the run's masking (seed {result.mask_seed}); hatched patches are "
+        f"encoder under a context mask drawn with the run's masking (seed {result.mask_seed}, the same masks as "
+        f"in Predictions vs targets); hatched patches are "
         f"hidden from the context encoder ({hidden}). Healthy: on the visible patches the two maps agree "
         f"broadly (the target encoder is an average of the context encoder){piling}.",
         figures.encoder_comparison_figure(result.images[:count], target[:count], result.context_maps[:count],

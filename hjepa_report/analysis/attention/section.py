@@ -2,7 +2,8 @@
 
 compute: the target encoder's attention in every block on up to 8 sample images (shared with other passes
 through model_access when it fits the memory budget, else captured chunk by chunk), reduced to maps, per-head
-numbers and the rollout; the context encoder's map under a mask drawn with the run's masking; on runs that
+numbers and the rollout; the context encoder's map under the report's masks (model_access.report_masks, shared
+with the predictions, so the masked context encoding is shared too); on runs that
 know their foreground (the sample runs), the rollout's mass on it. present: see present.py.
 """
 
@@ -14,11 +15,11 @@ import numpy as np
 
 from ...errors import ReportError
 from ..base import AnalysisPass, ReportContext, Section
-from ..model_access import encoded, model_for, model_skip_reason, sample_images
-from .capture import ATTENTION_BUDGET_BYTES, capture_context_map, capture_target, plan_capture
+from ..model_access import encoded, model_for, model_skip_reason, report_masks, sample_images
+from .capture import ATTENTION_BUDGET_BYTES, capture_target, plan_capture
 from .foreground import load_foreground, patch_coverage, rollout_foreground_shares
 from .present import AttentionResult, present_attention
-from .summary import summarise_encoder
+from .summary import context_head_mean_map, summarise_encoder
 
 MAX_IMAGES = 8
 
@@ -44,7 +45,7 @@ class AttentionPass(AnalysisPass):
         images = sample_images(ctx)
         count = min(MAX_IMAGES, len(images.pictures))
         notes = _model_notes(info, count, len(images.pictures))
-        targets, hidden, mask_seed = _masks(ctx, info, count, notes)
+        targets, hidden, mask_seed = _masks(ctx, model, count, notes)
         ctx.progress(f"attention: {count} images, {info.depth} blocks")
         encoder = ctx.settings.attention_encoder
         target, capture_note = _target_attention(ctx, model, images.tensor, count, targets, encoder)
@@ -56,8 +57,10 @@ class AttentionPass(AnalysisPass):
         if hidden is not None and model.encoder_pair() is not None:
             result.compare_layer = info.depth - 1
             result.hidden = hidden
-            result.context_maps = capture_context_map(model, images.tensor[:count], hidden, result.compare_layer,
-                                                      max(1, min(count, 16)))
+            out = encoded(ctx, "context", masked=True, first=count, attention_layers=(result.compare_layer,))
+            result.context_maps = context_head_mean_map(
+                out.attentions[result.compare_layer].float().numpy(), out.patch_indices.numpy(), out.valid.numpy(),
+                tuple(info.grid), info.has_cls)
         elif model.encoder_pair() is None:
             notes.append("no separate target encoder in this checkpoint: the context vs target comparison is left out")
         result.foreground = _foreground(ctx, info, images.paths[:count], result)
@@ -81,19 +84,15 @@ def _target_attention(ctx: ReportContext, model, tensor, count: int, targets, en
     return capture_target(model, tensor[:count], plan, targets, encoder=encoder), plan.note
 
 
-def _masks(ctx: ReportContext, info, count: int, notes: list[str]):
-    """Return (first target block [K, N], hidden mask [K, N], seed) drawn with the run's masking, or Nones."""
-    from ..masking import sample_masks
-
-    seed = int(ctx.rng("attention-masks").integers(2 ** 31))
-    layout = info.layout if info.layout in ("hjepa", "ijepa") else None
+def _masks(ctx: ReportContext, model, count: int, notes: list[str]):
+    """Return (first target block [K, N], hidden mask [K, N], seed) of the report's masks (the ones the
+    predictions use) for the first `count` sample images, or Nones with a note when none can be drawn."""
     try:
-        draws = sample_masks(ctx.run.config, count, seed, layout=layout, grid=tuple(info.grid),
-                             patch_size=info.patch_size)
+        masks = report_masks(ctx, model)
     except ReportError as exc:
         notes.append(f"no masks could be drawn ({exc}): no target-block query patch, no context encoder map")
         return None, None, None
-    return draws.targets[:, 0], ~draws.context, seed
+    return masks.targets[:count, 0], masks.hidden[:count], masks.seed
 
 
 def _foreground(ctx: ReportContext, info, paths, result: AttentionResult) -> dict | None:

@@ -22,17 +22,7 @@ from .predictions import LevelErrors, level_errors, pooled_members, summarise
 
 LIDAR_VIEWS = 6  # augmented views per sample image (surrogate class size for LiDAR)
 ANIMATION_IMAGES = 4  # images shown in the PCA-of-tokens animation
-
-
-@dataclass
-class MaskSample:
-    """The run's own masks for the sample images: hidden [B, N] (True = not seen by the context encoder) and
-    target blocks [B, M, N] (what the predictor predicts)."""
-
-    hidden: np.ndarray
-    targets: np.ndarray
-    seed: int
-    strategy: str
+BATCH = 16  # images per encoder call: as fast as 64 on CPUs, far less memory
 
 
 @dataclass
@@ -41,30 +31,10 @@ class PredictionResult:
 
     levels: list[LevelErrors]
     summary: list[dict]
-    masks: MaskSample
+    masks: ma.ReportMasks
     target_kind: str
     seconds: float
     empty_levels: list[int] = field(default_factory=list)  # levels with no valid pooled token for these masks
-
-
-def draw_masks(ctx: ReportContext, model, n: int) -> MaskSample:
-    """Draw one mask per sample image the way the run's training masks (same masks for every checkpoint)."""
-    def make():
-        from ..masking import sample_masks
-
-        seed = int(ctx.rng("representations-masks").integers(2**31))
-        layout = model.info.layout if model.info.layout in ("hjepa", "ijepa") else None
-        draws = sample_masks(ctx.run.config, n, seed, layout=layout, grid=model.info.grid,
-                             patch_size=model.info.patch_size)
-        if draws.strategy.startswith("hjepa"):
-            # H-JEPA training hides the union of the level-0 target blocks and predicts every hidden patch
-            hidden = draws.targets.any(axis=1)
-        else:
-            # I-JEPA: the encoder sees one context block minus the targets; each target block is predicted
-            hidden = ~draws.contexts.any(axis=1)
-        return MaskSample(hidden=hidden, targets=draws.targets, seed=seed, strategy=draws.strategy)
-
-    return ctx.cached(("representations-masks", n, model.info.grid), make)
 
 
 def predict_levels(ctx: ReportContext, ref=None) -> PredictionResult:
@@ -77,14 +47,14 @@ def _predict_levels(ctx: ReportContext, ref) -> PredictionResult:
     import torch
 
     start = time.perf_counter()
+    from ...models.cache import to_device
+
     model = ma.model_for(ctx, ref)
-    images = ma.sample_images(ctx)
-    masks = draw_masks(ctx, model, len(images.labels))
-    target = ma.encoded(ctx, "target", ref)
-    hidden = torch.as_tensor(masks.hidden)
+    masks = ma.report_masks(ctx, model)
+    context = to_device(ma.encoded(ctx, "context", ref, masked=True), model.device)
+    target = to_device(ma.encoded(ctx, "target", ref), model.device)
     with torch.inference_mode():
-        context = model.encode(images.tensor, encoder="context", context_mask=hidden)
-        pred = model.predict(context, hidden, torch.as_tensor(masks.targets), target=target)
+        pred = model.predict(context, context.hidden, torch.as_tensor(masks.targets), target=target)
         indices, valid = pred.indices.cpu().numpy(), pred.valid.cpu().numpy()
         levels, empty = [], []
         for level in range(model.info.num_levels):
@@ -128,23 +98,32 @@ def probe_embeddings(ctx: ReportContext, ref=None) -> dict:
 
 
 def _probe_embeddings(ctx: ReportContext, ref) -> dict:
-    import torch
-
     from ...models.images import normalise_batch
 
     sample = image_embeddings(ctx, ref)
-    pooled, cls = [sample["mean_pooled"]], [sample["cls"]]
     extra = ma.probe_images(ctx).extra
-    if extra:
-        model = ma.model_for(ctx, ref)
-        info = model.info
-        with torch.inference_mode():
-            for start in range(0, len(extra), 16):
-                batch = normalise_batch(extra[start:start + 16], info.norm_mean, info.norm_std)
-                p, c = pooled_embeddings(model.encode(batch, encoder="target"))
-                pooled.append(p)
-                cls.append(c)
-    return {"image": np.concatenate(pooled), "cls": None if cls[0] is None else np.concatenate(cls)}
+    if not extra:
+        return {"image": sample["mean_pooled"], "cls": sample["cls"]}
+    model = ma.model_for(ctx, ref)
+    info = model.info
+    pooled, cls = encode_pooled(model, (normalise_batch(extra[i:i + BATCH], info.norm_mean, info.norm_std)
+                                        for i in range(0, len(extra), BATCH)))
+    return {"image": np.concatenate([sample["mean_pooled"], pooled]),
+            "cls": None if cls is None else np.concatenate([sample["cls"], cls])}
+
+
+def encode_pooled(model, batches) -> tuple[np.ndarray, np.ndarray | None]:
+    """Pass image batches through the target encoder under inference mode and keep only each image's pooled
+    features (mean patch token, CLS or None): for images no other measure needs (probe images, LiDAR views)."""
+    import torch
+
+    pooled, cls = [], []
+    with torch.inference_mode():
+        for batch in batches:
+            p, c = pooled_embeddings(model.encode(batch, encoder="target"))
+            pooled.append(p)
+            cls.append(c)
+    return np.concatenate(pooled), None if cls[0] is None else np.concatenate(cls)
 
 
 def augmented_views(images, views: int, seed: int):
@@ -172,17 +151,13 @@ def augmented_views(images, views: int, seed: int):
 
 def lidar_score(ctx: ReportContext, views: int = LIDAR_VIEWS) -> dict:
     """LiDAR of the target encoder's mean-pooled tokens with each sample image's augmented views as one class."""
-    import torch
-
     images = ma.sample_images(ctx)
     if len(images.labels) < 2:
         return {"lidar": None, "reason": "LiDAR needs at least 2 sample images"}
     seed = int(ctx.rng("representations-lidar-views").integers(2**31))
     start = time.perf_counter()
     batch = augmented_views(images.tensor, views, seed)
-    with torch.inference_mode():
-        out = ma.batched_encode(ma.model_for(ctx), batch, encoder="target")
-    z = out.patch_tokens.float().mean(dim=1).cpu().numpy()
+    z, _ = encode_pooled(ma.model_for(ctx), (batch[i:i + BATCH] for i in range(0, len(batch), BATCH)))
     value = metrics.lidar(z, np.repeat(np.arange(len(images.labels)), views))
     return {"lidar": value, "views": views, "images": len(images.labels), "seed": seed,
             "seconds": round(time.perf_counter() - start, 3), "reason": "",

@@ -142,10 +142,6 @@ class ReportContext:
             self._cache[key] = make()
         return self._cache[key]
 
-    def find_cached(self, matches: Callable[[Any], bool]):
-        """Return the first cached value whose key satisfies `matches`, else None (to reuse a superset)."""
-        return next((v for k, v in self._cache.items() if matches(k)), None)
-
     def progress(self, message: str) -> None:
         """Report progress of a long step (printed on stderr by the CLI unless --quiet)."""
         self._progress(message)

@@ -61,9 +61,8 @@ def key_metrics(doc: dict) -> list[KeyMetric]:
     _add(out, "mean_pairwise_cosine", "Mean pairwise cosine, image embeddings",
          _dig(health, "image", "mean_pairwise_cosine"), "lower")
     accuracy = _dict(rep.get("accuracy")).get("image")
-    chance = _dig(accuracy, "chance")
     _add(out, "knn_accuracy", "kNN accuracy, image embeddings", _dig(accuracy, "knn_accuracy"), "higher",
-         f"chance {format_value(chance)}" if _number(chance) is not None else "")
+         _knn_note(_dict(accuracy)))
     _add(out, "lidar", "LiDAR (Thilak et al. 2024)", _dig(rep.get("lidar"), "lidar"), "higher")
     for level in _levels(section_metrics(doc, "predictions")):
         n = level.get("level")
@@ -147,6 +146,19 @@ def _section_problems(doc: dict) -> list[str]:
     if skipped:
         parts.append(f"Sections skipped: {_cell(', '.join(skipped))}")
     return [" · ".join(parts), ""] if parts else []
+
+
+def _knn_note(accuracy: dict) -> str:
+    """Chance level, 95 % interval and image count of the kNN accuracy, as far as report.json has them."""
+    parts = []
+    if _number(accuracy.get("chance")) is not None:
+        parts.append(f"chance {format_value(accuracy['chance'])}")
+    interval = accuracy.get("knn_interval")
+    if isinstance(interval, list) and len(interval) == 2 and all(_number(v) is not None for v in interval):
+        parts.append(f"95 % interval {format_value(interval[0])}-{format_value(interval[1])}")
+    if isinstance(accuracy.get("samples"), int):
+        parts.append(f"{accuracy['samples']} images")
+    return ", ".join(parts)
 
 
 def _add(out: list[KeyMetric], key: str, label: str, value: Any, better: str | None, note: str = "") -> None:

@@ -46,9 +46,9 @@ def predict_levels(ctx: ReportContext, ref=None) -> PredictionResult:
 def _predict_levels(ctx: ReportContext, ref) -> PredictionResult:
     import torch
 
-    start = time.perf_counter()
     from ...models.cache import to_device
 
+    start = time.perf_counter()
     model = ma.model_for(ctx, ref)
     masks = ma.report_masks(ctx, model)
     context = to_device(ma.encoded(ctx, "context", ref, masked=True), model.device)

@@ -104,8 +104,12 @@ def test_umap_import_failure_becomes_a_note(monkeypatch):
 
 def test_label_accuracies_report_chance_and_reasons():
     z = np.repeat(np.eye(3)[:2], 4, axis=0) + np.random.default_rng(4).normal(0, 0.01, (8, 3))  # two directions
-    out = embedding.label_accuracies(z, np.array(list("aaaabbbb")), k=3)
+    out = embedding.label_accuracies(z, np.array(list("aaaabbbb")))
+    assert out["knn_k"] == 3  # 5 lowered to (smallest class - 1)
     assert out["knn_accuracy"] == 1.0 and out["chance"] == 0.5 and out["probe"]["accuracy"] == 1.0
     assert out["knn_interval"] == pytest.approx([0.6756, 1.0], abs=1e-4)  # Wilson, 8 of 8 right
+    lonely = embedding.label_accuracies(np.vstack([z, np.eye(3)[[2, 2]]]), np.array(list("aaaabbbbcd")))
+    assert lonely["alone"] == 2 and lonely["samples"] == 8 and lonely["classes"] == 2  # c and d cannot be judged
+    assert lonely["knn_accuracy"] == 1.0 and lonely["chance"] == 0.5
     single = embedding.label_accuracies(z, np.array(list("aaaaaaaa")))
     assert single["knn_accuracy"] is None and "fewer than 2 classes" in single["reason"]

@@ -186,6 +186,15 @@ def test_probe_images_extend_the_sample_images_and_pass_the_encoder_once():
     np.testing.assert_allclose(emb["cls"], direct.tokens[:, 0].numpy(), atol=1e-5)
 
 
+def test_probe_images_fill_the_sample_classes_first():
+    from types import SimpleNamespace
+
+    from hjepa_report.analysis.model_access import probe_order
+
+    rest = [SimpleNamespace(label=c) for c in "xaybzaxb"]
+    assert "".join(r.label for r in probe_order(rest, {"a", "b"})) == "abab" + "xyzx"
+
+
 def test_minimal_and_small_probe_settings_use_the_sample_images_only():
     from hjepa_report.analysis import model_access as ma
 

@@ -248,12 +248,20 @@ def _prepare_probe_images(ctx: ReportContext) -> ProbeImages:
     info = model_for(ctx).info
     sample = sample_images(ctx)
     limit = len(sample.paths) if ctx.settings.minimal else max(ctx.settings.probe_images, len(sample.paths))
-    extra = _image_order(ctx)[len(sample.paths):limit]
+    extra = probe_order(_image_order(ctx)[len(sample.paths):], set(sample.labels))[:limit - len(sample.paths)]
     if extra:
         ctx.progress(f"loading {len(extra)} further images for the class probes")
     pictures = sample.pictures + [load_rgb(r.path, info.image_size, info.preprocess) for r in extra]
     return ProbeImages(pictures, sample.labels + [r.label for r in extra],
                        sample.paths + [r.path for r in extra], first_extra=len(sample.paths))
+
+
+def probe_order(rest: list, sample_labels: set) -> list:
+    """Order the images after the sample images for the class probes: first those of the classes the sample
+    images show (still round-robin), then the others. With more classes than sample images (say 1000
+    ImageNet folders and 64 sample images) the probes then get a few images of each of 64 classes, which
+    kNN can judge, instead of one image each of 256 classes, which it cannot."""
+    return [r for r in rest if r.label in sample_labels] + [r for r in rest if r.label not in sample_labels]
 
 
 def choose_images(images: list, limit: int, rng: np.random.Generator) -> list:

@@ -18,6 +18,7 @@ from .. import model_access as ma
 from ..base import ReportContext
 from . import metrics
 from .checkpoints import DEFAULT_CAP, pca_rgb, select_evenly
+from .embedding import label_accuracies
 from .predictions import LevelErrors, level_errors, pooled_members, summarise
 
 LIDAR_VIEWS = 6  # augmented views per sample image (surrogate class size for LiDAR)
@@ -209,14 +210,6 @@ def _same_file(a, b) -> bool:
     return a.path == b.path or a.same_as == b.name or b.same_as == a.name
 
 
-def knn_k(labels, k: int = 5) -> int:
-    """Return k = 5, lowered to (smallest class size - 1) over classes with >= 2 images, so that a class can
-    hold the majority of a left-out image's neighbours (at least 1)."""
-    _, counts = np.unique(np.asarray(labels), return_counts=True)
-    usable = counts[counts >= 2]
-    return int(max(1, min(k, (usable.min() - 1) if len(usable) else 1, len(labels) - 1)))
-
-
 def checkpoint_measures(ctx: ReportContext, ref, labels) -> dict:
     """RankMe, alpha-ReQ and level-0 prediction cosine of one checkpoint on the sample images, and its kNN
     accuracy on the probe images (`labels`: theirs, None without labels)."""
@@ -226,8 +219,8 @@ def checkpoint_measures(ctx: ReportContext, ref, labels) -> dict:
            "alpha_req": metrics.alpha_req(tokens), "knn_accuracy": None,
            "prediction_cosine": None, "baseline_cosine": None}
     if labels is not None:
-        row["knn_accuracy"] = metrics.knn_accuracy(probe_embeddings(ctx, ref)["image"], labels, k=knn_k(labels))
-        row["knn_interval"] = list(metrics.wilson_interval(row["knn_accuracy"], len(labels)))
+        acc = label_accuracies(probe_embeddings(ctx, ref)["image"], labels, linear_probe=False)
+        row["knn_accuracy"], row["knn_interval"] = acc["knn_accuracy"], acc["knn_interval"]
     try:
         level0 = predict_levels(ctx, ref).summary[0]
         row["prediction_cosine"], row["baseline_cosine"] = level0["cosine_mean"], level0["baseline_cosine_mean"]

@@ -139,17 +139,39 @@ def pick_queries(n: int, labels, count: int, rng: np.random.Generator) -> np.nda
     return np.array(sorted(picks + rest[: max(0, count - len(picks))]), dtype=int)
 
 
-def label_accuracies(z, labels, k: int = 5, seed: int = 0) -> dict:
-    """Return leave-one-out kNN accuracy (k neighbours, at most n - 1) with its 95 % Wilson interval, a
-    cross-validated linear probe and the chance level (majority class share), or a reason."""
+def knn_k(labels, k: int = 5) -> int:
+    """Return k (default 5), lowered to (smallest class size - 1) so that a class can hold the majority of a
+    left-out image's neighbours (at least 1, at most n - 1)."""
+    _, counts = np.unique(np.asarray(labels), return_counts=True)
+    return int(max(1, min(k, counts.min() - 1, len(labels) - 1)))
+
+
+def label_accuracies(z, labels, seed: int = 0, *, k: int = 5, linear_probe: bool = True) -> dict:
+    """Return leave-one-out kNN accuracy with its 95 % Wilson interval, a cross-validated linear probe (unless
+    `linear_probe` is False) and the chance level (majority class share), or a reason.
+
+    Images that are alone in their class are left out (counted in `alone`): no neighbour can share their
+    label, so they would only pull the accuracy down, e.g. when a few images come from many classes.
+    k = knn_k(labels of the rest, k).
+    """
     labels = np.asarray(labels)
-    names, counts = np.unique(labels, return_counts=True)
-    out = {"classes": int(len(names)), "samples": int(len(labels)), "chance": metrics.chance_accuracy(labels),
-           "knn_k": None, "knn_accuracy": None, "reason": ""}
-    if len(names) < 2:
-        out["reason"] = "fewer than 2 classes: no accuracy can be measured"
+    names, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    kept = counts[inverse] >= 2
+    z, labels = np.asarray(z)[kept], labels[kept]
+    classes = int((counts >= 2).sum())
+    out = {"classes": classes, "samples": int(kept.sum()), "alone": int((~kept).sum()), "knn_k": None,
+           "knn_accuracy": None, "knn_interval": None, "reason": "",
+           "chance": metrics.chance_accuracy(labels) if len(labels) else None}
+    if classes < 2:
+        out["reason"] = "fewer than 2 classes with at least 2 images: no accuracy can be measured"
         out["probe"] = {"accuracy": None, "reason": out["reason"]}
         return out
+    k_eff = knn_k(labels, k)
+    accuracy = metrics.knn_accuracy(z, labels, k=k_eff)
+    out.update(knn_k=k_eff, knn_accuracy=accuracy, knn_interval=list(metrics.wilson_interval(accuracy, len(labels))))
+    if linear_probe:
+        out["probe"] = metrics.linear_probe_accuracy(z, labels, folds=5, seed=seed)
+    return out
     k_eff = int(min(k, len(labels) - 1))
     accuracy = metrics.knn_accuracy(z, labels, k=k_eff)
     out.update(knn_k=k_eff, knn_accuracy=accuracy, knn_interval=list(metrics.wilson_interval(accuracy, len(labels))))

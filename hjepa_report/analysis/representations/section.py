@@ -128,7 +128,7 @@ class RepresentationsPass(AnalysisPass):
         queries = pick_queries(len(probe.labels), labels, 4, np.random.default_rng(seed))
         out["queries"] = queries
         out["neighbours"] = nearest_neighbours(probe_emb["image"], queries, 5) if len(queries) else None
-        out["accuracy"] = {k: label_accuracies(z, labels, C.knn_k(labels), seed)
+        out["accuracy"] = {k: label_accuracies(z, labels, seed)
                            for k, z in probe_emb.items() if z is not None} if labels is not None else None
         out["lidar"] = ({"lidar": None, "reason": "skipped under --minimal"} if ctx.settings.minimal
                         else C.lidar_score(ctx))
@@ -187,6 +187,10 @@ class RepresentationsPass(AnalysisPass):
                               caption=f"Measured on {used}. " + ACCURACY_CAPTION)
             reasons = {(acc.get("probe") or {}).get("reason") for acc in r["accuracy"].values()} - {"", None}
             section.notes.extend(f"Linear probe not computed: {why}." for why in sorted(reasons))
+            alone = r["accuracy"]["image"]["alone"]
+            if alone:
+                section.notes.append(f"{alone} image(s) alone in their class are left out of the kNN and the probe: "
+                                     "no other image can share their label.")
         lid = r["lidar"]
         if lid.get("lidar") is None:
             section.notes.append(f"LiDAR not computed: {lid.get('reason')}.")

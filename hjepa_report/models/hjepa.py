@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .vit import VisionTransformer, VitOutput
+from .vit import VisionTransformer, VitOutput, init_linear
 
 
 class HJepaEncoder(nn.Module):
@@ -67,10 +67,7 @@ class HJepaPredictor(nn.Module):
         self.blocks = nn.ModuleList(PredictorBlock(embed_dim, num_heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim)
         self.head = nn.Linear(embed_dim, embed_dim)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_linear(self)
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.normal_(self.pos_embed_predictor, std=0.02)
 
@@ -181,10 +178,7 @@ class HJepaNetwork(nn.Module):
                 self.add_module(name, modules)
         heads = [self.hierarchy_projections] + [getattr(self, n) for n in ("fpn_lateral_convs", "fpn_top_down_convs",
                                                                           "fpn_fusion_convs") if hasattr(self, n)]
-        for m in nn.ModuleList(heads).modules():
-            if isinstance(m, nn.Linear):  # H-JEPA HJEPA._init_weights
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_linear(nn.ModuleList(heads))  # H-JEPA HJEPA._init_weights
 
     @classmethod
     def from_parts(cls, context_encoder: HJepaEncoder, target_encoder: HJepaEncoder | None,

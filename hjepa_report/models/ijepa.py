@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .vit import Block, VisionTransformer, sincos_pos_embed_2d
+from .vit import Block, VisionTransformer, init_linear, sincos_pos_embed_2d
 
 
 def as_mask_list(masks) -> list[torch.Tensor]:
@@ -65,10 +65,7 @@ class IJepaPredictor(nn.Module):
             for _ in range(depth))
         self.predictor_norm = nn.LayerNorm(predictor_embed_dim, eps=1e-6)
         self.predictor_proj = nn.Linear(predictor_embed_dim, embed_dim)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_linear(self)
         nn.init.trunc_normal_(self.mask_token, std=0.02)
 
     def forward(self, context: torch.Tensor, masks_enc, masks_pred) -> torch.Tensor:

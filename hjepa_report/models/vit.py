@@ -151,6 +151,16 @@ class Block(nn.Module):
         return x, probs
 
 
+def init_linear(module: nn.Module) -> None:
+    """Give every nn.Linear below `module` truncated-normal weights (std 0.02) and zero biases, in module order:
+    the init of timm's ViT, H-JEPA (HJEPA._init_weights) and I-JEPA (_init_weights) alike."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
 class VisionTransformer(nn.Module):
     """ViT encoder; ``forward(images)`` -> [B, T, D] tokens after the final norm (CLS first when present).
 
@@ -189,11 +199,7 @@ class VisionTransformer(nn.Module):
 
     def _init_trainable(self, learned_pos: bool) -> None:
         """Initialise like timm (truncated normal std 0.02 for Linear / tokens; LayerNorm 1, 0)."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        init_linear(self)
         if learned_pos:
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
         if self.num_prefix_tokens:

@@ -191,7 +191,7 @@ def encoded(ctx: ReportContext, encoder: str = "target", checkpoint: CheckpointR
     One models.FeatureCache per report holds every image's output per (checkpoint, encoder, mask), so each
     image passes each network once per report whichever passes ask; attention layers asked for later than
     an image's first encoding make it encode again (the attention pass runs first and asks for them).
-    Use models.cache.to_device before handing an output back to the model (model.predict).
+    For predictions use `predicted`, which hands the cached outputs to the predictor.
     """
     import torch
 
@@ -202,8 +202,25 @@ def encoded(ctx: ReportContext, encoder: str = "target", checkpoint: CheckpointR
     if masked:
         masks = report_masks(ctx, model)
         masking = {"context_mask": torch.as_tensor(masks.hidden[:n]), "mask_id": masks.mask_id}
-    return feature_cache(ctx).encode(model, images.tensor[:n], [str(p) for p in images.paths[:n]], encoder=encoder,
+    return feature_cache(ctx).encode(model, images.tensor[:n], _image_ids(images.paths[:n]), encoder=encoder,
                                      attention_layers=attention_layers, **masking)
+
+
+def predicted(ctx: ReportContext, checkpoint: CheckpointRef | None = None):
+    """Return the Prediction (CPU tensors) of a checkpoint for the sample images under the report's masks:
+    FeatureCache.predict, on the same cached context and target encodings that `encoded` returns."""
+    import torch
+
+    model = model_for(ctx, checkpoint)
+    images = sample_images(ctx)
+    masks = report_masks(ctx, model)
+    return feature_cache(ctx).predict(model, images.tensor, _image_ids(images.paths), torch.as_tensor(masks.hidden),
+                                      masks.mask_id, torch.as_tensor(masks.targets), masks.mask_id)
+
+
+def _image_ids(paths) -> list[str]:
+    """The names the feature cache stores sample images under."""
+    return [str(p) for p in paths]
 
 
 def feature_cache(ctx: ReportContext):

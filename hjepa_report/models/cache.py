@@ -115,9 +115,9 @@ class FeatureCache:
             raise ValueError("targets need a targets_id to be cached under")
         key = (model.info.checkpoint, tuple(image_ids), mask_id, targets_id)
         if key not in self._predictions:
-            context = to_device(self.encode(model, images, image_ids, encoder="context", context_mask=context_mask,
+            context = _to_device(self.encode(model, images, image_ids, encoder="context", context_mask=context_mask,
                                             mask_id=mask_id), model.device)
-            target = to_device(self.encode(model, images, image_ids, encoder="target"), model.device)
+            target = _to_device(self.encode(model, images, image_ids, encoder="target"), model.device)
             with torch.inference_mode():
                 pred = model.predict(context, context_mask, targets, target=target)
             self._predictions[key] = Prediction(**{k: v.cpu() if isinstance(v, torch.Tensor) else v
@@ -126,7 +126,7 @@ class FeatureCache:
         return self._predictions[key]
 
 
-def to_device(out: EncoderOutput, device) -> EncoderOutput:
+def _to_device(out: EncoderOutput, device) -> EncoderOutput:
     """Return a cached (CPU) output on `device`, e.g. to pass it to model.predict(..., target=out)."""
     moved = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in vars(out).items()}
     moved["attentions"] = {i: a.to(device) for i, a in out.attentions.items()}

@@ -47,20 +47,17 @@ def predict_levels(ctx: ReportContext, ref=None) -> PredictionResult:
 def _predict_levels(ctx: ReportContext, ref) -> PredictionResult:
     import torch
 
-    from ...models.cache import to_device
-
     start = time.perf_counter()
     model = ma.model_for(ctx, ref)
     masks = ma.report_masks(ctx, model)
-    context = to_device(ma.encoded(ctx, "context", ref, masked=True), model.device)
-    target = to_device(ma.encoded(ctx, "target", ref), model.device)
+    pred = ma.predicted(ctx, ref)
+    indices, valid = pred.indices.numpy(), pred.valid.numpy()
+    predicted, target, valid_on = (t.to(model.device) for t in (pred.predicted, pred.target, pred.valid))
     with torch.inference_mode():
-        pred = model.predict(context, context.hidden, torch.as_tensor(masks.targets), target=target)
-        indices, valid = pred.indices.cpu().numpy(), pred.valid.cpu().numpy()
         levels, empty = [], []
         for level in range(model.info.num_levels):
-            (p_l, v_l), = model.levels(pred.predicted, pred.valid, [level])
-            (t_l, _), = model.level_targets(pred.target, pred.valid, [level])  # what the loss compares
+            (p_l, v_l), = model.levels(predicted, valid_on, [level])
+            (t_l, _), = model.level_targets(target, valid_on, [level])  # what the loss compares
             v_l = valid if v_l is None else v_l.cpu().numpy()
             if not v_l.any():  # fewer hidden patches than one pooling window: the level has no token
                 empty.append(level)

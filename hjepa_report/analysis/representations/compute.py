@@ -71,10 +71,14 @@ def _predict_levels(ctx: ReportContext, ref) -> PredictionResult:
 
 def image_embeddings(ctx: ReportContext, ref=None) -> dict:
     """Return the target encoder's mean-pooled patch tokens [B, D], CLS [B, D] (None without CLS) and the
-    valid patch tokens [B, N, D] of the sample images."""
-    out = ma.encoded(ctx, "target", ref)
-    pooled, cls = pooled_embeddings(out)
-    return {"mean_pooled": pooled, "cls": cls, "patch_tokens": out.patch_tokens.float().cpu().numpy()}
+    valid patch tokens [B, N, D] of the sample images, once per checkpoint (the health measures, the sweep,
+    the probes and the PCA animation all read them)."""
+    def make():
+        out = ma.encoded(ctx, "target", ref)
+        pooled, cls = pooled_embeddings(out)
+        return {"mean_pooled": pooled, "cls": cls, "patch_tokens": out.patch_tokens.float().cpu().numpy()}
+
+    return ctx.cached(("image-embeddings", str((ref or ma.chosen_checkpoint(ctx)).path)), make)
 
 
 def pooled_embeddings(out) -> tuple[np.ndarray, np.ndarray | None]:

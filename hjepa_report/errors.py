@@ -1,10 +1,23 @@
-"""One exception hierarchy: the command line prints the message of these, never a traceback."""
+"""One exception hierarchy and the exit codes: the command line prints the message of these, never a traceback."""
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Every exit status of the command line (documented in the README)."""
+
+    OK = 0  # report written, even when a section failed (it shows as an error card)
+    INTERNAL = 1  # a bug: HJEPA_REPORT_DEBUG=1 prints the traceback
+    BAD_INPUT = 2  # missing or unusable run directory, unknown section, unreadable config, unsafe checkpoint
+    SECTION_FAILED = 3  # --strict and a section failed
+    VERDICT = 4  # --fail-on and the verdict is that bad
+    INTERRUPTED = 130  # Ctrl-C
 
 
 class ReportError(Exception):
     """Base class for every error hjepa-report reports to the user as one clear line."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
 
 
 class RunDirError(ReportError):
@@ -30,4 +43,4 @@ class ModelBuildError(ReportError):
 class StrictModeError(ReportError):
     """A section failed and --strict was given."""
 
-    exit_code = 3
+    exit_code = ExitCode.SECTION_FAILED

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import AnalysisPass, ReportContext, Section
+from dataclasses import dataclass
+
+from .base import AnalysisPass, PassResult, Presentation
+from .context import ReportContext
 from .curves import MIN_POINTS_TO_SMOOTH
 from .smoothing import debiased_ema
 from .thresholds import threshold
@@ -32,7 +35,16 @@ def start_end_medians(values: np.ndarray) -> tuple[float, float] | None:
     return float(np.median(v[:k])), float(np.median(v[-k:]))
 
 
-class LogHealthPass(AnalysisPass):
+@dataclass
+class LogHealthResult(PassResult):
+    """The log-only checks; the tags and the main loss tag they were judged on."""
+
+    tags: list[str]
+    loss_tag: str | None
+    bad: dict[str, dict]  # tag -> summary, for tags with NaN or inf values
+
+
+class LogHealthPass(AnalysisPass[LogHealthResult]):
     """Checks that need only the logs; model-based checks are added by their own sections."""
 
     name = "log-health"
@@ -41,73 +53,75 @@ class LogHealthPass(AnalysisPass):
     def applies(self, ctx: ReportContext) -> str | None:
         return None if len(ctx.run.scalars) else "No scalar logs: nothing to check here."
 
-    def compute(self, ctx: ReportContext) -> dict:
+    def compute(self, ctx: ReportContext) -> LogHealthResult:
         table = ctx.run.scalars
         tags = table.tags()
-        return {"tags": tags, "loss_tag": main_loss_tag(tags),
-                "bad": {t: table.summary(t) for t in tags if _has_bad(table.arrays(t)[1])}}
-
-    def present(self, result: dict, ctx: ReportContext, section: Section) -> None:
-        self._check_non_finite(result, section)
-        self._check_loss_trend(result, ctx, section)
-        self._check_divergence(result, ctx, section)
-        self._check_validation(result, section)
-        section.intro = "Checks that read only the logged scalars. Each links to the curve that supports it."
-
-    def _check_non_finite(self, result: dict, section: Section) -> None:
-        bad = result["bad"]
-        if not bad:
-            section.add_check("non-finite-values", "pass", f"All {len(result['tags'])} tags are finite.")
-            return
-        losses = [t for t in bad if "loss" in t.lower()]
-        listing = ", ".join(f"{t} ({s['nan']} NaN, {s['inf']} inf)" for t, s in bad.items())
-        status = "fail" if losses else "warn"
-        section.add_check("non-finite-values", status, f"Non-finite values logged in {listing}.",
-                          figure_id=figure_id_for_tag(result["tags"], next(iter(losses or bad))))
-
-    def _check_loss_trend(self, result: dict, ctx: ReportContext, section: Section) -> None:
-        tag = result["loss_tag"]
-        if tag is None:
-            section.add_check("loss-decreases", "skip", "No training loss tag was found in the logs.")
-            return
-        edges = start_end_medians(ctx.run.scalars.arrays(tag)[1])
-        if edges is None:
-            section.add_check("loss-decreases", "skip", f"{tag} has fewer than two finite points.")
-            return
-        first, last = edges
-        section.metrics["loss_tag"] = tag
-        section.metrics["loss_start_median"], section.metrics["loss_end_median"] = first, last
-        if last > first:
-            section.add_check("loss-decreases", "warn",
-                              f"{tag} ends higher than it started (median of the last 10 % {last:.4g} > first 10 % "
-                              f"{first:.4g}).", figure_id=figure_id_for_tag(result["tags"], tag), value=last / first if first else None)
+        result = LogHealthResult(tags=tags, loss_tag=main_loss_tag(tags),
+                                 bad={t: table.summary(t) for t in tags if _has_bad(table.arrays(t)[1])})
+        _check_non_finite(result)
+        if result.loss_tag is None:
+            result.add_check("loss-decreases", "skip", "No training loss tag was found in the logs.")
         else:
-            section.add_check("loss-decreases", "pass",
-                              f"{tag} fell from {first:.4g} to {last:.4g} (medians of the first and last 10 %).",
-                              figure_id=figure_id_for_tag(result["tags"], tag), value=last / first if first else None)
+            values = table.arrays(result.loss_tag)[1]
+            _check_loss_trend(result, values)
+            _check_divergence(result, values, ctx)
+        _check_validation(result)
+        return result
 
-    def _check_divergence(self, result: dict, ctx: ReportContext, section: Section) -> None:
-        tag = result["loss_tag"]
-        if tag is None:
-            return
-        rise = divergence(ctx.run.scalars.arrays(tag)[1], ctx.settings.smoothing)
-        if rise is None:
-            section.add_check("divergence", "skip", f"{tag} has too few finite points to judge divergence.")
-            return
-        warn, fail = threshold(ctx, "divergence.warn"), threshold(ctx, "divergence.fail")
-        status = "fail" if rise > fail else "warn" if rise > warn else "pass"
-        section.metrics["loss_rise_from_min"] = rise
-        section.add_check("divergence", status,
-                          f"smoothed {tag} ends {rise:.1%} above its minimum (warn above {warn:.0%}, fail above "
-                          f"{fail:.0%}).", figure_id=figure_id_for_tag(result["tags"], tag), value=rise)
+    def present(self, result: LogHealthResult) -> Presentation:
+        return Presentation(intro="Checks that read only the logged scalars. Each links to the curve that supports it.")
 
-    def _check_validation(self, result: dict, section: Section) -> None:
-        val = [t for t in result["tags"] if t.lower().startswith(("val", "valid", "eval", "test"))]
-        if val:
-            section.add_check("validation-logged", "pass", f"{len(val)} validation tags logged (e.g. {val[0]}).")
-        else:
-            section.add_check("validation-logged", "warn",
-                              "No validation metrics were logged: over-fitting cannot be judged from the logs.")
+
+def _check_non_finite(result: LogHealthResult) -> None:
+    bad = result.bad
+    if not bad:
+        result.add_check("non-finite-values", "pass", f"All {len(result.tags)} tags are finite.")
+        return
+    losses = [t for t in bad if "loss" in t.lower()]
+    listing = ", ".join(f"{t} ({s['nan']} NaN, {s['inf']} inf)" for t, s in bad.items())
+    status = "fail" if losses else "warn"
+    result.add_check("non-finite-values", status, f"Non-finite values logged in {listing}.",
+                     figure_id=figure_id_for_tag(result.tags, next(iter(losses or bad))))
+
+
+def _check_loss_trend(result: LogHealthResult, values: np.ndarray) -> None:
+    tag = result.loss_tag
+    edges = start_end_medians(values)
+    if edges is None:
+        result.add_check("loss-decreases", "skip", f"{tag} has fewer than two finite points.")
+        return
+    first, last = edges
+    result.metrics["loss_tag"] = tag
+    result.metrics["loss_start_median"], result.metrics["loss_end_median"] = first, last
+    figure, ratio = figure_id_for_tag(result.tags, tag), last / first if first else None
+    if last > first:
+        result.add_check("loss-decreases", "warn", f"{tag} ends higher than it started (median of the last 10 % "
+                         f"{last:.4g} > first 10 % {first:.4g}).", figure_id=figure, value=ratio)
+    else:
+        result.add_check("loss-decreases", "pass", f"{tag} fell from {first:.4g} to {last:.4g} (medians of the "
+                         "first and last 10 %).", figure_id=figure, value=ratio)
+
+
+def _check_divergence(result: LogHealthResult, values: np.ndarray, ctx: ReportContext) -> None:
+    tag = result.loss_tag
+    rise = divergence(values, ctx.settings.smoothing)
+    if rise is None:
+        result.add_check("divergence", "skip", f"{tag} has too few finite points to judge divergence.")
+        return
+    warn, fail = threshold(ctx, "divergence.warn"), threshold(ctx, "divergence.fail")
+    status = "fail" if rise > fail else "warn" if rise > warn else "pass"
+    result.metrics["loss_rise_from_min"] = rise
+    result.add_check("divergence", status, f"smoothed {tag} ends {rise:.1%} above its minimum (warn above "
+                     f"{warn:.0%}, fail above {fail:.0%}).", figure_id=figure_id_for_tag(result.tags, tag), value=rise)
+
+
+def _check_validation(result: LogHealthResult) -> None:
+    val = [t for t in result.tags if t.lower().startswith(("val", "valid", "eval", "test"))]
+    if val:
+        result.add_check("validation-logged", "pass", f"{len(val)} validation tags logged (e.g. {val[0]}).")
+    else:
+        result.add_check("validation-logged", "warn",
+                         "No validation metrics were logged: over-fitting cannot be judged from the logs.")
 
 
 def divergence(values: np.ndarray, weight: float) -> float | None:

@@ -2,51 +2,68 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .base import AnalysisPass, ReportContext, Section
-from .model_access import chosen_checkpoint, model_for, model_skip_reason
+from .base import AnalysisPass, PassResult, Presentation
+from .context import ReportContext
 from .plotting import PALETTE, new_figure
 
 
-class ModelCardPass(AnalysisPass):
+@dataclass
+class ModelCardResult(PassResult):
+    """The rebuilt architecture of the chosen checkpoint and its EMA gap."""
+
+    checkpoint_name: str
+    rebuilt: list[str]
+    architecture: dict
+    param_counts: dict
+    ema_gap: dict | None
+
+
+class ModelCardPass(AnalysisPass[ModelCardResult]):
     """What could be rebuilt from the chosen checkpoint, and how far the EMA target trails the context encoder."""
 
     name = "model"
     title = "Model"
+    needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
-        return model_skip_reason(ctx, needs_images=False)
+        return ctx.session.skip_reason(needs_images=False)
 
-    def compute(self, ctx: ReportContext) -> dict:
+    def compute(self, ctx: ReportContext) -> ModelCardResult:
         from ..models import model_card
 
-        model = model_for(ctx)
-        return {"card": model_card(model), "checkpoint": chosen_checkpoint(ctx)}
-
-    def present(self, result: dict, ctx: ReportContext, section: Section) -> None:
-        card, ref = result["card"], result["checkpoint"]
-        arch = card["architecture"]
-        section.intro = (f"Rebuilt from {ref.name}: {', '.join(card['rebuilt'])}. Weights were matched key by key "
-                         "(strict), so every number below comes from the run's own networks.")
-        section.add_table("architecture", "Architecture", ["property", "value", "how it was obtained"],
-                          _architecture_rows(arch))
-        section.add_table("parameters", "Parameters", ["sub-model", "values"],
-                          [[k, v] for k, v in card["param_counts"].items()])
+        card = model_card(ctx.session.model())
+        arch, gap = card["architecture"], card["ema_gap"]
+        result = ModelCardResult(checkpoint_name=ctx.session.checkpoint.name, rebuilt=card["rebuilt"],
+                                 architecture=arch, param_counts=card["param_counts"], ema_gap=gap)
         for output, why in card.get("refused", {}).items():
-            section.notes.append(f"{output} outputs are not computed: {why}")
+            result.notes.append(f"{output} outputs are not computed: {why}")
         for u in card["unsupported"]:
-            section.notes.append(f"Unsupported option {u['option']}: {u['message']} (refused: {', '.join(u['affects'])}).")
-        section.notes.extend(f"Warning: {w}" for w in card["warnings"])
+            result.notes.append(f"Unsupported option {u['option']}: {u['message']} (refused: {', '.join(u['affects'])}).")
+        result.notes.extend(f"Warning: {w}" for w in card["warnings"])
         if arch.get("heads_guessed"):
-            section.add_check("heads-known", "warn", f"The number of encoder heads ({arch['num_heads']}) was "
-                              f"guessed ({arch['heads_source']}); pass --encoder-heads if attention looks wrong.")
-        gap = card["ema_gap"]
-        section.metrics.update({"architecture": arch, "param_counts": card["param_counts"], "ema_gap": gap})
-        if gap is not None:
-            section.add_figure("ema-gap", "EMA gap per encoder part", _gap_caption(gap), _gap_figure(gap))
-        else:
-            section.notes.append("The checkpoint has no separate target encoder, so there is no EMA gap to show.")
+            result.add_check("heads-known", "warn", f"The number of encoder heads ({arch['num_heads']}) was "
+                             f"guessed ({arch['heads_source']}); pass --encoder-heads if attention looks wrong.")
+        result.metrics.update({"architecture": arch, "param_counts": card["param_counts"], "ema_gap": gap})
+        if gap is None:
+            result.notes.append("The checkpoint has no separate target encoder, so there is no EMA gap to show.")
+        return result
+
+    def present(self, result: ModelCardResult) -> Presentation:
+        shown = Presentation(intro=(
+            f"Rebuilt from {result.checkpoint_name}: {', '.join(result.rebuilt)}. Weights were matched key by key "
+            "(strict), so every number below comes from the run's own networks."))
+        shown.add_table("architecture", "Architecture", ["property", "value", "how it was obtained"],
+                        _architecture_rows(result.architecture))
+        shown.add_table("parameters", "Parameters", ["sub-model", "values"],
+                        [[k, v] for k, v in result.param_counts.items()])
+        if result.ema_gap is not None:
+            shown.add_figure("ema-gap", "EMA gap per encoder part", _gap_caption(result.ema_gap),
+                             _gap_figure(result.ema_gap))
+        return shown
 
 
 def _architecture_rows(arch: dict) -> list[list]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from .base import AnalysisPass, ReportContext, Section
+from ..collect.run import CheckpointRef, FileRecord
+from .base import AnalysisPass, PassResult, Presentation
+from .context import ReportContext
 
 
 def flatten_config(config: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -27,60 +30,81 @@ def format_bytes(n: int) -> str:
     return f"{n} B"
 
 
-class OverviewPass(AnalysisPass):
+@dataclass
+class OverviewResult(PassResult):
+    """What the run holds, as the overview shows it."""
+
+    layout: str
+    layout_reason: str
+    config: dict | None
+    config_name: str | None
+    files: list[FileRecord]
+    checkpoints: list[CheckpointRef]
+    tag_count: int
+    image_count: int
+
+
+class OverviewPass(AnalysisPass[OverviewResult]):
     """What the run holds: config, checkpoints, data sources."""
 
     name = "overview"
     title = "Overview"
 
-    def compute(self, ctx: ReportContext) -> dict:
+    def compute(self, ctx: ReportContext) -> OverviewResult:
         run = ctx.run
-        return {"config": run.config, "checkpoints": run.checkpoints, "files": run.files}
+        result = OverviewResult(layout=run.layout, layout_reason=run.layout_reason, config=run.config,
+                                config_name=run.config_path.name if run.config_path else None, files=run.files,
+                                checkpoints=run.checkpoints, tag_count=len(run.scalars.tags()),
+                                image_count=len(run.images))
+        if run.config:
+            result.metrics["config_file"] = str(run.config_path) if run.config_path else None
+        else:
+            result.notes.append("No training config was found in the run directory (pass one with --config).")
+        if not run.checkpoints:
+            result.notes.append("The run has no checkpoints: model-based sections are skipped.")
+        result.notes.extend(run.warnings)
+        return result
 
-    def present(self, result: dict, ctx: ReportContext, section: Section) -> None:
-        run = ctx.run
-        section.intro = (f"Layout: {run.layout} ({run.layout_reason}). {len(run.files)} files found, "
-                         f"{sum(f.status == 'read' for f in run.files)} read; {len(run.scalars.tags())} scalar "
-                         f"tags, {len(run.checkpoints)} checkpoints, {len(run.images)} sample images.")
-        self._config_tables(result["config"], ctx, section)
-        self._checkpoint_table(ctx, section)
-        self._files_table(ctx, section)
-        section.notes.extend(run.warnings)
+    def present(self, result: OverviewResult) -> Presentation:
+        shown = Presentation(intro=(
+            f"Layout: {result.layout} ({result.layout_reason}). {len(result.files)} files found, "
+            f"{sum(f.status == 'read' for f in result.files)} read; {result.tag_count} scalar tags, "
+            f"{len(result.checkpoints)} checkpoints, {result.image_count} sample images."))
+        if result.config:
+            _config_table(result.config, result.config_name or "config", shown)
+        if result.checkpoints:
+            _checkpoint_table(result.checkpoints, shown)
+        _files_table(result.files, shown)
+        return shown
 
-    def _config_tables(self, config: dict | None, ctx: ReportContext, section: Section) -> None:
-        if not config:
-            section.notes.append("No training config was found in the run directory (pass one with --config).")
-            return
-        source = ctx.run.config_path.name if ctx.run.config_path else "config"
-        rows, previous = [], None
-        for key, value in flatten_config(config):
-            top, _, rest = key.partition(".")
-            group = top if rest else "(top level)"
-            rows.append([group if group != previous else "", rest or top, value])
-            previous = group
-        section.add_table("config", f"Training config ({source})", ["section", "key", "value"],
-                          rows, caption=f"Every key of {source}, nested keys joined with dots.", collapsed=True)
-        section.metrics["config_file"] = str(ctx.run.config_path) if ctx.run.config_path else None
 
-    def _checkpoint_table(self, ctx: ReportContext, section: Section) -> None:
-        checkpoints = ctx.run.checkpoints
-        if not checkpoints:
-            section.notes.append("The run has no checkpoints: model-based sections are skipped.")
-            return
-        rows = []
-        for c in checkpoints:
-            counts = ", ".join(f"{k} {v:,}" for k, v in c.param_counts.items()) or "-"
-            rows.append([c.name, format_bytes(c.size), c.epoch, c.step, c.role, counts, ", ".join(c.dtypes) or "-",
-                         ", ".join(c.top_level_keys[:8]) + (" ..." if len(c.top_level_keys) > 8 else ""),
-                         (f"same bytes as {c.same_as}. " if c.same_as else "") + c.note])
-        section.add_table(
-            "checkpoints", "Checkpoints",
-            ["file", "size", "epoch", "step", "role", "values per sub-model", "dtypes", "top-level keys", "note"],
-            rows, caption="Epoch as stored in the file (H-JEPA: 0-based; I-JEPA's -ep{N} files hold epoch N-1). "
-                          "Parameter counts are numbers of values, read without loading the tensors into memory.")
+def _config_table(config: dict, source: str, shown: Presentation) -> None:
+    rows, previous = [], None
+    for key, value in flatten_config(config):
+        top, _, rest = key.partition(".")
+        group = top if rest else "(top level)"
+        rows.append([group if group != previous else "", rest or top, value])
+        previous = group
+    shown.add_table("config", f"Training config ({source})", ["section", "key", "value"],
+                    rows, caption=f"Every key of {source}, nested keys joined with dots.", collapsed=True)
 
-    def _files_table(self, ctx: ReportContext, section: Section) -> None:
-        rows = [[f.path, f.kind, f.status, format_bytes(f.size), f.detail] for f in ctx.run.files]
-        section.add_table("files", "Data sources", ["file", "kind", "status", "size", "what was taken / why skipped"],
-                          rows, caption="Every file below the run directory, and what the collector did with it.",
-                          collapsed=len(rows) > 25)
+
+def _checkpoint_table(checkpoints: list[CheckpointRef], shown: Presentation) -> None:
+    rows = []
+    for c in checkpoints:
+        counts = ", ".join(f"{k} {v:,}" for k, v in c.param_counts.items()) or "-"
+        rows.append([c.name, format_bytes(c.size), c.epoch, c.step, c.role, counts, ", ".join(c.dtypes) or "-",
+                     ", ".join(c.top_level_keys[:8]) + (" ..." if len(c.top_level_keys) > 8 else ""),
+                     (f"same bytes as {c.same_as}. " if c.same_as else "") + c.note])
+    shown.add_table(
+        "checkpoints", "Checkpoints",
+        ["file", "size", "epoch", "step", "role", "values per sub-model", "dtypes", "top-level keys", "note"],
+        rows, caption="Epoch as stored in the file (H-JEPA: 0-based; I-JEPA's -ep{N} files hold epoch N-1). "
+                      "Parameter counts are numbers of values, read without loading the tensors into memory.")
+
+
+def _files_table(files: list[FileRecord], shown: Presentation) -> None:
+    rows = [[f.path, f.kind, f.status, format_bytes(f.size), f.detail] for f in files]
+    shown.add_table("files", "Data sources", ["file", "kind", "status", "size", "what was taken / why skipped"],
+                    rows, caption="Every file below the run directory, and what the collector did with it.",
+                    collapsed=len(rows) > 25)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import AnalysisPass, ReportContext, Section
+from .base import AnalysisPass, PassResult, Presentation
+from .context import ReportContext
 from .curves import MIN_POINTS_TO_SMOOTH, draw_curve
 from .plotting import PALETTE, new_figure
 
@@ -48,13 +49,17 @@ def train_val_pairs(tags: list[str]) -> list[tuple[str, str]]:
 
 
 @dataclass
-class TrainingResult:
+class TrainingResult(PassResult):
+    """Every logged tag: its group, its (steps, values) arrays, its summary; train/val pairs; the smoothing."""
+
     groups: dict[str, list[str]]
     pairs: list[tuple[str, str]]
     summaries: dict[str, dict]
+    series: dict[str, tuple[np.ndarray, np.ndarray]]
+    smoothing: float
 
 
-class TrainingPass(AnalysisPass):
+class TrainingPass(AnalysisPass[TrainingResult]):
     """Every scalar the run logged, as raw + smoothed curves."""
 
     name = "training"
@@ -71,72 +76,77 @@ class TrainingPass(AnalysisPass):
         for tag in table.tags():
             groups[tag_group(tag)].append(tag)
         summaries = {tag: table.summary(tag) for tag in table.tags()}
-        return TrainingResult(dict(groups), train_val_pairs(table.tags()), summaries)
+        result = TrainingResult(dict(groups), train_val_pairs(table.tags()), summaries,
+                                {tag: table.arrays(tag) for tag in table.tags()}, ctx.settings.smoothing)
+        result.metrics["tags"] = summaries
+        bad = {t: s for t, s in summaries.items() if s["nan"] or s["inf"]}
+        if bad:
+            result.notes.append("Non-finite values were logged in: " + ", ".join(
+                f"{t} ({s['nan']} NaN, {s['inf']} inf)" for t, s in bad.items()) + ". They are marked with red x.")
+        return result
 
-    def present(self, result: TrainingResult, ctx: ReportContext, section: Section) -> None:
-        weight = ctx.settings.smoothing
+    def present(self, result: TrainingResult) -> Presentation:
+        weight = result.smoothing
         total = sum(len(t) for t in result.groups.values())
-        section.intro = (f"{total} scalar tags in {len(result.groups)} groups. Faint line: raw values; bold line: "
-                         f"TensorBoard's debiased exponential smoothing (weight {weight:g}, --smoothing), computed "
-                         "at full resolution before thinning long logs for drawing.")
+        shown = Presentation(intro=(
+            f"{total} scalar tags in {len(result.groups)} groups. Faint line: raw values; bold line: "
+            f"TensorBoard's debiased exponential smoothing (weight {weight:g}, --smoothing), computed "
+            "at full resolution before thinning long logs for drawing."))
         if result.pairs:
-            self._present_pairs(result, ctx, section)
+            _pairs_figure(result, shown)
         for group, tags in result.groups.items():
             for part, start in enumerate(range(0, len(tags), PANELS_PER_FIGURE)):
                 chunk = tags[start:start + PANELS_PER_FIGURE]
                 suffix = f" ({part + 1})" if len(tags) > PANELS_PER_FIGURE else ""
-                fig = self._grid_figure(ctx, chunk)
-                section.add_figure(
-                    f"group-{_slug(group)}-{part}", f"{group}{suffix}", _group_caption(group, chunk, weight), fig)
-        section.metrics["tags"] = result.summaries
-        section.add_table(
+                shown.add_figure(f"group-{_slug(group)}-{part}", f"{group}{suffix}",
+                                 _group_caption(group, chunk, weight), _grid_figure(result, chunk))
+        shown.add_table(
             "tags", f"Logged scalars ({total} tags)",
             ["tag", "points", "first step", "last step", "first", "last", "min", "max", "NaN", "inf", "source"],
             [[t, s["count"], s["first_step"], s["last_step"], s["first"], s["last"], s["min"], s["max"], s["nan"],
               s["inf"], ", ".join(s["sources"])] for t, s in result.summaries.items()],
             caption="One row per tag, from the tidy scalar table (min/max over finite values).", collapsed=total > 15)
-        bad = {t: s for t, s in result.summaries.items() if s["nan"] or s["inf"]}
-        if bad:
-            section.notes.append("Non-finite values were logged in: " + ", ".join(
-                f"{t} ({s['nan']} NaN, {s['inf']} inf)" for t, s in bad.items()) + ". They are marked with red x.")
+        return shown
 
-    def _grid_figure(self, ctx: ReportContext, tags: list[str]):
-        rows = math.ceil(len(tags) / COLUMNS)
-        cols = min(COLUMNS, len(tags))
-        fig, axes = new_figure(2.6 * cols + 0.4, 2.1 * rows + 0.2, rows, cols)
-        axes = np.atleast_1d(axes).ravel()
-        for ax, tag in zip(axes, tags):
-            steps, values = ctx.run.scalars.arrays(tag)
-            counts = draw_curve(ax, steps, values, weight=ctx.settings.smoothing, tag=tag, color=PALETTE[0])
-            title = tag if not (counts["nan"] or counts["inf"]) else f"{tag}  [{counts['nan'] + counts['inf']} non-finite]"
-            ax.set_title(title, fontsize=8.5, loc="left")
-            ax.set_xlabel("step", fontsize=8)
-            ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 5))
-        for ax in axes[len(tags):]:
-            ax.set_visible(False)
-        return fig
 
-    def _present_pairs(self, result: TrainingResult, ctx: ReportContext, section: Section) -> None:
-        n = len(result.pairs)
-        cols = min(3, n)
-        rows = math.ceil(n / cols)
-        fig, axes = new_figure(3.0 * cols + 0.4, 2.4 * rows + 0.3, rows, cols)
-        axes = np.atleast_1d(axes).ravel()
-        for ax, (train, val) in zip(axes, result.pairs):
-            for tag, colour in ((train, PALETTE[0]), (val, PALETTE[1])):
-                steps, values = ctx.run.scalars.arrays(tag)
-                draw_curve(ax, steps, values, weight=ctx.settings.smoothing, tag=tag, label=tag, color=colour)
-            ax.set_title(val.split("/", 1)[-1].replace("val_", ""), fontsize=9, loc="left")
-            ax.set_xlabel("step", fontsize=8)
-            ax.legend(loc="best", frameon=False)
-        for ax in axes[n:]:
-            ax.set_visible(False)
-        section.add_figure(
-            "train-vs-val", "Train vs validation",
-            "Training (blue) and validation (orange) values of the same quantity on one step axis, smoothed as "
-            "in the panels below (short series are drawn raw, with dots). Healthy: both fall together; a validation "
-            "curve that rises while training keeps falling means over-fitting, one far above training from the "
-            "start can mean a different preprocessing or masking at validation time.", fig)
+def _grid_figure(result: TrainingResult, tags: list[str]):
+    rows = math.ceil(len(tags) / COLUMNS)
+    cols = min(COLUMNS, len(tags))
+    fig, axes = new_figure(2.6 * cols + 0.4, 2.1 * rows + 0.2, rows, cols)
+    axes = np.atleast_1d(axes).ravel()
+    for ax, tag in zip(axes, tags):
+        steps, values = result.series[tag]
+        counts = draw_curve(ax, steps, values, weight=result.smoothing, tag=tag, color=PALETTE[0])
+        title = tag if not (counts["nan"] or counts["inf"]) else f"{tag}  [{counts['nan'] + counts['inf']} non-finite]"
+        ax.set_title(title, fontsize=8.5, loc="left")
+        ax.set_xlabel("step", fontsize=8)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 5))
+    for ax in axes[len(tags):]:
+        ax.set_visible(False)
+    return fig
+
+
+def _pairs_figure(result: TrainingResult, shown: Presentation) -> None:
+    n = len(result.pairs)
+    cols = min(3, n)
+    rows = math.ceil(n / cols)
+    fig, axes = new_figure(3.0 * cols + 0.4, 2.4 * rows + 0.3, rows, cols)
+    axes = np.atleast_1d(axes).ravel()
+    for ax, (train, val) in zip(axes, result.pairs):
+        for tag, colour in ((train, PALETTE[0]), (val, PALETTE[1])):
+            steps, values = result.series[tag]
+            draw_curve(ax, steps, values, weight=result.smoothing, tag=tag, label=tag, color=colour)
+        ax.set_title(val.split("/", 1)[-1].replace("val_", ""), fontsize=9, loc="left")
+        ax.set_xlabel("step", fontsize=8)
+        ax.legend(loc="best", frameon=False)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    shown.add_figure(
+        "train-vs-val", "Train vs validation",
+        "Training (blue) and validation (orange) values of the same quantity on one step axis, smoothed as "
+        "in the panels below (short series are drawn raw, with dots). Healthy: both fall together; a validation "
+        "curve that rises while training keeps falling means over-fitting, one far above training from the "
+        "start can mean a different preprocessing or masking at validation time.", fig)
 
 
 def _group_caption(group: str, tags: list[str], weight: float) -> str:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .analysis.base import ReportContext, Section
+from .analysis.base import Section
+from .analysis.context import ReportContext
 from .analysis.registry import all_passes, pass_names
 from .analysis.report import Report
 from .collect import collect_run
@@ -36,21 +37,23 @@ def build_report(run_dir: str | Path, settings: ReportSettings | None = None,
     say(f"collected {run.root} ({run.layout}): {len(run.scalars.tags())} tags, {len(run.checkpoints)} checkpoints, "
         f"{len(run.images)} images ({time.perf_counter() - start:.1f} s)")
     ctx = ReportContext(run, settings, progress=lambda msg: say("  " + msg))
+    selected = [p for p in all_passes() if settings.wants(p.name)]
+    last_model_pass = max((i for i, p in enumerate(selected) if p.needs_model), default=-1)
     sections = []
-    for analysis in all_passes():
-        if not settings.wants(analysis.name):
-            continue
+    for i, analysis in enumerate(selected):
         if settings.minimal and not analysis.minimal:
             section = Section(analysis.name, analysis.title, status="skipped",
                               message="Left out by --minimal (a slow section); run without it to include it.")
         else:
-            section = analysis.run(ctx)
+            section = analysis.run(ctx, draw=not settings.json_only)
+        if i == last_model_pass:
+            ctx.session.release()  # no later pass needs the networks: give their memory back
         sections.append(section)
         say(f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
             + (f" - {section.message}" if section.status != "ok" and section.message else ""))
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     return Report(run=run, settings=settings, sections=sections, created_at=created, version=__version__,
-                  seconds=time.perf_counter() - start, model_info=ctx.shared.get("model_info"))
+                  seconds=time.perf_counter() - start, model_info=ctx.session.described())
 
 
 def write_report(report: Report, output: str | Path | None = None) -> tuple[Path, Path]:

@@ -36,6 +36,7 @@ class ReportSettings:
     fail_on: str | None = None  # warn | fail: exit non-zero when the verdict is at least this bad
     summary_md: Path | None = None  # write a PR-comment-sized Markdown summary here
     max_report_mb: float | None = None  # downscale figures until the HTML fits
+    json_only: bool = False  # compute every number and check, draw no figure, write report.json only
     command_line: str = ""
 
     def wants(self, section: str) -> bool:

@@ -1,8 +1,13 @@
-"""The contract between analysis passes and the renderer.
+"""The contract between analysis passes and the renderer: compute returns a typed result, present draws it.
 
-A pass computes numbers (no matplotlib) and then presents them as a Section: figures, tables, metrics and
-health checks. Figures travel as matplotlib Figures, numpy pictures or animation frames; only the render
-layer turns them into bytes, so no base64 ever passes through analysis code.
+A pass's `compute(ctx)` returns a `PassResult` (a dataclass of the pass's own) that already holds every number,
+metric and health check; `present(result)` turns that result into a `Presentation` (figures, tables, an intro,
+captions) and never sees the context, the model session or the run. `AnalysisPass.run` assembles the two into
+the `Section` that report.json and the HTML show, so report.json and the verdict can be made without drawing a
+figure (`--json-only`), and a pass that fails anywhere leaves nothing of its attempt behind.
+
+Figures travel as matplotlib Figures, numpy pictures or animation frames; only the render layer turns them into
+bytes, so no base64 ever passes through analysis code.
 """
 
 from __future__ import annotations
@@ -10,17 +15,17 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
+from ..status import SectionStatus, Status
 from .plotting import plot_style
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-    from ..collect.run import Run
-    from ..settings import ReportSettings
+    from .context import ReportContext
 
 
 @dataclass
@@ -46,7 +51,7 @@ class FigureItem:
     id: str
     title: str
     caption: str
-    content: "Figure | Picture | Animation"
+    content: Figure | Picture | Animation
 
 
 @dataclass
@@ -66,25 +71,65 @@ class Check:
     """A health check: pass | warn | fail | skip, a one-line reason, and the figure that supports it."""
 
     name: str
-    status: str
+    status: Status
     detail: str
     figure_id: str | None = None
     value: float | None = None
 
-    STATUSES = ("pass", "warn", "fail", "skip")
-
     def __post_init__(self) -> None:
-        if self.status not in self.STATUSES:
-            raise ValueError(f"check status must be one of {self.STATUSES}, got {self.status!r}")
+        self.status = Status.parse(self.status)
+
+
+@dataclass
+class PassResult:
+    """What every pass's compute returns, whatever else its own result class holds: the numbers report.json
+    shows (`metrics`), the health checks (thresholds already applied) and one-line notes."""
+
+    metrics: dict[str, Any] = field(default_factory=dict, kw_only=True)
+    checks: list[Check] = field(default_factory=list, kw_only=True)
+    notes: list[str] = field(default_factory=list, kw_only=True)
+
+    def add_check(self, name: str, status: str, detail: str, figure_id: str | None = None, value=None) -> Check:
+        """Append a health check. figure_id names a figure of this pass's section (with or without the section
+        prefix) or, after a '#', a figure of another section by its full id: '#training-group-train-0'."""
+        check = Check(name=name, status=status, detail=detail, figure_id=figure_id, value=value)
+        self.checks.append(check)
+        return check
+
+
+@dataclass
+class Presentation:
+    """What present makes of a result: an intro paragraph, figures, tables and notes about what is drawn.
+
+    Ids are local to the section ("ema-gap"); the section name is put in front when the section is assembled.
+    """
+
+    intro: str = ""
+    figures: list[FigureItem] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add_figure(self, id: str, title: str, caption: str, content) -> FigureItem:
+        """Append a figure and return it."""
+        item = FigureItem(id=id, title=title, caption=caption, content=content)
+        self.figures.append(item)
+        return item
+
+    def add_table(self, id: str, title: str, columns: list[str], rows: list[list[Any]], caption: str = "",
+                  collapsed: bool = False) -> Table:
+        """Append a table and return it."""
+        table = Table(id=id, title=title, columns=columns, rows=rows, caption=caption, collapsed=collapsed)
+        self.tables.append(table)
+        return table
 
 
 @dataclass
 class Section:
-    """One section of the report, as the renderer and report.json see it."""
+    """One section of the report, as the renderer and report.json see it (assembled by AnalysisPass.run)."""
 
     name: str
     title: str
-    status: str = "ok"  # ok | skipped | error
+    status: SectionStatus = SectionStatus.OK
     message: str = ""  # one line: why skipped, what failed, or a summary
     intro: str = ""  # a short paragraph under the heading
     figures: list[FigureItem] = field(default_factory=list)
@@ -95,105 +140,72 @@ class Section:
     seconds: float = 0.0
     error: dict[str, str] | None = None  # {what, why, hint, traceback} for error cards
 
-    def add_figure(self, id: str, title: str, caption: str, content) -> FigureItem:
-        """Append a figure and return it."""
-        item = FigureItem(id=f"{self.name}-{id}", title=title, caption=caption, content=content)
-        self.figures.append(item)
-        return item
-
-    def add_table(self, id: str, title: str, columns: list[str], rows: list[list[Any]], caption: str = "",
-                  collapsed: bool = False) -> Table:
-        """Append a table and return it."""
-        table = Table(id=f"{self.name}-{id}", title=title, columns=columns, rows=rows, caption=caption,
-                      collapsed=collapsed)
-        self.tables.append(table)
-        return table
-
-    def add_check(self, name: str, status: str, detail: str, figure_id: str | None = None, value=None) -> Check:
-        """Append a health check. figure_id names a figure of this section, with or without the section
-        prefix; a figure of another section is named by its full id after a '#': '#training-group-train-0'."""
-        if figure_id and figure_id.startswith("#"):
-            figure_id = figure_id[1:]
-        elif figure_id and not figure_id.startswith(self.name + "-"):
-            figure_id = f"{self.name}-{figure_id}"
-        check = Check(name=name, status=status, detail=detail, figure_id=figure_id, value=value)
-        self.checks.append(check)
-        return check
+    def __post_init__(self) -> None:
+        self.status = SectionStatus(self.status)
 
 
-class ReportContext:
-    """What a pass may use: the run, the settings, and caches shared by all passes of one report.
-
-    `cached(key, make)` computes a value once per report: per-image network outputs live there, so each image
-    goes through each network at most once. `shared` carries results one pass offers another (e.g. masking
-    statistics for the health checks).
-    """
-
-    def __init__(self, run: "Run", settings: "ReportSettings", progress: Callable[[str], None] | None = None):
-        self.run = run
-        self.settings = settings
-        self.shared: dict[str, Any] = {}
-        self._cache: dict[Any, Any] = {}
-        self._progress = progress or (lambda msg: None)
-
-    def cached(self, key, make: Callable[[], Any]):
-        """Return the value stored under `key`, computing it with `make()` the first time."""
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
-
-    def progress(self, message: str) -> None:
-        """Report progress of a long step (printed on stderr by the CLI unless --quiet)."""
-        self._progress(message)
-
-    def rng(self, purpose: str) -> np.random.Generator:
-        """Return a numpy generator seeded from the report seed and a purpose name (stable across runs)."""
-        import zlib
-
-        return np.random.default_rng([self.settings.seed, zlib.crc32(purpose.encode())])
+R = TypeVar("R", bound=PassResult)
 
 
-class AnalysisPass:
+class AnalysisPass(Generic[R]):
     """Base class of analysis passes. Subclasses set name/title and implement compute and present."""
 
     name: str = ""
     title: str = ""
     minimal: bool = True  # runs under --minimal
+    needs_model: bool = False  # uses the run's networks (the session releases them after the last such pass)
 
     def applies(self, ctx: ReportContext) -> str | None:
         """Return None when the pass can run on this run, else a one-line reason it is skipped."""
         return None
 
-    def compute(self, ctx: ReportContext) -> Any:
-        """Compute the numbers (no matplotlib here)."""
+    def compute(self, ctx: ReportContext) -> R:
+        """Compute the numbers, metrics and checks (no matplotlib here)."""
         raise NotImplementedError
 
-    def present(self, result: Any, ctx: ReportContext, section: Section) -> None:
-        """Fill `section` with figures, tables, metrics and checks from `result`."""
+    def present(self, result: R) -> Presentation:
+        """Draw the result: figures, tables and captions, from `result` alone."""
         raise NotImplementedError
 
-    def run(self, ctx: ReportContext) -> Section:
-        """Run applies -> compute -> present; a failure becomes an error section, never an exception."""
-        section = Section(name=self.name, title=self.title)
+    def run(self, ctx: ReportContext, *, draw: bool = True) -> Section:
+        """Run applies -> compute -> present and assemble the section; with draw=False present is not called.
+
+        A failure anywhere becomes an error section that carries nothing of the failed attempt (no checks,
+        metrics, figures or notes), never an exception.
+        """
         start = time.perf_counter()
         try:
             reason = self.applies(ctx)
             if reason:
-                section.status, section.message = "skipped", reason
+                section = Section(self.name, self.title, status=SectionStatus.SKIPPED, message=reason)
             else:
                 result = self.compute(ctx)
                 with plot_style():
-                    self.present(result, ctx, section)
+                    shown = self.present(result) if draw else Presentation()
+                section = self.assemble(result, shown)
         except Exception as exc:  # noqa: BLE001 - one failing section must not take the report down
-            section.status = "error"
-            section.figures, section.tables = [], []
-            section.message = f"{type(exc).__name__}: {exc}"
-            section.error = {
-                "what": f"The {self.title or self.name} section failed.",
-                "why": f"{type(exc).__name__}: {exc}",
-                "hint": getattr(exc, "hint", "Re-run with --skip " + self.name + " to leave it out, "
-                                "or report the traceback below."),
-                "traceback": traceback.format_exc(limit=8),
-            }
+            section = self.error_section(exc)
         section.seconds = round(time.perf_counter() - start, 3)
         return section
+
+    def assemble(self, result: PassResult, shown: Presentation) -> Section:
+        """Put a result and its presentation together under this pass's name (figure ids get its prefix)."""
+        for item in (*shown.figures, *shown.tables):
+            item.id = self._full_id(item.id)
+        checks = [Check(c.name, c.status, c.detail, c.figure_id and self._full_id(c.figure_id), c.value)
+                  for c in result.checks]
+        return Section(self.name, self.title, intro=shown.intro, figures=shown.figures, tables=shown.tables,
+                       metrics=result.metrics, checks=checks, notes=[*result.notes, *shown.notes])
+
+    def error_section(self, exc: Exception) -> Section:
+        """The error card of this pass: what failed, why, a hint, and the traceback."""
+        why = f"{type(exc).__name__}: {exc}"
+        hint = getattr(exc, "hint", f"Re-run with --skip {self.name} to leave it out, or report the traceback below.")
+        return Section(self.name, self.title, status=SectionStatus.ERROR, message=why,
+                       error={"what": f"The {self.title or self.name} section failed.", "why": why, "hint": hint,
+                              "traceback": traceback.format_exc(limit=8)})
+
+    def _full_id(self, local: str) -> str:
+        if local.startswith("#"):
+            return local[1:]
+        return local if local.startswith(self.name + "-") else f"{self.name}-{local}"

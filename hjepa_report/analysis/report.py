@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ..collect.run import Run
 from ..settings import ReportSettings
+from ..status import verdict
 from .base import Check, Section
 
 
@@ -28,11 +29,7 @@ class Report:
 
     def verdict(self) -> str:
         """Return the overall verdict: the worst check status (fail > warn > pass), 'pass' when all skipped."""
-        statuses = {c.status for _, c in self.checks()}
-        for status in ("fail", "warn"):
-            if status in statuses:
-                return status
-        return "pass"
+        return verdict(c.status for _, c in self.checks())
 
     def section(self, name: str) -> Section | None:
         """Return the section called `name`, if it was built."""

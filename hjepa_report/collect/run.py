@@ -64,6 +64,13 @@ class Run:
     files: list[FileRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def relative_name(self, path: str | Path) -> str:
+        """Return a path relative to the run directory when it lies inside, else its file name."""
+        try:
+            return Path(path).resolve().relative_to(Path(self.root).resolve()).as_posix()
+        except ValueError:
+            return Path(path).name
+
     def unique_checkpoints(self) -> list[CheckpointRef]:
         """Return the checkpoints without byte-identical copies (latest/best duplicating an epoch file)."""
         return [c for c in self.checkpoints if c.same_as is None]

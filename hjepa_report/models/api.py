@@ -71,6 +71,17 @@ class EncoderOutput:
     num_prefix_tokens: int = 0
     hidden: torch.Tensor | None = None
 
+    def pooled(self):
+        """Return (mean of the valid patch tokens [B, D], CLS token [B, D] or None) as float numpy arrays: the
+        image embeddings the representation measures use (mean pooling as I-JEPA's evaluation; CLS as ViTs)."""
+        import numpy as np
+
+        tokens = self.patch_tokens.float().cpu().numpy()
+        valid = self.valid.cpu().numpy().astype(np.float64)
+        mean = (tokens * valid[..., None]).sum(axis=1) / np.maximum(valid.sum(axis=1, keepdims=True), 1.0)
+        cls = self.tokens[:, 0].float().cpu().numpy() if self.num_prefix_tokens else None
+        return mean, cls
+
 
 @dataclass
 class Prediction:
@@ -171,6 +182,20 @@ class JepaModel:
         """Patch tokens of an unmasked image mapped to one hierarchy level: [B, N_level, D]."""
         out = self.encode(images, encoder=encoder)
         return self.levels(out.patch_tokens, levels=[level])[0][0]
+
+    def pooled_features(self, batches, encoder: str = "target"):
+        """Pass image batches through an encoder under inference mode and keep only each image's pooled
+        features (EncoderOutput.pooled: mean patch token, CLS or None), for images no other measure needs
+        (probe images, LiDAR's augmented views). Returns (mean [B, D], CLS [B, D] or None) numpy arrays."""
+        import numpy as np
+
+        means, cls = [], []
+        with torch.inference_mode():
+            for batch in batches:
+                mean, first = self.encode(batch, encoder=encoder).pooled()
+                means.append(mean)
+                cls.append(first)
+        return np.concatenate(means), None if cls[0] is None else np.concatenate(cls)
 
     def parameter_counts(self) -> dict[str, int]:
         """Number of parameter values per rebuilt sub-model."""

@@ -1,0 +1,387 @@
+"""ModelSession: the report's one typed access to the run's networks, images, masks and encodings.
+
+Owned by the ReportContext, one per report. It knows which checkpoint the model-based sections use, loads a
+checkpoint's networks when a pass asks and keeps at most one checkpoint's networks in memory (a ViT-B/16 run's
+three networks are ~1 GB), releases them when no pass needs them any more, prepares the sample and probe
+images the way the run trained, draws the run's own masks once, and routes every encoding and prediction
+through one models.FeatureCache, so each image passes each network once per report whichever passes ask
+(tests/test_encode_once.py). A network that cannot be rebuilt is not an error of the pass: `skip_reason` turns
+it into the one-line reason the section shows, and the failure is remembered so every pass gives the same one.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from ..collect.run import CheckpointRef
+from ..errors import ReportError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..collect.run import Run
+    from ..models import EncoderOutput, FeatureCache, JepaModel, Prediction
+    from ..settings import ReportSettings
+
+BATCH = 16  # images per encoder call for images outside the feature cache: as fast as 64 on CPUs, far lighter
+
+
+def has_classes(labels: list) -> bool:
+    """Tell whether every image has a class label and there are at least two classes."""
+    return all(labels) and len(set(labels)) > 1
+
+
+@dataclass
+class SampleImages:
+    """The sample images the model-based passes use: network input, what a person sees, labels, files."""
+
+    tensor: Any  # torch.Tensor [B, 3, S, S], normalised as the run trained
+    pictures: list[np.ndarray]  # uint8 [S, S, 3] after the same resize / crop, for overlays
+    labels: list[str | None]
+    paths: list[Path]
+    names: list[str]  # paths relative to the run directory when inside it, else file names
+
+    @property
+    def has_labels(self) -> bool:
+        """Tell whether every image has a class label and there are at least two classes."""
+        return has_classes(self.labels)
+
+
+@dataclass
+class ProbeImages:
+    """The images the class probes (kNN, linear probe, projections, neighbours) use: the sample images first,
+    then more of the run's images, round-robin over classes, up to --probe-images.
+
+    Only the target encoder's pooled features of the further images are needed, so they are kept as the uint8
+    pictures the network sees (after the sample images' in `pictures`) and encoded per checkpoint in batches.
+    """
+
+    pictures: list[np.ndarray]  # uint8 [S, S, 3] as the network sees them: sample images, then the further ones
+    labels: list[str | None]
+    paths: list[Path]
+    first_extra: int  # index of the first image beyond the sample images
+
+    @property
+    def has_labels(self) -> bool:
+        """Tell whether every image has a class label and there are at least two classes."""
+        return has_classes(self.labels)
+
+    @property
+    def extra(self) -> list[np.ndarray]:
+        """The pictures of the images beyond the sample images."""
+        return self.pictures[self.first_extra:]
+
+
+@dataclass
+class ReportMasks:
+    """One seeded draw of the run's own masks for the sample images, shared by every pass that masks them
+    (attention's context view, predictions), so a figure and a number about image i use the same mask."""
+
+    hidden: np.ndarray  # [B, N] True = not seen by the context encoder
+    targets: np.ndarray  # [B, M, N] the target blocks (what the predictor predicts)
+    seed: int
+    strategy: str
+
+    @property
+    def mask_id(self) -> str:
+        """The name the feature cache stores masked encodings under."""
+        return f"report-masks:{self.strategy}:{self.seed}"
+
+
+@dataclass
+class ImageEmbeddings:
+    """The target encoder's view of the sample images for one checkpoint: mean-pooled patch tokens [B, D],
+    CLS [B, D] (None without CLS) and the valid patch tokens [B, N, D]."""
+
+    mean_pooled: np.ndarray
+    cls: np.ndarray | None
+    patch_tokens: np.ndarray
+
+
+@dataclass
+class ProbeEmbeddings:
+    """Mean-pooled and CLS embeddings of the probe images (sample images first) for one checkpoint."""
+
+    image: np.ndarray
+    cls: np.ndarray | None
+
+
+class ModelSession:
+    """The networks, images, masks and encodings of one report (see the module docstring)."""
+
+    def __init__(self, run: Run, settings: ReportSettings, *, rng: Callable[[str], np.random.Generator],
+                 progress: Callable[[str], None]):
+        self.run = run
+        self.settings = settings
+        self._rng = rng
+        self._progress = progress
+        self._loaded: tuple[str, JepaModel] | None = None  # the one checkpoint whose networks are in memory
+        self._failures: dict[str, ReportError] = {}
+        self._chosen_info = None  # ModelInfo of the chosen checkpoint, once it was rebuilt
+        self._features: FeatureCache | None = None
+        self._sample: SampleImages | None = None
+        self._probe: ProbeImages | None = None
+        self._order: list | None = None
+        self._masks: ReportMasks | None = None
+        self._embeddings: dict[str, ImageEmbeddings] = {}
+        self._probe_embeddings: dict[str, ProbeEmbeddings] = {}
+
+    # -- which checkpoint, which networks -------------------------------------------------------------------
+
+    @property
+    def checkpoint(self) -> CheckpointRef | None:
+        """The checkpoint model-based sections use: --checkpoint, else the run's latest."""
+        wanted = self.settings.checkpoint
+        if wanted is None:
+            return self.run.latest_checkpoint()
+        wanted = Path(wanted).resolve()
+        for ref in self.run.checkpoints:
+            if Path(ref.path).resolve() == wanted:
+                return ref
+        return CheckpointRef(path=wanted, name=wanted.name, size=wanted.stat().st_size if wanted.exists() else 0,
+                             format="safetensors" if wanted.suffix == ".safetensors" else "torch", role="other")
+
+    def model(self, checkpoint: CheckpointRef | None = None) -> JepaModel:
+        """Return the JepaModel of a checkpoint (default: the chosen one), loading it if it is not the one in
+        memory; the networks loaded before are released first, so one checkpoint's networks are held at a time.
+
+        Raises ReportError (e.g. ModelBuildError) with a one-line reason when it cannot be rebuilt; the
+        failure is remembered, so every pass reports the same reason without retrying.
+        """
+        ref = checkpoint or self.checkpoint
+        if ref is None:
+            raise ReportError("the run has no checkpoint")
+        key = str(ref.path)
+        if key in self._failures:
+            raise self._failures[key]
+        if self._loaded is None or self._loaded[0] != key:
+            self.release()
+            try:
+                model = self._load(ref)
+            except ReportError as exc:
+                self._failures[key] = exc
+                raise
+            self._loaded = (key, model)
+            if self._is_chosen(ref):
+                self._chosen_info = model.info
+        return self._loaded[1]
+
+    def skip_reason(self, *, needs_images: bool = True) -> str | None:
+        """Return why a model-based pass cannot run (no checkpoint, no rebuildable model, no images), or None."""
+        if self.checkpoint is None:
+            return "The run has no checkpoint, so its networks cannot be run."
+        try:
+            self.info()
+        except ReportError as exc:
+            return f"The networks could not be rebuilt from the checkpoint: {exc}"
+        if needs_images and not self.run.images:
+            return "The run has no sample images (put some in RUN_DIR/images or pass --images DIR)."
+        return None
+
+    def info(self):
+        """Return the chosen checkpoint's ModelInfo (rebuilding its networks once if needed); ReportError when
+        it cannot be rebuilt."""
+        if self._chosen_info is None:
+            self.model()
+        return self._chosen_info
+
+    def known_info(self) -> dict:
+        """Return the chosen model's info as a dict (patch_size, grid, image_size, ...), or {} without a
+        rebuildable checkpoint: for passes that work without a model but are more exact with one."""
+        if self.checkpoint is None:
+            return {}
+        try:
+            return self.info().as_dict()
+        except ReportError:
+            return {}
+
+    def described(self) -> dict | None:
+        """The chosen model's info for report.json when any pass of this report rebuilt it, else None."""
+        return None if self._chosen_info is None else self._chosen_info.as_dict()
+
+    def release(self) -> None:
+        """Drop the networks in memory (cached encodings stay); the next `model()` loads again."""
+        if self._loaded is not None:
+            self._loaded = None
+            gc.collect()
+
+    def _is_chosen(self, ref: CheckpointRef) -> bool:
+        chosen = self.checkpoint
+        return chosen is not None and str(ref.path) == str(chosen.path)
+
+    def _load(self, ref: CheckpointRef) -> JepaModel:
+        from ..models import load_model
+
+        s = self.settings
+        self._progress(f"loading {ref.name}")
+        return load_model(ref.path, self.run.config, layout=s.layout if s.layout in ("hjepa", "ijepa") else None,
+                          encoder_heads=s.encoder_heads, predictor_heads=s.predictor_heads, device=s.device,
+                          trust=s.trust_checkpoints, model_factory=s.model_factory)
+
+    # -- images and masks -----------------------------------------------------------------------------------
+
+    def sample_images(self) -> SampleImages:
+        """Up to --max-images sample images, chosen round-robin over classes, preprocessed for the model."""
+        if self._sample is None:
+            from ..models import load_images
+
+            info = self.info()
+            refs = self._image_order()[:self.settings.max_images]
+            paths = [r.path for r in refs]
+            tensor, pictures = load_images(paths, info.image_size, info.norm_mean, info.norm_std,
+                                           method=info.preprocess)
+            self._sample = SampleImages(tensor, pictures, [r.label for r in refs], paths,
+                                        [self.run.relative_name(p) for p in paths])
+        return self._sample
+
+    def probe_images(self) -> ProbeImages:
+        """The sample images followed by further images up to --probe-images (none further under --minimal),
+        in the same round-robin order, so the sample images are always the first ones."""
+        if self._probe is None:
+            from ..models.images import load_rgb
+
+            info = self.info()
+            sample = self.sample_images()
+            n = len(sample.paths)
+            limit = n if self.settings.minimal else max(self.settings.probe_images, n)
+            extra = probe_order(self._image_order()[n:], set(sample.labels))[:limit - n]
+            if extra:
+                self._progress(f"loading {len(extra)} further images for the class probes")
+            pictures = sample.pictures + [load_rgb(r.path, info.image_size, info.preprocess) for r in extra]
+            self._probe = ProbeImages(pictures, sample.labels + [r.label for r in extra],
+                                      sample.paths + [r.path for r in extra], first_extra=n)
+        return self._probe
+
+    def masks(self) -> ReportMasks:
+        """One draw of the run's training masks per sample image (the same for every checkpoint).
+
+        Raises ReportError when the run's masking cannot be sampled."""
+        if self._masks is None:
+            from .masking import sample_masks
+
+            info = self.info()
+            seed = int(self._rng("report-masks").integers(2**31))
+            layout = info.layout if info.layout in ("hjepa", "ijepa") else None
+            draws = sample_masks(self.run.config, len(self.sample_images().paths), seed, layout=layout,
+                                 grid=info.grid, patch_size=info.patch_size)
+            if draws.strategy.startswith("hjepa"):
+                # H-JEPA training hides the union of the level-0 target blocks and predicts every hidden patch
+                hidden = draws.targets.any(axis=1)
+            else:
+                # I-JEPA: the encoder sees one context block minus the targets; each target block is predicted
+                hidden = ~draws.contexts.any(axis=1)
+            self._masks = ReportMasks(hidden=hidden, targets=draws.targets, seed=seed, strategy=draws.strategy)
+        return self._masks
+
+    def _image_order(self) -> list:
+        """Every image of the run in the order images are taken: round-robin over labels, seeded."""
+        if self._order is None:
+            images = self.run.images
+            self._order = choose_images(images, len(images), self._rng("sample-images"))
+        return self._order
+
+    # -- encodings, predictions, embeddings -------------------------------------------------------------------
+
+    @property
+    def features(self) -> FeatureCache:
+        """The report's one FeatureCache."""
+        if self._features is None:
+            from ..models import FeatureCache
+
+            self._features = FeatureCache()
+        return self._features
+
+    def encode(self, encoder: str = "target", checkpoint: CheckpointRef | None = None,
+               attention_layers: tuple[int, ...] = (), *, masked: bool = False,
+               first: int | None = None) -> EncoderOutput:
+        """Return the EncoderOutput (CPU tensors) of the first `first` sample images (default all) through
+        `encoder` of a checkpoint (default the chosen one): unmasked, or under the report's masks (`masked`).
+
+        Attention layers asked for later than an image's first encoding make it encode again (the attention
+        pass runs first and asks for them). For predictions use `predict`.
+        """
+        import torch
+
+        model = self.model(checkpoint)
+        images = self.sample_images()
+        n = len(images.paths) if first is None else min(first, len(images.paths))
+        masking = {}
+        if masked:
+            masks = self.masks()
+            masking = {"context_mask": torch.as_tensor(masks.hidden[:n]), "mask_id": masks.mask_id}
+        return self.features.encode(model, images.tensor[:n], _image_ids(images.paths[:n]), encoder=encoder,
+                                    attention_layers=attention_layers, **masking)
+
+    def predict(self, checkpoint: CheckpointRef | None = None) -> Prediction:
+        """Return the Prediction (CPU tensors) of a checkpoint for the sample images under the report's masks,
+        on the same cached context and target encodings that `encode` returns."""
+        import torch
+
+        model = self.model(checkpoint)
+        images = self.sample_images()
+        masks = self.masks()
+        return self.features.predict(model, images.tensor, _image_ids(images.paths), torch.as_tensor(masks.hidden),
+                                     masks.mask_id, torch.as_tensor(masks.targets), masks.mask_id)
+
+    def embeddings(self, checkpoint: CheckpointRef | None = None) -> ImageEmbeddings:
+        """The target encoder's embeddings of the sample images for a checkpoint, once per report (the health
+        measures, the sweep, the probes and the PCA animation all read them)."""
+        key = str((checkpoint or self.checkpoint).path)
+        if key not in self._embeddings:
+            out = self.encode("target", checkpoint)
+            mean, cls = out.pooled()
+            self._embeddings[key] = ImageEmbeddings(mean, cls, out.patch_tokens.float().cpu().numpy())
+        return self._embeddings[key]
+
+    def probe_embeddings(self, checkpoint: CheckpointRef | None = None) -> ProbeEmbeddings:
+        """Mean-pooled and CLS embeddings of the probe images for a checkpoint, once per report: the sample
+        images' come from their cached encoding, the further images pass the target encoder here in batches,
+        and only their pooled features are kept."""
+        key = str((checkpoint or self.checkpoint).path)
+        if key not in self._probe_embeddings:
+            from ..models.images import normalise_batch
+
+            sample = self.embeddings(checkpoint)
+            extra = self.probe_images().extra
+            if not extra:
+                self._probe_embeddings[key] = ProbeEmbeddings(sample.mean_pooled, sample.cls)
+            else:
+                model = self.model(checkpoint)
+                info = model.info
+                mean, cls = model.pooled_features(normalise_batch(extra[i:i + BATCH], info.norm_mean, info.norm_std)
+                                                  for i in range(0, len(extra), BATCH))
+                self._probe_embeddings[key] = ProbeEmbeddings(
+                    np.concatenate([sample.mean_pooled, mean]),
+                    None if cls is None else np.concatenate([sample.cls, cls]))
+        return self._probe_embeddings[key]
+
+
+def _image_ids(paths) -> list[str]:
+    """The names the feature cache stores sample images under."""
+    return [str(p) for p in paths]
+
+
+def probe_order(rest: list, sample_labels: set) -> list:
+    """Order the images after the sample images for the class probes: first those of the classes the sample
+    images show (still round-robin), then the others. With more classes than sample images (say 1000
+    ImageNet folders and 64 sample images) the probes then get a few images of each of 64 classes, which
+    kNN can judge, instead of one image each of 256 classes, which it cannot."""
+    return [r for r in rest if r.label in sample_labels] + [r for r in rest if r.label not in sample_labels]
+
+
+def choose_images(images: list, limit: int, rng: np.random.Generator) -> list:
+    """Pick up to `limit` images round-robin over their labels (seeded shuffle within each label)."""
+    by_label: dict[Any, list] = {}
+    for ref in images:
+        by_label.setdefault(ref.label, []).append(ref)
+    queues = [list(np.array(group, dtype=object)[rng.permutation(len(group))]) for _, group in sorted(
+        by_label.items(), key=lambda kv: str(kv[0]))]
+    chosen: list = []
+    while len(chosen) < limit and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < limit:
+                chosen.append(queue.pop(0))
+    return chosen

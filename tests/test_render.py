@@ -2,6 +2,8 @@
 
 import io
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -67,17 +69,17 @@ def test_write_atomic_leaves_old_file_when_a_write_fails(tmp_path, monkeypatch):
     class Boom(str):
         pass
 
-    import hjepa_report.render.write as w
+    import hjepa_report.render.write as write_module
 
-    real_replace = w.os.replace
+    real_replace = write_module.os.replace
 
     def failing_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(w.os, "replace", failing_replace)
+    monkeypatch.setattr(write_module.os, "replace", failing_replace)
     with pytest.raises(OSError):
         write_atomic({target: "new"})
-    monkeypatch.setattr(w.os, "replace", real_replace)
+    monkeypatch.setattr(write_module.os, "replace", real_replace)
     assert target.read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temp file left behind
 
@@ -86,3 +88,34 @@ def test_animation_and_picture_types_are_plain_data():
     a = Animation(frames=[np.zeros((2, 2, 3), np.uint8)])
     assert a.loop == 0 and a.duration_ms > 0
     assert Picture(np.zeros((2, 2))).array.shape == (2, 2)
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test and restore it afterwards."""
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_get_the_mode_a_plain_write_gives(tmp_path, umask, mask, mode):
+    """Regression (issue 12, bug 5): mkstemp + rename left every report file 0600 whatever the umask."""
+    umask(mask)
+    targets = [tmp_path / "report.html", tmp_path / "sub" / "report.json"]
+    write_atomic({t: "x" for t in targets})
+    with open(tmp_path / "plain.txt", "w") as handle:  # what the user expects: the mode of a normal write
+        handle.write("x")
+    assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == mode
+    assert [stat.S_IMODE(t.stat().st_mode) for t in targets] == [mode, mode]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.txt", "report.html", "sub"]  # no temp file
+
+
+def test_summary_and_index_files_get_the_plain_mode_too(tmp_path, umask):
+    from hjepa_report.render.index import write_index
+    from hjepa_report.render.summary import write_summary_md
+
+    umask(0o022)
+    summary = write_summary_md({"run": {"name": "r"}, "health": {"verdict": "pass"}}, tmp_path / "s.md")
+    index = write_index(tmp_path)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (summary, index)] == [0o644, 0o644]

@@ -10,8 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from hjepa_report.collect.checkpoints import load_checkpoint as _load  # noqa: E402
-from hjepa_report.models.hjepa import HJepaNetwork, hidden_indices  # noqa: E402
+from hjepa_report.models.hjepa import HJepaNetwork  # noqa: E402
 from hjepa_report.models.ijepa import IJepaNetwork, encode_kept  # noqa: E402
+from hjepa_report.models.tokens import hidden_indices  # noqa: E402
 from hjepa_report.models.vit import VisionTransformer, sincos_pos_embed_2d  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -115,7 +116,7 @@ def test_explicit_attention_equals_fused_path(scale_first):
 
 
 def test_pooling_shorter_than_a_window_gives_no_tokens():
-    from hjepa_report.models.hjepa import pool_level, pool_valid
+    from hjepa_report.models.tokens import pool_level, pool_valid
 
     tokens, valid = torch.ones(2, 3, 4), torch.ones(2, 3, dtype=torch.bool)
     assert pool_level(tokens, 2).shape == (2, 0, 4) and pool_valid(valid, 2).shape == (2, 0)

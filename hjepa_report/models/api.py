@@ -100,21 +100,6 @@ class Prediction:
     target_kind: str
 
 
-def pad_rows(rows: list[torch.Tensor], axes: tuple[int, ...] = (0,)) -> tuple[torch.Tensor, torch.Tensor]:
-    """Stack per-sample tensors whose `axes` (all of the same length K_i) differ between samples, zero-padded
-    to the largest K; return (stacked [B, ...], valid [B, Kmax])."""
-    lengths = [r.shape[axes[0]] for r in rows]
-    kmax = max(lengths)
-    padded = []
-    for r in rows:
-        pad = []
-        for axis in reversed(range(r.ndim)):
-            pad += [0, kmax - r.shape[axis]] if axis in axes else [0, 0]
-        padded.append(torch.nn.functional.pad(r, pad))
-    valid = torch.stack([torch.arange(kmax, device=rows[0].device) < k for k in lengths])
-    return torch.stack(padded), valid
-
-
 def check_context(context: EncoderOutput, hidden: torch.Tensor | None) -> None:
     """Refuse a context output that was encoded with a different context mask than the one given."""
     if context.hidden is None and hidden is None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .api import EncoderOutput, Prediction, pad_rows
+from .api import EncoderOutput, Prediction
+from .tokens import pad_rows
 
 
 @dataclass

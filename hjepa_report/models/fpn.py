@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hjepa import pool_level
+from .tokens import pool_level
 
 
 def build_pyramid(dim: int, fpn_dim: int, levels: int, fusion: str) -> dict[str, nn.ModuleList]:

@@ -15,9 +15,9 @@ Semantics (H-JEPA src/models/hjepa.py HJEPA.forward, checked against tests/fixtu
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .tokens import gather_tokens, hidden_indices, pool_level, pool_valid
 from .vit import VisionTransformer, VitOutput, init_linear
 
 
@@ -81,52 +81,13 @@ class HJepaPredictor(nn.Module):
         k = mask_indices.shape[1]
         tokens = self.mask_token.expand(b, k, d)
         if pos_embed is not None:
-            idx = mask_indices.long().unsqueeze(-1).expand(-1, -1, d)
-            tokens = tokens + torch.gather(pos_embed.expand(b, -1, -1), 1, idx)
+            tokens = tokens + gather_tokens(pos_embed.expand(b, -1, -1), mask_indices)
         else:
             tokens = tokens + self.pos_embed_predictor
         x = torch.cat([context_tokens, tokens], dim=1)
         for block in self.blocks:
             x = block(x)
         return self.head(self.norm(x[:, n:]))
-
-
-def hidden_indices(hidden_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return (indices [B, K], valid [B, K]): each row's hidden patches ascending, padded with 0 up to the
-    largest hidden count K (padding marked invalid), as HJEPA.forward builds them."""
-    hidden = hidden_mask.bool()
-    b, n = hidden.shape
-    counts = hidden.sum(dim=1)
-    k = int(counts.max()) if b else 0
-    positions = torch.arange(n, device=hidden.device).expand(b, n)
-    order = torch.where(hidden, positions, positions + n).argsort(dim=1)[:, :k]
-    valid = torch.arange(k, device=hidden.device)[None] < counts[:, None]
-    return torch.where(valid, order, torch.zeros_like(order)), valid
-
-
-def gather_tokens(tokens: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-    """Gather tokens [B, N, D] at indices [B, K] -> [B, K, D]."""
-    return torch.gather(tokens, 1, indices.long().unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-
-
-def pool_level(tokens: torch.Tensor, level: int) -> torch.Tensor:
-    """Average-pool 2^level consecutive tokens of [B, K, D] (AvgPool1d(2^l, 2^l); the remainder is dropped)."""
-    if level == 0:
-        return tokens
-    size = 2 ** level
-    if tokens.shape[1] < size:  # fewer tokens than one window: no pooled token (AvgPool1d itself would raise)
-        return tokens[:, :0]
-    return F.avg_pool1d(tokens.transpose(1, 2), size, size).transpose(1, 2)
-
-
-def pool_valid(valid: torch.Tensor, level: int) -> torch.Tensor:
-    """Pool a validity mask [B, K] like the tokens, then > 0.5 (HJEPA.forward, no FPN)."""
-    if level == 0:
-        return valid.bool()
-    size = 2 ** level
-    if valid.shape[1] < size:
-        return valid[:, :0].bool()
-    return F.avg_pool1d(valid.float()[:, None], size, size)[:, 0] > 0.5
 
 
 class TokenBatchNorm(nn.Module):

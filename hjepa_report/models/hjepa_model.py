@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from .api import EncoderOutput, JepaModel, Prediction, check_context, exact
-from .hjepa import HJepaNetwork, gather_tokens, hidden_indices, pool_level
+from .hjepa import HJepaNetwork
+from .tokens import gather_tokens, hidden_indices, pool_level
 
 
 def union_mask(targets) -> torch.Tensor:

@@ -14,24 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .tokens import as_mask_list, gather_each, repeat_groups
 from .vit import Block, VisionTransformer, init_linear, sincos_pos_embed_2d
-
-
-def as_mask_list(masks) -> list[torch.Tensor]:
-    """Accept one [B, K] index tensor or a list of them."""
-    return list(masks) if isinstance(masks, (list, tuple)) else [masks]
-
-
-def gather_each(x: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
-    """Gather x [B, N, D] at each [B, K] index mask and stack the results block-major: [len(masks) * B, K, D]."""
-    d = x.shape[-1]
-    return torch.cat([torch.gather(x, 1, m.long().unsqueeze(-1).expand(-1, -1, d)) for m in masks], dim=0)
-
-
-def repeat_groups(x: torch.Tensor, batch: int, repeat: int) -> torch.Tensor:
-    """Repeat every consecutive group of `batch` rows `repeat` times, keeping group order."""
-    groups = x.split(batch, dim=0)
-    return torch.cat([g for g in groups for _ in range(repeat)], dim=0)
 
 
 def make_encoder(img_size, patch_size: int, embed_dim: int, depth: int, num_heads: int,

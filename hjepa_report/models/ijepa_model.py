@@ -11,13 +11,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .api import EncoderOutput, JepaModel, Prediction, check_context, exact, pad_rows
+from .api import EncoderOutput, JepaModel, Prediction, check_context, exact
 from .ijepa import IJepaNetwork
-
-
-def visible_indices(hidden: torch.Tensor) -> list[torch.Tensor]:
-    """Per sample, the ascending indices of the visible (not hidden) patches."""
-    return [(~row).nonzero()[:, 0] for row in hidden]
+from .tokens import pad_rows, visible_indices
 
 
 def block_indices(targets, hidden: torch.Tensor | None, batch: int) -> list[list[torch.Tensor]]:

@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .tokens import keep_tokens
+
 LAYER_SCALE_NAMES = {"timm": ("ls1", "ls2"), "hjepa": ("ls_attn", "ls_mlp")}
 
 
@@ -248,11 +250,3 @@ def zero_hidden_tokens(x: torch.Tensor, hidden_mask: torch.Tensor, prefix: int) 
     if prefix:
         keep = torch.cat([keep.new_ones(keep.shape[0], prefix), keep], dim=1)
     return x * keep.unsqueeze(-1)
-
-
-def keep_tokens(x: torch.Tensor, keep_indices: torch.Tensor, prefix: int) -> torch.Tensor:
-    """Gather the listed patch tokens (prefix tokens stay in front) (I-JEPA src/masks/utils.py apply_masks)."""
-    idx = keep_indices.long().unsqueeze(-1).expand(-1, -1, x.shape[-1])
-    kept = torch.gather(x[:, prefix:], 1, idx)
-    return torch.cat([x[:, :prefix], kept], dim=1) if prefix else kept
-

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..models.hjepa import HJepaNetwork, gather_tokens, pool_level
+from ..models.hjepa import HJepaNetwork
+from ..models.tokens import gather_tokens, pool_level
 from .data import ShapeSet
 from .knn import knn_accuracy, normalise, pooled_features
 from .masks import hidden_masks

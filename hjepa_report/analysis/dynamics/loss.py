@@ -118,12 +118,12 @@ def target_cache(model, images, masks, layout: str) -> TargetCache:
     net = _network(model)
     with torch.no_grad():
         if layout == "hjepa":
-            from ...models.hjepa import gather_tokens, hidden_indices
+            from ...models.tokens import gather_tokens, hidden_indices
 
             encoder = getattr(net, "target", net.target_encoder)
             tokens = encoder(images)[:, encoder.vit.num_prefix_tokens:]
             return TargetCache("hjepa", masks, gather_tokens(tokens, hidden_indices(masks)[0]))
-        from ...models.ijepa import as_mask_list, gather_each, repeat_groups
+        from ...models.tokens import as_mask_list, gather_each, repeat_groups
 
         enc, pred = as_mask_list(masks[0]), as_mask_list(masks[1])
         h = F.layer_norm(net.target_encoder(images), (net.target_encoder.embed_dim,))  # src/train.py
@@ -136,14 +136,14 @@ def context_loss(model, images, cache: TargetCache, settings: LossSettings):
 
     net = _network(model)
     if cache.layout == "hjepa":
-        from ...models.hjepa import hidden_indices
+        from ...models.tokens import hidden_indices
 
         prefix = net.context_encoder.vit.num_prefix_tokens
         indices, _ = hidden_indices(cache.masks)
         predicted = net.predict(net.context_encoder(images, cache.masks)[:, prefix:], indices)
         preds = [net.level(predicted, lv) for lv in range(net.num_levels)]
         if settings.target_norm == "layernorm":
-            from ...models.hjepa import pool_level
+            from ...models.tokens import pool_level
 
             normed = F.layer_norm(cache.tokens, (cache.tokens.shape[-1],))
             targets = [pool_level(normed, lv) for lv in range(net.num_levels)]

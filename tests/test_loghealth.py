@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hjepa_report.analysis.base import ReportContext
+from hjepa_report.analysis.context import ReportContext
 from hjepa_report.analysis.loghealth import LogHealthPass, divergence, main_loss_tag, start_end_medians
 from hjepa_report.collect.run import Run
 from hjepa_report.collect.scalars import ScalarTable

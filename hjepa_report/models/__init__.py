@@ -1,6 +1,7 @@
 """Rebuild a run's own networks from a checkpoint: context encoder, EMA target encoder, predictor, hierarchy.
 
-Loading (loading.py, builders.py, normalise.py, arch.py):
+Loading (loading.py, builders.py, normalise.py, arch.py; config readers in config.py, the layout's JepaModel
+class in layouts.py):
   ``load_model(checkpoint, config=None, *, layout=None, encoder_heads=None, predictor_heads=None,
   device="cpu", trust=False, model_factory=None) -> JepaModel``. checkpoint: path (.pth/.pth.tar/.pt/.ckpt/
   .safetensors) or loaded dict; config: dict, YAML path or None. Layouts: H-JEPA (model_state_dict), I-JEPA
@@ -25,7 +26,8 @@ JepaModel (api.py; HJepaModel / IJepaModel), B images, N patches (row-major), D 
   ``features(images, level=0, *, encoder="target") -> [B, N_l, D]``.
   Attention probabilities are formed only for the requested blocks; on CUDA the methods run without TF32.
 
-Also: ``load_images(paths, image_size, mean, std, method) -> (batch [B,3,S,S], uint8 [S,S,3] arrays)``
+Token helpers (gather, pool, index, pad) that the networks, the models, the cache and the loss share are in
+tokens.py. Also: ``load_images(paths, image_size, mean, std, method) -> (batch [B,3,S,S], uint8 [S,S,3] arrays)``
 (images.py), ``FeatureCache`` (cache.py: each image through each network once per report),
 ``model_card(model) -> dict`` (info.py: parameter counts, what was rebuilt, unsupported options, EMA gap
 per block), and the ``model_factory="module:callable"`` escape hatch (factory.py).

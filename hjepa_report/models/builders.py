@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from ..errors import ModelBuildError
 from .arch import VitShape, choose_heads, count_indexed, infer_vit, token_grid
+from .config import first, get, loss_target_norm, normalisation
 from .info import ModelInfo
-from .loading import first, get, image_size_from, normalisation
 
 HJEPA_PREDICTOR_DEFAULT_HEADS = 12  # H-JEPA create_hjepa_from_config: model.predictor.num_heads default
 
@@ -28,6 +28,17 @@ def _encoder_kwargs(shape: VitShape, grid: tuple[int, int], heads: int) -> dict:
 def _check_rgb(shape: VitShape) -> None:
     if shape.in_chans != 3:
         raise ModelBuildError(f"the patch embedding takes {shape.in_chans} input channels; only RGB (3) is supported")
+
+
+def image_size_from(config: Mapping, fields: tuple[str, ...], grid: tuple[int, int], patch: int,
+                    warnings: list[str]) -> int:
+    """Return the model's input size: the config's when it agrees with the weights, else grid * patch."""
+    size, name = first(config, *fields)
+    from_weights = grid[0] * patch
+    if size is not None and int(size) != from_weights:
+        warnings.append(f"config {name} = {size} but the position table holds a {grid[0]}x{grid[1]} grid of "
+                        f"{patch}-pixel patches; using {from_weights}")
+    return from_weights
 
 
 def hjepa_config_warnings(state_dict: dict, config: Mapping) -> list[str]:
@@ -110,17 +121,6 @@ def build_hjepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor
         target_norm=loss_target_norm(config),
         warnings=warnings + [h.warning for h in (heads, pred_heads) if h.warning])
     return network, info, state_dict
-
-
-def loss_target_norm(config: Mapping | None) -> str:
-    """How an H-JEPA-layout run formed its loss targets: "projected" (H-JEPA's HJEPALoss: the level's learned
-    projection of the target tokens, then pooling) unless the config's loss section says `target_norm:
-    layernorm` (the target tokens layer-normed without parameters, as I-JEPA's src/train.py does, then pooled
-    like the level: what hjepa-report's own sample run trains with; H-JEPA configs have no such key)."""
-    value = str(get(config, "loss.target_norm", "projected")).lower()
-    if value not in ("projected", "layernorm"):
-        raise ModelBuildError(f"loss.target_norm must be 'projected' or 'layernorm', not {value!r}")
-    return value
 
 
 def build_ijepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor_heads=None):

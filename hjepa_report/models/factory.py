@@ -23,10 +23,11 @@ from torch import nn
 
 from ..errors import ModelBuildError
 from .api import JepaModel
+from .config import normalisation
 from .hjepa import HJepaEncoder, HJepaNetwork, HJepaPredictor
 from .ijepa import IJepaNetwork, IJepaPredictor
 from .info import ModelInfo, Unsupported
-from .loading import make_model, normalisation
+from .layouts import make_model
 from .normalise import normalise
 from .vit import VisionTransformer
 

@@ -2,7 +2,8 @@
 
 Steps: read the file safely (collect.checkpoints.load_checkpoint: weights-only, memory-mapped), normalise the
 keys of the layout (normalise.py), read the architecture from tensor shapes (arch.py) and the options from
-the config (H-JEPA ``model.*`` / ``data.image_size``; I-JEPA ``meta.*`` / ``data.crop_size``), build our modules
+the config (builders.py, config.py: H-JEPA ``model.*`` / ``data.image_size``; I-JEPA ``meta.*`` /
+``data.crop_size``), build our modules
 and load the weights with strict key and shape matching: a missing, unexpected or mis-shaped key raises
 ModelBuildError naming up to 10 of them, so no network ever runs with random weights.
 """
@@ -11,30 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ..errors import ModelBuildError
-from .info import IMAGENET_MEAN, IMAGENET_STD, ModelInfo
+from .config import read_config
+from .layouts import make_model
 from .normalise import normalise
-
-
-def get(config: Mapping | None, dotted: str, default=None):
-    """Read 'a.b.c' from nested dicts; `default` when any level is missing."""
-    node: Any = config or {}
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
-def first(config: Mapping | None, *fields: str) -> tuple[Any, str]:
-    """Return (value, field) of the first field that is set in the config, else (None, "")."""
-    for name in fields:
-        value = get(config, name)
-        if value is not None:
-            return value, name
-    return None, ""
 
 
 def resolve_device(device: str | None):
@@ -59,32 +41,6 @@ def read_checkpoint(checkpoint, trust: bool = False) -> tuple[Mapping, str]:
     if isinstance(checkpoint, Mapping):
         return checkpoint, f"<in-memory checkpoint {id(checkpoint):x}>"
     raise ModelBuildError(f"a checkpoint must be a path or a dict, not {type(checkpoint).__name__}")
-
-
-def read_config(config) -> dict:
-    """Accept a dict, a YAML path or None."""
-    if config is None:
-        return {}
-    if isinstance(config, Mapping):
-        return dict(config)
-    import yaml
-
-    from ..errors import ConfigError
-
-    try:
-        loaded = yaml.safe_load(Path(config).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read config {config}: {str(exc).splitlines()[0]}") from None
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def normalisation(config: Mapping) -> tuple[tuple, tuple, str]:
-    """Return (mean, std, source): a config field when present, else ImageNet's (both codebases hard-code it)."""
-    for base in ("data", "data.normalization", "data.normalize", "data.transforms"):
-        mean, std = get(config, f"{base}.mean"), get(config, f"{base}.std")
-        if mean is not None and std is not None and len(mean) == 3 and len(std) == 3:
-            return tuple(map(float, mean)), tuple(map(float, std)), f"config {base}.mean/std"
-    return IMAGENET_MEAN, IMAGENET_STD, "ImageNet default (hard-coded by H-JEPA and I-JEPA)"
 
 
 def load_strict(network, state_dict: Mapping) -> None:
@@ -134,26 +90,3 @@ def load_model(checkpoint, config=None, *, layout: str | None = None, encoder_he
     if info.checkpoint_dtypes != ["float32"]:
         info.warnings.append(f"checkpoint tensors are {', '.join(info.checkpoint_dtypes)}; rebuilt in float32")
     return make_model(layout, network, info, dev)
-
-
-def make_model(layout: str, network, info: ModelInfo, device):
-    """Wrap a network in the layout's JepaModel and fill the parameter counts."""
-    if layout == "hjepa":
-        from .hjepa_model import HJepaModel as cls
-    else:
-        from .ijepa_model import IJepaModel as cls
-    model = cls(network, info, device)
-    info.param_counts = model.parameter_counts()
-    return model
-
-
-def image_size_from(config: Mapping, fields: tuple[str, ...], grid: tuple[int, int], patch: int,
-                    warnings: list[str]) -> int:
-    """Return the model's input size: the config's when it agrees with the weights, else grid * patch."""
-    size, name = first(config, *fields)
-    from_weights = grid[0] * patch
-    if size is not None and int(size) != from_weights:
-        warnings.append(f"config {name} = {size} but the position table holds a {grid[0]}x{grid[1]} grid of "
-                        f"{patch}-pixel patches; using {from_weights}")
-    return from_weights
-

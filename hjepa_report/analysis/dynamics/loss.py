@@ -30,7 +30,7 @@ class LossSettings:
     kind: str  # mse | smoothl1 | huber
     weights: list[float] = field(default_factory=list)  # per hierarchy level (H-JEPA)
     normalize: bool = False
-    target_norm: str = "projected"  # projected (H-JEPA) | layernorm (models.builders.loss_target_norm)
+    target_norm: str = "projected"  # projected (H-JEPA) | layernorm (models.config.loss_target_norm)
     notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
@@ -65,7 +65,7 @@ def loss_settings(config: dict | None, layout: str, num_levels: int = 1) -> Loss
     weights = [float(weights)] * num_levels if isinstance(weights, (int, float)) else [float(w) for w in weights]
     if len(weights) != num_levels:
         raise ValueError(f"loss.hierarchy_weights has {len(weights)} entries for {num_levels} levels")
-    from ...models.builders import loss_target_norm
+    from ...models.config import loss_target_norm
 
     return LossSettings(layout="hjepa", kind=kind, weights=weights, normalize=bool(loss.get("normalize_embeddings", True)),
                         target_norm=loss_target_norm(config), notes=notes)

@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from ..errors import CheckpointError, ConfigError, RunDirError
-from . import checkpoints as ck
+from . import checkpoints
 from .config import ConfigRead, choose_config, describe_config, is_yaml, read_config
 from .csvlogs import read_csv_log
 from .duplicates import find_copies
@@ -57,7 +57,7 @@ class _Found:
             self.log(path, read_event_file(path, rel))
         elif name == "projector_config.pbtxt":
             self.record(path, "tensorboard", "read", describe_projector_config(path))
-        elif ck.is_checkpoint(path):
+        elif checkpoints.is_checkpoint(path):
             self.checkpoints.append(path)
         elif name.endswith(".csv"):
             self.log(path, read_csv_log(path, rel))
@@ -160,17 +160,17 @@ def _add_given(found: _Found, config, images, checkpoint) -> None:
 
 def _checkpoint_refs(found: _Found, trust: bool) -> list[CheckpointRef]:
     """Inspect each distinct checkpoint once; byte copies share the description of their original."""
-    paths = sorted(found.checkpoints, key=lambda p: (_ROLE_ORDER[ck.checkpoint_role(p.name)[0]], str(p)))
+    paths = sorted(found.checkpoints, key=lambda p: (_ROLE_ORDER[checkpoints.checkpoint_role(p.name)[0]], str(p)))
     copies = find_copies(paths)
     refs: dict[Path, CheckpointRef] = {}
     for path in paths:
         name = relative_name(found.root, path)
         original = copies.get(path)
         if original is None:
-            refs[path] = ck.inspect_checkpoint(path, name, trust=trust)
+            refs[path] = checkpoints.inspect_checkpoint(path, name, trust=trust)
         else:
             refs[path] = dataclasses.replace(
-                refs[original], path=path, name=name, role=ck.checkpoint_role(path.name)[0],
+                refs[original], path=path, name=name, role=checkpoints.checkpoint_role(path.name)[0],
                 same_as=refs[original].name, note=f"byte copy of {refs[original].name}")
         _record_checkpoint(found, refs[path])
     return sorted(refs.values(), key=_checkpoint_order)

@@ -62,6 +62,28 @@ def test_jsonable_removes_nan_and_numpy_types():
     json.dumps(doc, allow_nan=False)
 
 
+def test_jsonable_writes_infinities_as_strings_and_enums_as_values():
+    from hjepa_report.status import Status
+
+    doc = jsonable({"norms": np.array([1.0, np.inf, -np.inf, np.nan]), "status": Status.WARN, 3: {1.5, 0.5},
+                    "nested": [(np.float32(np.inf), np.bool_(True))]})
+    assert doc == {"norms": [1.0, "inf", "-inf", None], "status": "warn", "3": [0.5, 1.5], "nested": [["inf", True]]}
+    assert json.loads(json.dumps(doc, allow_nan=False)) == doc
+
+
+@pytest.mark.parametrize("value", [object(), b"bytes", complex(1, 2), {"k": {object(): 1}}])
+def test_jsonable_refuses_what_report_json_cannot_hold(value):
+    """Regression (issue 12, bug 3): unknown types were written as their str(), e.g. "<object object at 0x...>"."""
+    with pytest.raises(TypeError, match="report.json cannot"):
+        jsonable({"metrics": {"deep": [value]}})
+
+
+def test_jsonable_names_where_the_bad_value_is():
+    with pytest.raises(TypeError, match=r"^report\.sections\[1\]\.metrics\.bad: report.json cannot hold a "
+                                        r"builtins\.object"):
+        jsonable({"sections": [{}, {"metrics": {"ok": 1, "bad": object()}}]})
+
+
 def test_write_atomic_leaves_old_file_when_a_write_fails(tmp_path, monkeypatch):
     target = tmp_path / "report.html"
     target.write_text("good")

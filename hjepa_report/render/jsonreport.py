@@ -9,41 +9,75 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..analysis.report import Report
+from ..errors import ReportError
 from .views import ReportView
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
 
 
-def jsonable(value: Any) -> Any:
-    """Convert numpy scalars/arrays, paths and dataclasses to JSON; NaN -> None, +-inf -> "inf"/"-inf"."""
+def jsonable(value: Any, where: str = "report") -> Any:
+    """Return `value` as plain JSON data: the one sanitiser every report file goes through.
+
+    numpy scalars and arrays become numbers and lists, paths strings, enums their value, dataclasses dicts;
+    NaN becomes null and +-inf the strings "inf" / "-inf" (the README's promise), so the file is strict
+    JSON and an infinite gradient norm stays distinguishable from a missing one. Any other type raises
+    TypeError naming where it was found: a value report.json cannot hold is a bug to fix where it is made,
+    not something to write as its str().
+    """
+    if isinstance(value, Enum):
+        value = value.value
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float):
         if math.isnan(value):
             return None
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
-        return value
-    if isinstance(value, (str, int, bool)) or value is None:
+        return float(value)
+    if value is None or isinstance(value, (str, int)):  # bool is an int
         return value
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
+        return {_key(k, where): jsonable(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, (set, frozenset)):  # sorted by its JSON text, so the file does not depend on hashing
+        return sorted((jsonable(v, f"{where}{{}}") for v in value), key=json.dumps)
+    if isinstance(value, np.ndarray):
+        return jsonable(value.tolist(), where)
     if isinstance(value, Path):
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return jsonable(dataclasses.asdict(value))
-    if hasattr(value, "tolist"):  # numpy scalar or array
-        return jsonable(value.tolist())
-    return str(value)
+        return jsonable(dataclasses.asdict(value), where)
+    raise TypeError(f"{where}: report.json cannot hold a {type(value).__module__}.{type(value).__qualname__} "
+                    f"({value!r:.80})")
 
 
-def build_json(report: Report, view: ReportView | None = None) -> dict[str, Any]:
-    """Assemble the report.json document."""
+def _key(key: Any, where: str) -> str:
+    """Return a dict key as text (a str, number or enum value); raise TypeError for anything else."""
+    if isinstance(key, Enum):
+        key = key.value
+    if isinstance(key, np.generic):
+        key = key.item()
+    if isinstance(key, (str, int, float)):
+        return str(key)
+    raise TypeError(f"{where}: report.json cannot use a {type(key).__qualname__} as a key ({key!r:.80})")
+
+
+def build_json(report: Report, view: ReportView | None = None, figures_file: str | None = None) -> dict[str, Any]:
+    """Assemble the report.json document.
+
+    `view` is the rendered report whose figure sizes are recorded (None under --json-only: nothing was
+    drawn); `figures_file` names the compare figures file written beside report.json (render/figures.py),
+    or None when there is none.
+    """
     run, settings = report.run, report.settings
     sizes = {f.id: f.size_bytes for s in (view.sections if view else []) for f in s.figures}
     doc = {
@@ -54,7 +88,7 @@ def build_json(report: Report, view: ReportView | None = None) -> dict[str, Any]
         "settings": {"seed": settings.seed, "smoothing": settings.smoothing, "device": settings.device,
                      "minimal": settings.minimal, "max_images": settings.max_images,
                      "probe_images": settings.probe_images,
-                     "sections": settings.sections, "skip": settings.skip},
+                     "sections": settings.sections, "skip": settings.skip, "json_only": settings.json_only},
         "run": {"name": run.name, "path": str(run.root), "layout": run.layout, "layout_reason": run.layout_reason,
                 "config_path": str(run.config_path) if run.config_path else None, "config": run.config,
                 "warnings": run.warnings},
@@ -66,7 +100,8 @@ def build_json(report: Report, view: ReportView | None = None) -> dict[str, Any]
         "sections": [_section(s, sizes) for s in report.sections],
         "health": {"verdict": report.verdict(),
                    "checks": [{"section": s.name, **dataclasses.asdict(c)} for s, c in report.checks()]},
-        "render": {"figure_bytes": view.figure_bytes() if view else None, "trimmed": view.trimmed if view else ""},
+        "render": {"figure_bytes": view.figure_bytes() if view else None, "trimmed": view.trimmed if view else "",
+                   "figures_file": figures_file},
         "timing": {"total_seconds": round(report.seconds, 3),
                    "sections": {s.name: s.seconds for s in report.sections}},
     }
@@ -76,6 +111,15 @@ def build_json(report: Report, view: ReportView | None = None) -> dict[str, Any]
 def dumps(doc: dict[str, Any]) -> str:
     """Serialise strictly (no NaN literals) and readably."""
     return json.dumps(doc, indent=1, allow_nan=False, ensure_ascii=False)
+
+
+def check_report_doc(doc: Any, path: Path) -> dict[str, Any]:
+    """Return `doc` when it is a report.json document of hjepa-report; raise ReportError naming `path` if not."""
+    if not (isinstance(doc, dict) and isinstance(doc.get("tool"), dict)
+            and doc["tool"].get("name") == "hjepa-report" and isinstance(doc.get("run"), dict)
+            and "sections" in doc):
+        raise ReportError(f"{path} is not a report.json written by hjepa-report")
+    return doc
 
 
 def load_schema() -> dict[str, Any]:

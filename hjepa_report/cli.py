@@ -6,6 +6,7 @@ HJEPA_REPORT_DEBUG=1 is set.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import sys
@@ -14,9 +15,17 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .errors import ExitCode, ReportError, StrictModeError
+from .settings import ReportSettings
+from .status import SectionStatus, Status, severity
 
-EXIT_ERROR, EXIT_INTERNAL, EXIT_VERDICT = 2, 1, 4
-SEVERITY = {"pass": 0, "skip": 0, "warn": 1, "fail": 2}
+
+def default(name: str):
+    """Return ReportSettings' default for the field `name`: the one place option defaults are defined."""
+    field = next(f for f in dataclasses.fields(ReportSettings) if f.name == name)
+    if field.default is dataclasses.MISSING:
+        raise TypeError(f"ReportSettings.{name} has no plain default")
+    return field.default
 
 
 class ReportGroup(click.Group):
@@ -63,31 +72,41 @@ def main():
 @click.option("--trust-checkpoints", is_flag=True,
               help="Allow full unpickling of checkpoints that need it. This can run code in the file: only for "
                    "files you trust.")
-@click.option("--strict", is_flag=True, help="Exit with status 3 when any section fails.")
-@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.6, show_default=True,
+@click.option("--strict", is_flag=True, help=f"Exit with status {ExitCode.SECTION_FAILED:d} when any section fails.")
+@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=default("smoothing"),
+              show_default=True,
               help="Curve smoothing weight (TensorBoard's debiased EMA).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of every random choice in the report.")
-@click.option("--device", default="cpu", show_default=True, help="Device for the networks (cpu or cuda).")
-@click.option("--max-images", type=click.IntRange(1, 4096), default=64, show_default=True,
+@click.option("--seed", type=int, default=default("seed"), show_default=True,
+              help="Seed of every random choice in the report.")
+@click.option("--device", default=default("device"), show_default=True, help="Device for the networks (cpu or cuda).")
+@click.option("--max-images", type=click.IntRange(1, 4096), default=default("max_images"), show_default=True,
               help="Sample images passed through the networks.")
-@click.option("--probe-images", type=click.IntRange(0, 100_000), default=256, show_default=True,
+@click.option("--probe-images", type=click.IntRange(0, 100_000), default=default("probe_images"),
+              show_default=True,
               help="Labelled images for the kNN and linear-probe accuracies (target encoder only; includes the "
                    "sample images).")
 @click.option("--encoder-heads", type=click.IntRange(1), help="Encoder attention heads, when the config does not say.")
-@click.option("--predictor-heads", type=click.IntRange(1), help="Predictor attention heads, when the config does not say.")
+@click.option("--predictor-heads", type=click.IntRange(1),
+              help="Predictor attention heads, when the config does not say.")
 @click.option("--model-factory", metavar="MODULE:CALLABLE",
               help="Build the networks with your own constructor: called with (state_dict, config).")
-@click.option("--attention-encoder", type=click.Choice(["target", "context"]), default="target", show_default=True,
+@click.option("--attention-encoder", type=click.Choice(["target", "context"]),
+              default=default("attention_encoder"), show_default=True,
               help="Whose attention the attention section shows.")
 @click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
-@click.option("--landscape-grid", type=click.IntRange(3, 101), default=21, show_default=True,
+@click.option("--landscape-grid", type=click.IntRange(3, 101), default=default("landscape_grid"),
+              show_default=True,
               help="Points per axis of the loss-landscape grid.")
-@click.option("--landscape-seconds", type=click.FloatRange(0), default=120, show_default=True,
+@click.option("--landscape-seconds", type=click.FloatRange(0), default=default("landscape_seconds"),
+              show_default=True,
               help="Time budget of the loss landscape; the grid shrinks to fit it (0: no limit).")
 @click.option("--thresholds", "thresholds_file", type=click.Path(path_type=Path),
               help="YAML/JSON file overriding health-check thresholds (names in the README).")
-@click.option("--fail-on", type=click.Choice(["warn", "fail"]),
-              help="Exit with status 4 when the verdict is this bad or worse (for CI).")
+@click.option("--json-only", is_flag=True,
+              help="Compute every number and check but draw no figure: write report.json only (no HTML). "
+                   "--fail-on and --summary-md work as usual.")
+@click.option("--fail-on", type=click.Choice([Status.WARN.value, Status.FAIL.value]),
+              help=f"Exit with status {ExitCode.VERDICT:d} when the verdict is this bad or worse (for CI).")
 @click.option("--summary-md", type=click.Path(path_type=Path), help="Also write a short Markdown summary for a PR.")
 @click.option("--max-report-mb", type=click.FloatRange(0.1), help="Downscale figures until the HTML fits this size.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
@@ -95,7 +114,6 @@ def report_command(run_dir: Path, thresholds_file: Path | None, **options):
     """Build the report of the training run in RUN_DIR (read only; never modified)."""
     from .analysis.thresholds import load_thresholds
     from .pipeline import generate, stderr_progress
-    from .settings import ReportSettings
 
     options["sections"] = options["sections"] or None
     options["skip"] = options["skip"] or []
@@ -103,21 +121,26 @@ def report_command(run_dir: Path, thresholds_file: Path | None, **options):
     settings = ReportSettings(**options, thresholds=thresholds, command_line=_command_line())
     report, html_path, json_path = _guarded(
         lambda: generate(run_dir, settings, None if settings.quiet else stderr_progress))
-    failed = [s.name for s in report.sections if s.status == "error"]
     verdict = report.verdict()
     if not settings.quiet:
-        click.echo(f"report: {html_path}\njson:   {json_path}\nverdict: {verdict}", err=True)
+        click.echo(f"report: {html_path or '(none: --json-only)'}\njson:   {json_path}\nverdict: {verdict}", err=True)
     if settings.summary_md:
-        _guarded(lambda: _write_summary(json_path, settings.summary_md, html_path.name))
-    click.echo(str(html_path))
-    if failed and settings.strict:
-        click.echo(f"error: section(s) failed under --strict: {', '.join(failed)}", err=True)
-        sys.exit(3)
-    if settings.fail_on and SEVERITY[verdict] >= SEVERITY[settings.fail_on]:
-        reasons = [f"{c.name} ({c.status})" for _, c in report.checks() if SEVERITY.get(c.status, 0) >= SEVERITY[
-            settings.fail_on]]
+        _guarded(lambda: _write_summary(json_path, settings.summary_md, html_path.name if html_path else None))
+    click.echo(str(html_path or json_path))
+    if settings.strict:
+        _guarded(lambda: _refuse_failed_sections(report))
+    bar = severity(settings.fail_on) if settings.fail_on else None
+    if bar is not None and severity(verdict) >= bar:
+        reasons = [f"{c.name} ({c.status})" for _, c in report.checks() if c.status.severity >= bar]
         click.echo(f"verdict {verdict} (--fail-on {settings.fail_on}): {', '.join(reasons)}", err=True)
-        sys.exit(EXIT_VERDICT)
+        sys.exit(ExitCode.VERDICT)
+
+
+def _refuse_failed_sections(report) -> None:
+    """Raise StrictModeError naming the sections that failed (--strict); the report is already written."""
+    failed = [s.name for s in report.sections if s.status == SectionStatus.ERROR]
+    if failed:
+        raise StrictModeError(f"section(s) failed under --strict: {', '.join(failed)}")
 
 
 @main.command("compare")
@@ -174,8 +197,6 @@ def _write_summary(json_path: Path, out: Path, html_name: str) -> Path:
 
 def _guarded(action):
     """Run `action`, turning known errors into one line on stderr and an exit status."""
-    from .errors import ReportError
-
     try:
         return action()
     except ReportError as exc:
@@ -183,13 +204,13 @@ def _guarded(action):
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
         if os.environ.get("HJEPA_REPORT_DEBUG"):
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc} (set HJEPA_REPORT_DEBUG=1 for the traceback "
                    "and please report it)", err=True)
-        sys.exit(EXIT_INTERNAL)
+        sys.exit(ExitCode.INTERNAL)
 
 
 def _command_line() -> str:

@@ -16,11 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ReportError
-from .compare import check_report_doc, relative_link
+from ..status import VERDICTS, count_statuses, status_rank
+from .jsonreport import check_report_doc
 from .summary import format_value, key_metrics
-from .write import write_atomic
-
-VERDICT_RANK = {"fail": 0, "warn": 1, "pass": 2}
+from .write import relative_link, write_atomic
 
 
 @dataclass
@@ -33,6 +32,7 @@ class IndexRow:
     name: str = ""
     layout: str = ""
     verdict: str = ""
+    verdict_sort: int = 0  # worst first (hjepa_report.status.status_rank)
     counts: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)  # key -> (text, sort value)
     html_link: str | None = None
@@ -117,8 +117,8 @@ def _row(path: Path, doc: dict, out_dir: Path) -> IndexRow:
     return IndexRow(
         path=relative_link(path, out_dir), date=_display_date(created), date_sort=created,
         name=str(run.get("name") or path.parent.name), layout=str(run.get("layout") or ""),
-        verdict=str(health.get("verdict") or ""),
-        counts={s: sum(c.get("status") == s for c in checks) for s in ("fail", "warn", "pass")},
+        verdict=str(health.get("verdict") or ""), verdict_sort=status_rank(health.get("verdict")),
+        counts=count_statuses((c.get("status") for c in checks), VERDICTS),
         metrics={m.key: _metric_cell(m) for m in key_metrics(doc) if m.key in INDEX_METRICS},
         html_link=relative_link(html, out_dir) if html.is_file() else None, json_link=relative_link(path, out_dir))
 

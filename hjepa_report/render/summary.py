@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..status import SectionStatus, Status, count_statuses, status_rank
 from .write import write_atomic
 
 ARTIFACT_LINK = "<link to the CI artifact>"
 MAX_CHECK_ROWS = 20  # failing / warning checks listed; the rest are counted (keeps the comment < ~60 lines)
 MAX_DETAIL = 180  # characters of a check's detail in the table
-STATUS_ORDER = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class KeyMetric:
 def section_metrics(doc: dict, name: str) -> dict:
     """Return the metrics of the section called `name` when it ran (status ok), else {}."""
     for section in doc.get("sections") or []:
-        if isinstance(section, dict) and section.get("name") == name and section.get("status") == "ok":
+        if isinstance(section, dict) and section.get("name") == name and section.get("status") == SectionStatus.OK:
             metrics = section.get("metrics")
             return metrics if isinstance(metrics, dict) else {}
     return {}
@@ -83,7 +83,7 @@ def summary_markdown(doc: dict, html_name: str | None = None) -> str:
     health = _dict(doc.get("health"))
     verdict = str(health.get("verdict") or "unknown")
     checks = [c for c in health.get("checks") or [] if isinstance(c, dict)]
-    counts = {s: sum(c.get("status") == s for c in checks) for s in STATUS_ORDER}
+    counts = count_statuses(c.get("status") for c in checks)
     lines = [f"### hjepa-report: `{_cell(run.get('name') or '?')}` **{verdict.upper()}**", "",
              f"Layout {_cell(run.get('layout') or '?')} · created {_cell(doc.get('created_at') or '?')} · "
              f"hjepa-report {_cell(_dict(doc.get('tool')).get('version') or '?')}", "",
@@ -92,8 +92,11 @@ def summary_markdown(doc: dict, html_name: str | None = None) -> str:
     lines += _problem_table(checks, counts)
     lines += _metrics_table(key_metrics(doc))
     lines += _section_problems(doc)
-    link = html_name or "report.html"
-    lines += [f"Full report: [{_cell(link)}]({ARTIFACT_LINK}) (self-contained HTML; open it offline)", ""]
+    if _dict(doc.get("settings")).get("json_only"):
+        lines += ["No HTML report: built with --json-only (every number and check is in report.json).", ""]
+    else:
+        link = html_name or "report.html"
+        lines += [f"Full report: [{_cell(link)}]({ARTIFACT_LINK}) (self-contained HTML; open it offline)", ""]
     return "\n".join(lines)
 
 
@@ -106,8 +109,8 @@ def write_summary_md(report_json: dict, path: str | Path, html_name: str | None 
 
 def _problem_table(checks: list[dict], counts: dict[str, int]) -> list[str]:
     """Failing and warning checks, worst first, then one line counting the passing ones."""
-    problems = sorted((c for c in checks if c.get("status") in ("fail", "warn")),
-                      key=lambda c: STATUS_ORDER.get(c.get("status"), 9))
+    problems = sorted((c for c in checks if c.get("status") in (Status.FAIL, Status.WARN)),
+                      key=lambda c: status_rank(c.get("status")))
     lines = []
     if problems:
         lines += ["| status | check | section | detail |", "|---|---|---|---|"]
@@ -131,15 +134,16 @@ def _metrics_table(metrics: list[KeyMetric]) -> list[str]:
         return ["No key metric in this report (the sections that compute them did not run).", ""]
     lines = ["| metric | value |", "|---|---|"]
     for m in metrics:
-        lines.append(f"| {_cell(m.label)} | {_cell(format_value(m.value))}{' (' + _cell(m.note) + ')' if m.note else ''} |")
+        note = f" ({_cell(m.note)})" if m.note else ""
+        lines.append(f"| {_cell(m.label)} | {_cell(format_value(m.value))}{note} |")
     return lines + [""]
 
 
 def _section_problems(doc: dict) -> list[str]:
     """One line listing sections that failed (errors) and how many were skipped."""
     sections = [s for s in doc.get("sections") or [] if isinstance(s, dict)]
-    errors = [str(s.get("name")) for s in sections if s.get("status") == "error"]
-    skipped = [str(s.get("name")) for s in sections if s.get("status") == "skipped"]
+    errors = [str(s.get("name")) for s in sections if s.get("status") == SectionStatus.ERROR]
+    skipped = [str(s.get("name")) for s in sections if s.get("status") == SectionStatus.SKIPPED]
     parts = []
     if errors:
         parts.append(f"Sections that failed: {_cell(', '.join(errors))}")

@@ -8,21 +8,36 @@ from typing import Any
 
 from ..analysis.base import Animation, FigureItem, Picture, Section, Table
 from ..analysis.report import Report
+from ..status import count_statuses, status_rank
 from .assets import data_uri, figure_png, gif_bytes, picture_bytes
 
 
 @dataclass
 class FigureView:
+    """One encoded figure: its bytes and MIME type; the template embeds it as a data: URI."""
+
     id: str
     title: str
     caption: str
-    uri: str
+    payload: bytes
+    mime: str
     kind: str  # figure | picture | animation
-    size_bytes: int
+
+    @property
+    def uri(self) -> str:
+        """Return the figure as a data: URI."""
+        return data_uri(self.payload, self.mime)
+
+    @property
+    def size_bytes(self) -> int:
+        """Return the encoded size (before base64)."""
+        return len(self.payload)
 
 
 @dataclass
 class TableView:
+    """A table with every cell already formatted as text."""
+
     id: str
     title: str
     columns: list[str]
@@ -33,6 +48,8 @@ class TableView:
 
 @dataclass
 class CheckView:
+    """A health check as the verdict list and its section show it."""
+
     section_title: str
     section_anchor: str
     name: str
@@ -43,6 +60,8 @@ class CheckView:
 
 @dataclass
 class SectionView:
+    """One section of the page."""
+
     name: str
     anchor: str
     title: str
@@ -59,6 +78,8 @@ class SectionView:
 
 @dataclass
 class ReportView:
+    """Everything report.html.j2 shows."""
+
     title: str
     run_name: str
     run_path: str
@@ -89,9 +110,8 @@ def build_view(report: Report, scale: float = 1.0) -> ReportView:
         title=f"{run.name}: JEPA run report", run_name=run.name, run_path=str(run.root), layout=run.layout,
         layout_reason=run.layout_reason, created_at=report.created_at, version=report.version,
         command_line=report.settings.command_line or "(called from Python)", seed=report.settings.seed,
-        verdict=report.verdict(), checks=sorted(checks, key=_check_rank), sections=sections,
-        total_seconds=round(report.seconds, 1),
-        counts={s: sum(c.status == s for c in checks) for s in ("fail", "warn", "pass", "skip")},
+        verdict=report.verdict(), checks=sorted(checks, key=lambda c: status_rank(c.status)), sections=sections,
+        total_seconds=round(report.seconds, 1), counts=count_statuses(c.status for c in checks),
     )
 
 
@@ -106,7 +126,7 @@ def encode_figure(item: FigureItem, scale: float = 1.0) -> FigureView:
         kind = "picture"
     else:
         payload, mime, kind = figure_png(content, scale), "image/png", "figure"
-    return FigureView(item.id, item.title, item.caption, data_uri(payload, mime), kind, len(payload))
+    return FigureView(item.id, item.title, item.caption, payload, mime, kind)
 
 
 def _section_view(section: Section, scale: float) -> SectionView:
@@ -146,6 +166,3 @@ def format_cell(value: Any) -> str:
         return format_cell(value.item())
     return str(value)
 
-
-def _check_rank(check: CheckView) -> int:
-    return {"fail": 0, "warn": 1, "pass": 2, "skip": 3}[check.status]

@@ -56,25 +56,22 @@ def build_report(run_dir: str | Path, settings: ReportSettings | None = None,
                   seconds=time.perf_counter() - start, model_info=ctx.session.described())
 
 
-def write_report(report: Report, output: str | Path | None = None) -> tuple[Path, Path]:
-    """Render report.html and report.json next to each other, atomically; return their paths."""
-    from .render.html import render_html
-    from .render.jsonreport import build_json, dumps
-    from .render.write import write_atomic
+def write_report(report: Report, output: str | Path | None = None) -> tuple[Path | None, Path]:
+    """Write report.html, report.json (and the compare figures file) next to each other, atomically.
+
+    Return the HTML's path (None under --json-only, which writes report.json alone) and report.json's.
+    """
+    from .render.output import write_report_files
 
     html_path = Path(output) if output else default_output(report.run.root)
     if html_path.suffix.lower() not in (".html", ".htm"):
         html_path = html_path / "report.html"
     _refuse_inside_run(html_path, report.run.root)
-    budget = int(report.settings.max_report_mb * 1e6) if report.settings.max_report_mb else None
-    html, view = render_html(report, budget)
-    json_path = html_path.with_name("report.json") if html_path.name == "report.html" else html_path.with_suffix(".json")
-    write_atomic({html_path: html, json_path: dumps(build_json(report, view))})
-    return html_path, json_path
+    return write_report_files(report, html_path)
 
 
 def generate(run_dir: str | Path, settings: ReportSettings | None = None,
-             progress: Progress | None = None) -> tuple[Report, Path, Path]:
+             progress: Progress | None = None) -> tuple[Report, Path | None, Path]:
     """Build and write the report of one run: the whole `hjepa-report RUN_DIR` in one call."""
     settings = settings or ReportSettings()
     report = build_report(run_dir, settings, progress)

@@ -1,0 +1,43 @@
+"""The files of one report, written together: NAME.html, NAME.json and NAME.figures.json side by side.
+
+report.html is for people, report.json for programs (CI gates, summaries, compare, index), and the figures
+file holds the few figures compare shows side by side (see figures_file.py for why it is a file of its own).
+Under --json-only nothing is drawn, so only report.json is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..analysis.report import Report
+from .figures_file import dumps_figures, figures_doc, figures_file_name
+from .html import render_html
+from .jsonreport import build_json, dumps
+from .write import write_atomic
+
+
+def json_path_for(html_path: Path) -> Path:
+    """Return the report.json beside a report's HTML file: report.html -> report.json, exp1.html -> exp1.json."""
+    return Path(html_path).with_suffix(".json")
+
+
+def write_report_files(report: Report, html_path: Path) -> tuple[Path | None, Path]:
+    """Render and write the report's files atomically; return the HTML path (None under --json-only) and the JSON's.
+
+    With --max-report-mb the figures are re-encoded smaller until the HTML fits (html.render_html); the
+    figures file holds the same bytes the HTML shows.
+    """
+    html_path = Path(html_path)
+    json_path = json_path_for(html_path)
+    if report.settings.json_only:
+        write_atomic({json_path: dumps(build_json(report))})
+        return None, json_path
+    budget = int(report.settings.max_report_mb * 1e6) if report.settings.max_report_mb else None
+    html, view = render_html(report, budget)
+    files = {html_path: html}
+    figures = figures_doc(view, report.version)
+    if figures:
+        files[json_path.with_name(figures_file_name(json_path))] = dumps_figures(figures)
+    files[json_path] = dumps(build_json(report, view, figures_file_name(json_path) if figures else None))
+    write_atomic(files)
+    return html_path, json_path

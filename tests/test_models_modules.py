@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hjepa_report.collect.checkpoints import load_checkpoint as _load  # noqa: E402
+from hjepa_report.collect.checkpoints import load_checkpoint  # noqa: E402
 from hjepa_report.models.hjepa import HJepaNetwork  # noqa: E402
 from hjepa_report.models.ijepa import IJepaNetwork, encode_kept  # noqa: E402
 from hjepa_report.models.tokens import hidden_indices  # noqa: E402
@@ -25,14 +25,14 @@ def _maxabs(a, b) -> float:
 
 @pytest.fixture(scope="module")
 def hjepa():
-    sd = _load(FIXTURES / "hjepa_small/checkpoints/checkpoint_latest.pth")["model_state_dict"]
+    sd = load_checkpoint(FIXTURES / "hjepa_small/checkpoints/checkpoint_latest.pth")["model_state_dict"]
     net = HJepaNetwork(dict(img_size=64, patch_size=8, embed_dim=64, depth=3, num_heads=2), 2, 2, 2.0, 3)
     net.load_state_dict(sd, strict=True)
     return net.eval(), np.load(FIXTURES / "hjepa_small/reference/reference.npz")
 
 
 def test_hjepa_network_keys_equal_checkpoint_keys():
-    sd = _load(FIXTURES / "hjepa_small/checkpoints/checkpoint_latest.pth")["model_state_dict"]
+    sd = load_checkpoint(FIXTURES / "hjepa_small/checkpoints/checkpoint_latest.pth")["model_state_dict"]
     net = HJepaNetwork(dict(img_size=64, patch_size=8, embed_dim=64, depth=3, num_heads=2), 2, 2, 2.0, 3)
     assert list(net.state_dict()) == list(sd)
 
@@ -76,9 +76,9 @@ def test_hidden_indices_sorted_and_padded():
 
 
 def test_ijepa_network_matches_reference():
-    ck = _load(FIXTURES / "ijepa_small/jepa-latest.pth.tar")
+    checkpoint = load_checkpoint(FIXTURES / "ijepa_small/jepa-latest.pth.tar")
     sd = {f"{part}.{k.removeprefix('module.')}": v for part in ("encoder", "target_encoder", "predictor")
-          for k, v in ck[part].items()}
+          for k, v in checkpoint[part].items()}
     net = IJepaNetwork(dict(img_size=64, patch_size=8, embed_dim=64, depth=3, num_heads=2, mlp_ratio=2.0), 32, 2)
     # the sin-cos tables we compute equal the stored ones before loading
     assert torch.equal(net.encoder.pos_embed, sd["encoder.pos_embed"])

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..collect.run import Run
     from ..models import EncoderOutput, FeatureCache, JepaModel, Prediction
     from ..settings import ReportSettings
+    from .representations.predictions import PredictionErrors
 
 BATCH = 16  # images per encoder call for images outside the feature cache: as fast as 64 on CPUs, far lighter
 
@@ -128,6 +129,7 @@ class ModelSession:
         self._masks: ReportMasks | None = None
         self._embeddings: dict[str, ImageEmbeddings] = {}
         self._probe_embeddings: dict[str, ProbeEmbeddings] = {}
+        self._prediction_errors: dict[str, PredictionErrors | ReportError] = {}  # see prediction_errors
 
     # -- which checkpoint, which networks -------------------------------------------------------------------
 
@@ -357,6 +359,34 @@ class ModelSession:
                     np.concatenate([sample.mean_pooled, mean]),
                     None if cls is None else np.concatenate([sample.cls, cls]))
         return self._probe_embeddings[key]
+
+    # -- prediction errors per level (the predictions section and the representations checkpoint sweep) -----
+
+    def prediction_errors(self, checkpoint: CheckpointRef | None = None) -> PredictionErrors:
+        """The per-level prediction errors of a checkpoint (default the chosen one) on the sample images under
+        the report's masks (representations.predictions.measure_levels on `predict`), once per report: the
+        predictions section and the checkpoint sweep both read them, and a second read needs no network.
+
+        Raises ReportError (remembered, like a failed load) when the predictor cannot run or the masks leave
+        no predicted token."""
+        import time
+
+        from .representations.predictions import measure_levels
+
+        key = str((checkpoint or self.checkpoint).path)
+        if key not in self._prediction_errors:
+            start = time.perf_counter()
+            try:
+                errors = measure_levels(self.model(checkpoint), self.predict(checkpoint))
+            except ReportError as exc:
+                self._prediction_errors[key] = exc
+                raise
+            errors.seconds = time.perf_counter() - start
+            self._prediction_errors[key] = errors
+        found = self._prediction_errors[key]
+        if isinstance(found, ReportError):
+            raise found
+        return found
 
 
 def _image_ids(paths) -> list[str]:

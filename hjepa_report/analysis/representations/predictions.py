@@ -1,15 +1,19 @@
 """Predictor output against its targets, per predicted token and per hierarchy level, with a baseline.
 
-Pure numpy on arrays the model layer returns (predicted / target [B, K, D], valid [B, K], patch indices
-[B, K]). The baseline predicts, for every target token, the mean of all valid target tokens of that level in
-the sample batch: a predictor that does not beat this constant has learnt nothing about position or content.
+The measures are pure numpy on arrays the model layer returns (predicted / target [B, K, D], valid [B, K],
+patch indices [B, K]); `measure_levels` takes one checkpoint's models.Prediction through that model's level
+heads first (ModelSession.prediction_errors calls it once per checkpoint and report). The baseline predicts,
+for every target token, the mean of all valid target tokens of that level in the sample batch: a predictor
+that does not beat this constant has learnt nothing about position or content.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from ...errors import ReportError
 
 
 @dataclass
@@ -93,3 +97,40 @@ def summarise(levels: list[LevelErrors]) -> list[dict]:
             "beats_baseline": bool(cos > base_cos),
         })
     return rows
+
+
+@dataclass
+class PredictionErrors:
+    """Per-level prediction errors of one checkpoint on the sample images under the report's masks."""
+
+    levels: list[LevelErrors]
+    summary: list[dict]  # summarise(levels)
+    target_kind: str  # what the targets are (models.Prediction.target_kind)
+    empty_levels: list[int] = field(default_factory=list)  # levels with no valid pooled token for these masks
+    seconds: float = 0.0  # predicting and measuring, the first time
+
+
+def measure_levels(model, prediction) -> PredictionErrors:
+    """Project a Prediction's predicted tokens through each hierarchy level of `model` (JepaModel.levels) and
+    its targets the way the loss does (JepaModel.level_targets), then measure the errors per level.
+
+    Raises ReportError when the masks leave no predicted token at any level."""
+    import torch
+
+    indices, valid = prediction.indices.numpy(), prediction.valid.numpy()
+    predicted, target, valid_on = (t.to(model.device) for t in (prediction.predicted, prediction.target,
+                                                                 prediction.valid))
+    levels, empty = [], []
+    with torch.inference_mode():
+        for level in range(model.info.num_levels):
+            (p_l, v_l), = model.levels(predicted, valid_on, [level])
+            (t_l, _), = model.level_targets(target, valid_on, [level])  # what the loss compares
+            v_l = valid if v_l is None else v_l.cpu().numpy()
+            if not v_l.any():  # fewer hidden patches than one pooling window: the level has no token
+                empty.append(level)
+                continue
+            members = pooled_members(indices, valid, 2**level)  # H-JEPA pools 2^l consecutive entries
+            levels.append(level_errors(level, p_l.cpu().numpy(), t_l.cpu().numpy(), v_l, members))
+    if not levels:
+        raise ReportError("the sampled masks leave no predicted token at any level")
+    return PredictionErrors(levels, summarise(levels), prediction.target_kind, empty)

@@ -17,8 +17,8 @@ PASSES = [
     "dynamics.section:SchedulesPass",
     "masking.section:MaskingPass",
     "attention.section:AttentionPass",
-    "representations.section:PredictionsPass",
-    "representations.section:RepresentationsPass",
+    "representations.prediction_section:PredictionsPass",
+    "representations.embedding_section:RepresentationsPass",
     "dynamics.model_passes:GradientFlowPass",
     "dynamics.model_passes:LandscapePass",
 ]

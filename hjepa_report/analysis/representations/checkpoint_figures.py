@@ -69,8 +69,10 @@ def curves_figure(rows: list[dict], best: str | None, references: dict):
     return fig
 
 
-def logged_figure(scalars, tags: dict[str, list[str]], checkpoint_steps: list[float], isotropic_rank_cap=None):
-    """One panel per logged family (std, eff_rank, norm, kNN) vs training step, checkpoints marked."""
+def logged_figure(series: dict[str, tuple], tags: dict[str, list[str]], checkpoint_steps: list[float],
+                  isotropic_rank_cap=None):
+    """One panel per logged family (std, eff_rank, norm, kNN) vs training step, checkpoints marked; `series`
+    holds (steps, values) of each logged tag."""
     families = [(name, found) for name, found in tags.items() if found]
     fig, axes = new_figure(3.3 * len(families) + 0.4, 3.0, 1, len(families))
     axes = np.atleast_1d(axes)
@@ -78,7 +80,7 @@ def logged_figure(scalars, tags: dict[str, list[str]], checkpoint_steps: list[fl
               "norm": "mean norm per image", "knn": "online kNN accuracy (%)"}
     for ax, (name, found) in zip(axes, families):
         for i, tag in enumerate(found):
-            steps, values = scalars.arrays(tag)
+            steps, values = series[tag]
             ax.plot(steps, values, marker="o", ms=3, color=PALETTE[i], label=tag)
         if name == "eff_rank" and isotropic_rank_cap:
             ax.axhline(isotropic_rank_cap, color="#7f7f7f", ls="--", lw=1, label=f"cap = {isotropic_rank_cap}")

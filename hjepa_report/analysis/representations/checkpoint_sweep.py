@@ -1,0 +1,95 @@
+"""The representation measures across checkpoints: RankMe, alpha-ReQ, kNN accuracy and level-0 prediction
+cosine per evaluated checkpoint, and the PCA-of-tokens colours of the animation.
+
+The session holds one checkpoint's networks at a time and keeps every checkpoint's embeddings and prediction
+errors, so the chosen checkpoint, whose networks are in memory when the sweep starts and whose outputs are
+already cached, is measured first; the others are then loaded once each, in epoch order, and the chosen one
+is never loaded again just to read what the session already holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...errors import ReportError
+from . import metrics
+from .checkpoints import DEFAULT_CAP, pca_rgb, select_evenly
+from .embedding import label_accuracies
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...collect.run import CheckpointRef
+    from ..context import ReportContext
+    from ..session import ModelSession
+
+ANIMATION_IMAGES = 4  # images shown in the PCA-of-tokens animation
+
+
+@dataclass
+class Sweep:
+    """Measures per evaluated checkpoint and the PCA-of-tokens colours for the animation."""
+
+    rows: list[dict] = field(default_factory=list)
+    rgb: list[np.ndarray] = field(default_factory=list)  # per row with tokens: [A, N, 3]
+    rgb_rows: list[int] = field(default_factory=list)  # which row each rgb belongs to
+    total: int = 0  # checkpoints in the run (unique)
+    cap: int = DEFAULT_CAP
+
+
+def checkpoint_sweep(ctx: ReportContext, labels, cap: int = DEFAULT_CAP) -> Sweep:
+    """Evaluate up to `cap` unique checkpoints spread evenly over epochs (see checkpoints.select_evenly); kNN on
+    the probe images with `labels` (None without labels). Rows are in epoch order; the chosen checkpoint is
+    measured first (see the module docstring)."""
+    session = ctx.session
+    refs = ctx.run.unique_checkpoints()
+    epochs = [float(r.epoch if r.epoch is not None else (r.step if r.step is not None else i))
+              for i, r in enumerate(refs)]
+    chosen = session.checkpoint
+    # a byte copy of the chosen checkpoint is read through the chosen one, whose outputs are cached
+    picked = [chosen if _same_file(refs[i], chosen) else refs[i] for i in select_evenly(epochs, cap)]
+    rows: dict[int, dict] = {}
+    for i in sorted(range(len(picked)), key=lambda i: picked[i] is not chosen):  # stable: the chosen one first
+        ref = picked[i]
+        ctx.progress(f"representations: checkpoint {ref.name}")
+        rows[i] = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
+        try:
+            rows[i].update(checkpoint_measures(session, ref, labels))
+        except ReportError as exc:
+            rows[i]["error"] = str(exc)
+    sweep = Sweep(rows=[rows[i] for i in range(len(picked))], total=len(refs), cap=cap)
+    previous = None
+    for i, ref in enumerate(picked):  # in epoch order: each frame's colours follow the previous frame's
+        if "error" in sweep.rows[i]:
+            continue
+        rgb, previous = pca_rgb(session.embeddings(ref).patch_tokens[:ANIMATION_IMAGES], previous)
+        sweep.rgb.append(rgb)
+        sweep.rgb_rows.append(i)
+    return sweep
+
+
+def _same_file(a: CheckpointRef | None, b: CheckpointRef | None) -> bool:
+    """Tell whether two checkpoint refs are the same file or byte-identical copies (collector's same_as)."""
+    if a is None or b is None:
+        return False
+    return a.path == b.path or a.same_as == b.name or b.same_as == a.name
+
+
+def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels) -> dict:
+    """RankMe, alpha-ReQ and level-0 prediction cosine of one checkpoint on the sample images, and its kNN
+    accuracy on the probe images (`labels`: theirs, None without labels)."""
+    embeddings = session.embeddings(ref)
+    tokens = embeddings.patch_tokens.reshape(-1, embeddings.patch_tokens.shape[-1])
+    row = {"rankme": metrics.rankme(embeddings.mean_pooled), "rankme_tokens": metrics.rankme(tokens),
+           "alpha_req": metrics.alpha_req(tokens), "knn_accuracy": None,
+           "prediction_cosine": None, "baseline_cosine": None}
+    if labels is not None:
+        accuracy = label_accuracies(session.probe_embeddings(ref).image, labels, linear_probe=False)
+        row["knn_accuracy"], row["knn_interval"] = accuracy["knn_accuracy"], accuracy["knn_interval"]
+    try:
+        level0 = session.prediction_errors(ref).summary[0]
+        row["prediction_cosine"], row["baseline_cosine"] = level0["cosine_mean"], level0["baseline_cosine_mean"]
+    except ReportError as exc:
+        row["prediction_note"] = str(exc)
+    return row

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import CheckpointError, ConfigError, RunDirError
 from . import checkpoints
 from .config import ConfigRead, choose_config, describe_config, is_yaml, read_config
 from .csvlogs import read_csv_log
 from .duplicates import find_copies
+from .foreground import is_foreground_file, read_foreground
 from .images import image_folder_of, image_refs, is_image, label_image
 from .jsonlogs import read_json_log
 from .layout import Evidence, check_layout_name, detect_layout
@@ -24,6 +26,9 @@ from .run import CheckpointRef, FileRecord, Run
 from .scalars import ScalarTable
 from .tensorboard import describe_projector_config, is_event_file, read_event_file
 from .walk import check_run_dir, list_files, relative_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 _JSON_SUFFIXES = (".json", ".jsonl", ".log")
 _ROLE_ORDER = {"epoch": 0, "other": 1, "latest": 2, "best": 3}  # originals before their latest/best copies
@@ -40,6 +45,7 @@ class _Found:
         self.given_config: ConfigRead | None = None
         self.checkpoints: list[Path] = []
         self.images: list[tuple[Path, tuple[str, ...]]] = []
+        self.foreground: dict[Path, np.ndarray] = {}  # bool mask per resolved image path
         self.warnings: list[str] = []
 
     def record(self, path: Path, kind: str, status: str, detail: str) -> None:
@@ -67,6 +73,8 @@ class _Found:
             self.configs.append(read_config(path))
         elif is_image(path):
             self.image(path, Path(rel))
+        elif is_foreground_file(rel):
+            self.foreground_masks(path, rel)
         else:
             self.record(path, "other", "skipped", "not a recognised log or checkpoint")
 
@@ -75,6 +83,14 @@ class _Found:
         self.record(path, result.kind, "read" if result.ok else "skipped", result.detail)
         if result.ok and result.damaged:
             self.warnings.append(f"{relative_name(self.root, path)}: {result.detail}")
+
+    def foreground_masks(self, path: Path, rel: str) -> None:
+        """Take the sample images' foreground masks (this project's sample runs store them)."""
+        read = read_foreground(path, self.root)
+        self.foreground = read.masks
+        self.record(path, "foreground", "read" if read.ok else "skipped", read.detail)
+        if not read.ok:
+            self.warnings.append(f"{rel}: {read.detail}")
 
     def image(self, path: Path, rel: Path) -> None:
         """Take a sample image from images/ or samples/ (or note why an image is not used)."""
@@ -125,6 +141,7 @@ def collect_run(
     run.checkpoints = _checkpoint_refs(found, trust_checkpoints)
     _use_config(found, run)
     run.images, _ = image_refs(found.images)
+    run.foreground = found.foreground
     run.files = sorted(found.records, key=lambda r: r.path)
     run.warnings = found.warnings
     if not (len(run.scalars) or run.checkpoints or run.config is not None or run.images):

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .scalars import ScalarTable
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 @dataclass
@@ -14,7 +17,7 @@ class FileRecord:
     """One file below the run directory and what the collector did with it."""
 
     path: str  # relative to the run directory (or absolute when given from outside it)
-    kind: str  # tensorboard | csv | jsonl | json | checkpoint | image | config | other
+    kind: str  # tensorboard | csv | jsonl | json | checkpoint | image | config | foreground | other
     status: str  # read | skipped
     detail: str  # what was taken from it, or why it was skipped
     size: int = 0
@@ -61,6 +64,8 @@ class Run:
     scalars: ScalarTable = field(default_factory=ScalarTable.empty)
     checkpoints: list[CheckpointRef] = field(default_factory=list)
     images: list[ImageRef] = field(default_factory=list)
+    # bool [H, W] foreground mask per sample image, keyed by the image's resolved path (collect/foreground.py)
+    foreground: dict[Path, np.ndarray] = field(default_factory=dict)
     files: list[FileRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

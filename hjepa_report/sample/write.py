@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-FOREGROUND_FILE = "sample_meta/foreground.npz"
+from ..collect.foreground import FOREGROUND_FILE  # the collector reads what this writes
 
 
 class RunWriter:

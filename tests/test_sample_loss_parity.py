@@ -1,5 +1,6 @@
 """The report reproduces the sample run's own training loss: its config says how targets were formed
-(loss.target_norm: layernorm), and jepa_loss / the predictions section follow it."""
+(loss.target_norm: layernorm), and JepaModel.loss / the predictions section follow it. The trainer trains with
+models.loss itself; the formula is checked here by hand against the network's own forward pass."""
 
 from pathlib import Path
 
@@ -8,9 +9,12 @@ import pytest
 import torch
 import yaml
 
-from hjepa_report.analysis.dynamics.loss import jepa_loss
+import torch.nn.functional as F
+
 from hjepa_report.models import load
-from hjepa_report.sample.train import hierarchical_loss
+from hjepa_report.models.loss import network_loss
+from hjepa_report.sample.recipe import recipe_from_config
+from hjepa_report.sample.train import training_loss_settings
 
 RUN = Path(__file__).resolve().parent.parent / "sample_runs" / "hjepa_shapes64"
 
@@ -27,12 +31,24 @@ def test_jepa_loss_equals_the_sample_trainers_loss_on_the_same_batch():
     mask[:, 10:30] = True
     mask[1, 40:50] = True  # rows with different hidden counts: padded slots count, as in training
     with torch.no_grad():
-        ours, levels = jepa_loss(model, images, mask, config)
-        outputs = model.network(images, mask)
-        theirs = hierarchical_loss(outputs, config["loss"]["hierarchy_weights"], "layernorm")
-    assert float(ours) == pytest.approx(float(theirs["loss"]), rel=1e-5)
-    for level, value in enumerate(levels):
+        ours = model.loss(images, mask, model.loss_settings(config))
+        trained = network_loss(model.network, images, mask, training_loss_settings(recipe_from_config(config)))
+        theirs = _by_hand(model.network(images, mask), config["loss"]["hierarchy_weights"])
+    assert float(ours.total) == pytest.approx(float(theirs["loss"]), rel=1e-5)
+    for level, value in enumerate(ours.levels):
         assert float(value) == pytest.approx(float(theirs[f"loss_h{level}"]), rel=1e-5)
+    assert torch.equal(trained.total, ours.total)  # the report's loss is the one the trainer trains with
+
+
+def _by_hand(outputs: dict, weights) -> dict:
+    """HJEPALoss type mse against layer-normed target tokens at the hidden patches, pooled like each level."""
+    tokens = F.layer_norm(outputs["target_features"][:, 1:], (outputs["target_features"].shape[-1],))
+    hidden = torch.stack([row[i] for row, i in zip(tokens, outputs["mask_indices"])])
+    levels = []
+    for level, pred in enumerate(outputs["predictions"]):  # AvgPool1d(2^l) over the token list, remainder dropped
+        k, size = pred.shape[1], 2 ** level
+        levels.append(F.mse_loss(pred, hidden[:, :k * size].reshape(len(hidden), k, size, -1).mean(2)))
+    return {"loss": sum(w * v for w, v in zip(weights, levels)), **{f"loss_h{i}": v for i, v in enumerate(levels)}}
 
 
 def test_level_targets_are_layer_normed_and_pooled_not_projected():

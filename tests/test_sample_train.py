@@ -1,16 +1,20 @@
-"""Pieces of the sample trainer against their definitions: schedules, loss, targets, k-NN, augmentation."""
+"""Pieces of the sample trainer against their definitions: schedules, loss, targets, k-NN, augmentation.
+
+The trainer's loss is models.loss (the one the report reproduces), read from the recipe's config loss section."""
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
+from hjepa_report.models.loss import LossSettings, hierarchical_loss, level_targets, target_tokens
 from hjepa_report.sample.knn import knn_accuracy
 from hjepa_report.sample.recipe import SampleRecipe
-from hjepa_report.sample.train import augment, cosine_lr, ema_momentum, hierarchical_loss, level_targets
+from hjepa_report.sample.train import augment, cosine_lr, ema_momentum, training_loss_settings
 
 RECIPE = SampleRecipe(epochs=4, warmup_epochs=1, lr=1e-3, min_lr=1e-5, ema_start=0.99, ema_end=1.0)
 
@@ -43,18 +47,28 @@ def _outputs(b=2, k=8, d=16, n=64):
     return {"predictions": preds, "targets": targets, "target_features": features, "mask_indices": indices}
 
 
+def test_the_trainer_reads_its_loss_from_the_configs_loss_section():
+    settings = training_loss_settings(RECIPE)
+    assert (settings.kind, settings.weights, settings.normalize, settings.target_norm) == (
+        "mse", [1.0, 0.5, 0.25], False, "layernorm")
+    assert training_loss_settings(RECIPE.with_changes(target_norm="projected")).target_norm == "projected"
+
+
 def test_projected_loss_is_h_jepa_weighted_mse():
     out = _outputs()
-    result = hierarchical_loss(out, (1.0, 0.5, 0.25), "projected")
+    settings = LossSettings(layout="hjepa", kind="mse", weights=[1.0, 0.5, 0.25], target_norm="projected")
+    result = hierarchical_loss(out["predictions"], out["targets"], settings).logged()
     per_level = [((p - t) ** 2).mean() for p, t in zip(out["predictions"], out["targets"])]
     assert result["loss"].item() == pytest.approx(float(per_level[0] + 0.5 * per_level[1] + 0.25 * per_level[2]))
     assert result["loss_unweighted"].item() == pytest.approx(float(sum(per_level) / 3))
     assert result["loss_h2"].item() == pytest.approx(float(per_level[2]))
+    assert list(result) == ["loss_h0", "loss_h1", "loss_h2", "loss", "loss_unweighted"]  # H-JEPA's logged names
 
 
 def test_layernorm_targets_are_normalised_hidden_tokens_pooled_per_level():
     out = _outputs()
-    targets = level_targets(out, "layernorm")
+    hidden = target_tokens(out["target_features"][:, 1:], out["mask_indices"], "layernorm")  # CLS dropped
+    targets = level_targets(SimpleNamespace(num_levels=3), hidden, "layernorm")
     tokens = out["target_features"][:, 1:]
     expected0 = torch.stack([tokens[i, out["mask_indices"][i]] for i in range(2)])
     expected0 = (expected0 - expected0.mean(-1, keepdim=True)) / torch.sqrt(expected0.var(-1, unbiased=False,
@@ -63,7 +77,7 @@ def test_layernorm_targets_are_normalised_hidden_tokens_pooled_per_level():
     assert torch.allclose(targets[1], expected0.reshape(2, 4, 2, 16).mean(2), atol=1e-5)
     assert [t.shape[1] for t in targets] == [8, 4, 2]
     with pytest.raises(ValueError):
-        level_targets(out, "nonsense")
+        target_tokens(out["target_features"][:, 1:], out["mask_indices"], "nonsense")
 
 
 def test_knn_majority_vote_on_a_known_layout():

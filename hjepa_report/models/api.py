@@ -182,6 +182,53 @@ class JepaModel:
                 cls.append(first)
         return np.concatenate(means), None if cls[0] is None else np.concatenate(cls)
 
+    # -- the training loss (models/loss.py: one implementation per layout, also the sample trainer's) ---------
+
+    loss_outputs: tuple[str, ...] = ("encoder", "predictor")  # outputs the loss is made of (refusals apply)
+
+    def loss_settings(self, config: dict | None):
+        """How the run computed its loss (type, level weights, target normalisation), read from its config:
+        a models.loss.LossSettings for `loss`."""
+        from .loss import loss_settings
+
+        return loss_settings(config, self.layout, getattr(self.network, "num_levels", 1))
+
+    def loss_masks(self, masks, batch: int):
+        """Check the trainer's masks of a batch and move them to the device (the layout's own format)."""
+        raise NotImplementedError
+
+    @exact
+    def loss_targets(self, images: torch.Tensor, masks, settings):
+        """The target side of the training loss for one batch and its masks (no gradient): a
+        models.loss.LossTargets to pass to `loss` when the same batch is evaluated many times."""
+        from .loss import loss_targets
+
+        images = self.images(images)
+        return loss_targets(self.network, images, self.loss_masks(masks, len(images)), settings)
+
+    @exact
+    def loss(self, images: torch.Tensor, masks, settings, *, targets=None):
+        """The run's training loss on one batch (models.loss.Loss: total, per-level losses), in the caller's
+        autograd mode. masks: the trainer's own (H-JEPA bool [B, N] hidden; I-JEPA (masks_enc, masks_pred));
+        settings: `loss_settings(config)`; targets: this batch's `loss_targets` with the same masks, so that
+        only the context side runs again (gradient flow, the loss landscape)."""
+        from .loss import network_loss, same_masks
+
+        for output in self.loss_outputs:
+            self.check(output)
+        images = self.images(images)
+        masks = self.loss_masks(masks, len(images))
+        if targets is not None and not same_masks(targets.masks, masks):
+            raise ValueError("the loss targets were computed with other masks than the ones given")
+        return network_loss(self.network, images, masks, settings, targets)
+
+    def loss_flops(self, masks):
+        """Estimated forward FLOPs of the loss on one batch with these masks (models.flops.LossFlops: target
+        side once, context side per evaluation), from the networks' shapes alone."""
+        from .flops import loss_flops
+
+        return loss_flops(self.network, masks)
+
     def parameter_counts(self) -> dict[str, int]:
         """Number of parameter values per rebuilt sub-model."""
         parts = {"context_encoder": self.context_encoder, "target_encoder": self.target_encoder,

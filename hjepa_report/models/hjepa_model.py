@@ -46,6 +46,12 @@ class HJepaModel(JepaModel):
             return None
         return self.network.context_encoder.vit, self.network.target_encoder.vit
 
+    loss_outputs = ("encoder", "predictor", "levels")
+
+    def loss_masks(self, masks, batch: int) -> torch.Tensor:
+        """H-JEPA trains with one bool [B, N] hidden mask (the union of the target blocks)."""
+        return self.mask(masks, batch)
+
     @exact
     def encode(self, images: torch.Tensor, *, encoder: str = "target", context_mask=None,
                attention_layers=None, return_blocks: bool = False) -> EncoderOutput:

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from .api import EncoderOutput, JepaModel, Prediction, check_context, exact
 from .ijepa import IJepaNetwork
-from .tokens import pad_rows, visible_indices
+from .tokens import as_mask_list, pad_rows, visible_indices
 
 
 def block_indices(targets, hidden: torch.Tensor | None, batch: int) -> list[list[torch.Tensor]]:
@@ -60,6 +60,15 @@ class IJepaModel(JepaModel):
 
     def encoder_pair(self):
         return (self.network.encoder, self.network.target_encoder) if self.info.ema_target else None
+
+    def loss_masks(self, masks, batch: int):
+        """I-JEPA trains with (masks_enc, masks_pred): lists of [B, K] patch-index tensors, one per context and
+        target block, as its MaskCollator returns them."""
+        enc, pred = masks
+        lists = [[torch.as_tensor(m).to(self.device) for m in as_mask_list(group)] for group in (enc, pred)]
+        if any(m.ndim != 2 or len(m) != batch for group in lists for m in group):
+            raise ValueError(f"I-JEPA loss masks are lists of [{batch}, K] patch-index tensors")
+        return tuple(lists)
 
     @exact
     def encode(self, images: torch.Tensor, *, encoder: str = "target", context_mask=None,

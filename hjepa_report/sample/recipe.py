@@ -134,8 +134,7 @@ def hjepa_config(recipe: SampleRecipe, steps_per_epoch: int) -> dict:
                             "max_samples": r.knn_bank_per_class * 8},
             "early_stopping": {"enabled": False},
         },
-        "loss": {"type": "mse", "hierarchy_weights": list(r.hierarchy_weights), "normalize_embeddings": False,
-                 "target_norm": r.target_norm},
+        "loss": loss_section(r),
         "checkpoint": {"save_frequency": r.save_every, "keep_best_n": r.epochs, "checkpoint_dir": "checkpoints",
                        "metric": "val_loss", "mode": "min", "resume": None},
         "logging": {"experiment_name": r.name, "log_dir": "logs", "log_frequency": 1,
@@ -147,6 +146,14 @@ def hjepa_config(recipe: SampleRecipe, steps_per_epoch: int) -> dict:
         "device": "cpu",
         "sample_recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(r).items()},
     }
+
+
+def loss_section(recipe: SampleRecipe) -> dict:
+    """The config's loss section: H-JEPA's HJEPALoss with type mse, the recipe's level weights, no embedding
+    normalisation, and the recipe's target_norm. The trainer reads its loss from this same section
+    (models.loss.loss_settings), so what the config records is what trained."""
+    return {"type": "mse", "hierarchy_weights": list(recipe.hierarchy_weights), "normalize_embeddings": False,
+            "target_norm": recipe.target_norm}
 
 
 def recipe_from_config(config: dict) -> SampleRecipe:

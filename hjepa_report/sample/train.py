@@ -2,10 +2,13 @@
 
 The loop follows the public H-JEPA trainer (src/trainers/trainer.py HJEPATrainer) on our own networks
 (hjepa_report.models.hjepa.HJepaNetwork, the original state-dict keys):
-- each step hides the union of 4 multi-block target masks (sample/masks.py), runs HJepaNetwork.forward and the
-  hierarchical MSE loss (H-JEPA src/losses/hjepa_loss.py HJEPALoss: per-level F.mse_loss over all slots,
-  padding included, weighted sum = loss, plain mean = loss_unweighted; targets detached), by default against
-  layer-normed target tokens instead of H-JEPA's projected ones (see hierarchical_loss for why);
+- each step hides the union of 4 multi-block target masks (sample/masks.py) and computes the hierarchical MSE
+  loss with models.loss.network_loss, the loss the report reproduces (H-JEPA src/losses/hjepa_loss.py
+  HJEPALoss: per-level F.mse_loss over all slots, padding included, weighted sum = loss, plain mean =
+  loss_unweighted; targets detached), by default against layer-normed target tokens instead of H-JEPA's
+  projected ones: the learned projection on both sides lets a tiny run shrink it until every level is
+  trivially predictable (the loss falls towards 0 while the encoder stops learning); fixed normalised
+  targets rule that out (recipe target_norm, config loss.target_norm);
 - AdamW, gradient clipping, lr with linear warm-up from 0 then cosine to min_lr, EMA of the context encoder
   into the target encoder with momentum rising linearly from start to end after warmup_steps
   (src/utils/scheduler.py CosineScheduler, EMAScheduler); the lr for step s is set before step s (H-JEPA sets
@@ -24,11 +27,11 @@ import torch
 import torch.nn.functional as F
 
 from ..models.hjepa import HJepaNetwork
-from ..models.tokens import gather_tokens, pool_level
+from ..models.loss import LossSettings, loss_settings, network_loss
 from .data import ShapeSet
 from .knn import knn_accuracy, normalise, pooled_features
 from .masks import hidden_masks
-from .recipe import SampleRecipe
+from .recipe import SampleRecipe, loss_section
 
 
 def build_network(recipe: SampleRecipe) -> HJepaNetwork:
@@ -59,35 +62,10 @@ def ema_momentum(step: int, recipe: SampleRecipe, steps_per_epoch: int) -> float
     return recipe.ema_start + (recipe.ema_end - recipe.ema_start) * progress
 
 
-def hierarchical_loss(outputs: dict, weights, target_norm: str = "layernorm") -> dict:
-    """H-JEPA HJEPALoss (type mse, no masks): loss_h{l} = mean squared error at level l over every slot,
-    loss = sum_l w_l * loss_h{l}, loss_unweighted = mean_l loss_h{l} (src/losses/hjepa_loss.py).
-
-    target_norm "projected": the targets are H-JEPA's own (the target tokens through the level's learned
-    projection); "layernorm": the targets are the target encoder's tokens at the hidden patches, layer-normed
-    without parameters (I-JEPA src/train.py forward_target: F.layer_norm) and pooled like the level. The
-    learned projection on both sides lets a tiny run shrink it until every level is trivially predictable (the
-    loss falls towards 0 while the encoder stops learning); fixed normalised targets rule that out."""
-    targets = level_targets(outputs, target_norm)
-    levels = [F.mse_loss(p, t.detach()) for p, t in zip(outputs["predictions"], targets)]
-    stacked = torch.stack(levels)
-    result = {f"loss_h{i}": value for i, value in enumerate(levels)}
-    result["loss"] = (stacked * torch.tensor(weights, dtype=stacked.dtype)).sum()
-    result["loss_unweighted"] = stacked.mean()
-    return result
-
-
-def level_targets(outputs: dict, target_norm: str) -> list[torch.Tensor]:
-    """The loss targets per level: H-JEPA's projected targets ("projected"), or ("layernorm") the target
-    encoder's patch tokens layer-normed without parameters (I-JEPA src/train.py: F.layer_norm), gathered at
-    the hidden patches and pooled like the level."""
-    if target_norm == "projected":
-        return outputs["targets"]
-    if target_norm != "layernorm":
-        raise ValueError(f"target_norm must be 'projected' or 'layernorm', not {target_norm!r}")
-    tokens = F.layer_norm(outputs["target_features"][:, 1:], (outputs["target_features"].shape[-1],))
-    hidden = gather_tokens(tokens, outputs["mask_indices"])  # CLS dropped above
-    return [pool_level(hidden, level) for level in range(len(outputs["predictions"]))]
+def training_loss_settings(recipe: SampleRecipe) -> LossSettings:
+    """The loss the sample trains with, read from the loss section its config.yaml records (H-JEPA HJEPALoss,
+    type mse, no masks; see models/loss.py), by the same reader the report uses on the run."""
+    return loss_settings({"loss": loss_section(recipe)}, "hjepa", recipe.num_levels)
 
 
 @torch.no_grad()
@@ -146,6 +124,7 @@ class Trainer:
         self.grid = recipe.image_size // recipe.patch_size
         self.steps_per_epoch = len(splits.train) // recipe.batch_size
         trainable = [p for p in self.network.parameters() if p.requires_grad]
+        self.loss_settings = training_loss_settings(recipe)
         self.optimizer = torch.optim.AdamW(trainable, lr=recipe.lr, betas=recipe.betas,
                                            weight_decay=recipe.weight_decay)
         self.mask_rng = np.random.default_rng([recipe.seed, 1])
@@ -171,10 +150,10 @@ class Trainer:
             lr = cosine_lr(self.global_step, r, self.steps_per_epoch)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
-            outputs = net(images, self.masks(self.mask_rng, len(idx)))
-            losses = hierarchical_loss(outputs, r.hierarchy_weights, r.target_norm)
+            loss = network_loss(net, images, self.masks(self.mask_rng, len(idx)), self.loss_settings)
+            losses = loss.logged()
             self.optimizer.zero_grad(set_to_none=True)
-            losses["loss"].backward()
+            loss.total.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), r.clip_grad)
             self.optimizer.step()
             momentum = ema_momentum(self.global_step, r, self.steps_per_epoch)
@@ -182,7 +161,7 @@ class Trainer:
             self.global_step += 1
             values = {k: v.item() for k, v in losses.items()}
             if batch_idx % (r.log_every * 2) == 0:
-                values.update(collapse_metrics(outputs["context_features"], outputs["target_features"]))
+                values.update(collapse_metrics(loss.context, loss.targets.features))
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v
                 counts[k] = counts.get(k, 0) + 1
@@ -200,8 +179,7 @@ class Trainer:
         losses = []
         for start in range(0, len(self.splits.val), r.batch_size):
             images = normalise(self.splits.val_images[start:start + r.batch_size])
-            outputs = net(images, self.masks(rng, len(images)))
-            losses.append(hierarchical_loss(outputs, r.hierarchy_weights, r.target_norm)["loss"].item())
+            losses.append(network_loss(net, images, self.masks(rng, len(images)), self.loss_settings).total.item())
         return np.mean(losses)  # numpy float64, as H-JEPA's _validate_epoch returns it
 
     @torch.no_grad()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import yaml
 
-from hjepa_report.analysis.attention.foreground import load_foreground, patch_coverage
+from hjepa_report.analysis.attention.foreground import image_foreground, patch_coverage
 from hjepa_report.analysis.attention.rollout import attention_rollout, rollout_cls_map
 from hjepa_report.collect import collect_run
 from hjepa_report.models import load, load_images
@@ -40,7 +40,7 @@ def main(run_dir: Path) -> None:
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     model = load(run.latest_checkpoint().path, config)
     info = model.info
-    masks = load_foreground(run_dir, [i.path for i in run.images])
+    masks = image_foreground(run.foreground, [i.path for i in run.images])
     keep = [k for k, m in enumerate(masks) if m is not None]
     images, _ = load_images([run.images[k].path for k in keep], info.image_size, info.norm_mean, info.norm_std,
                             method=info.preprocess)

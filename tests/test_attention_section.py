@@ -2,7 +2,8 @@
 
 The fixture tests run the real model layer (checkpoint -> network -> explicit attention). The test double
 (`FakeModel`, tests only) implements the subset of models.api.JepaModel the pass uses (.info, .encode,
-.encoder_pair) with attention built by hand, so the foreground numbers have known answers.
+.encoder_pair) with attention built by hand, so the foreground numbers have known answers; `fake_context`
+puts it behind the report's ModelSession (model, info, sample_images, encode; the run's masks cannot be drawn).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import pytest
 
 from hjepa_report.analysis.attention import section as attention_section
 from hjepa_report.analysis.attention.foreground import patch_coverage
-from hjepa_report.analysis.base import ReportContext
-from hjepa_report.analysis.model_access import SampleImages
+from hjepa_report.analysis.context import ReportContext
+from hjepa_report.analysis.session import SampleImages
+from hjepa_report.errors import ReportError
 from hjepa_report.collect.collector import collect_run
 from hjepa_report.models.info import ModelInfo, Unsupported
 from hjepa_report.settings import ReportSettings
@@ -106,13 +108,24 @@ def fake_context(tmp_path, monkeypatch, model, foreground: np.ndarray | None):
         np.savez_compressed(tmp_path / "sample_meta" / "foreground.npz",
                             **{p.relative_to(tmp_path).as_posix(): foreground for p in paths})
     pictures = [np.zeros((32, 32, 3), np.uint8)] * 3
-    images = SampleImages(torch.zeros(3, 3, 32, 32), pictures, ["shapes"] * 3, paths)
-    monkeypatch.setattr(attention_section, "model_skip_reason", lambda ctx: None)
-    monkeypatch.setattr(attention_section, "model_for", lambda ctx: model)
-    monkeypatch.setattr(attention_section, "sample_images", lambda ctx: images)
-    monkeypatch.setattr(attention_section, "encoded", lambda ctx, encoder, attention_layers: model.encode(
-        images.tensor, encoder=encoder, attention_layers=attention_layers))
-    return ReportContext(collect_run(tmp_path), ReportSettings())
+    images = SampleImages(torch.zeros(3, 3, 32, 32), pictures, ["shapes"] * 3, paths,
+                          [p.relative_to(tmp_path).as_posix() for p in paths])
+    ctx = ReportContext(collect_run(tmp_path), ReportSettings())
+
+    def no_masks():
+        raise ReportError("the test double has no masking")
+
+    def encode(encoder="target", checkpoint=None, attention_layers=(), *, masked=False, first=None):
+        return model.encode(images.tensor[:first], encoder=encoder, attention_layers=attention_layers)
+
+    session = ctx.session
+    monkeypatch.setattr(session, "skip_reason", lambda needs_images=True: None)
+    monkeypatch.setattr(session, "model", lambda checkpoint=None: model)
+    monkeypatch.setattr(session, "info", lambda: model.info)
+    monkeypatch.setattr(session, "sample_images", lambda: images)
+    monkeypatch.setattr(session, "masks", no_masks)
+    monkeypatch.setattr(session, "encode", encode)
+    return ctx
 
 
 def left_half():
@@ -146,6 +159,20 @@ def test_attention_on_the_object_puts_more_than_its_area_on_it(tmp_path, monkeyp
     assert shares["images_above_area_share"] == 3
     check = next(c for c in section.checks if c.name == "rollout-on-foreground")
     assert check.status == "pass" and check.figure_id == "attention-rollout"
+
+
+def test_foreground_from_the_collector_gives_the_numbers_of_the_file_itself(tmp_path, monkeypatch):
+    """The masks now come from Run.foreground (read by the collector); the numbers are those of the file."""
+    from hjepa_report.analysis.attention.foreground import rollout_foreground_shares
+
+    model = FakeModel(np.repeat([[True, True, False, False]], 4, axis=0), 3.0)
+    ctx = fake_context(tmp_path, monkeypatch, model, left_half())
+    assert next(f for f in ctx.run.files if f.path == "sample_meta/foreground.npz").status == "read"
+    result = attention_section.AttentionPass().compute(ctx)
+    with np.load(tmp_path / "sample_meta" / "foreground.npz") as stored:
+        coverages = [patch_coverage(stored[name], 32, model.info.preprocess, (4, 4)) for name in result.names]
+    assert result.foreground == rollout_foreground_shares(result.attention.rollout, coverages, result.names)
+    assert result.metrics["rollout_foreground"] == result.foreground and result.foreground["images"] == 3
 
 
 def test_over_the_memory_budget_only_the_shown_blocks_are_captured(tmp_path, monkeypatch):
@@ -182,7 +209,7 @@ def test_unsupported_attention_is_a_skip(tmp_path, monkeypatch):
 def test_captured_attention_reduces_like_the_reference_arrays(run, checkpoint, config, heads):
     import torch
 
-    from hjepa_report.analysis.attention.capture import capture_target, plan_capture
+    from hjepa_report.analysis.attention.capture import capture_attention, plan_capture
     from hjepa_report.analysis.attention.summary import summarise_encoder
     from hjepa_report.models import load_model
 
@@ -192,7 +219,7 @@ def test_captured_attention_reduces_like_the_reference_arrays(run, checkpoint, c
     info = model.info
     plan = plan_capture(info.depth, info.num_heads, 64 + info.has_cls, 4, budget_bytes=1)  # one image per call
     assert plan.chunk == 1
-    ours = capture_target(model, torch.as_tensor(ref["images"]), plan)
+    ours = capture_attention(model, torch.as_tensor(ref["images"]), plan)
     want = summarise_encoder({i: ref[f"attn_block{i}"] for i in range(3)}, (8, 8), info.has_cls, 3)
     np.testing.assert_allclose(ours.rollout, want.rollout, atol=1e-6)
     np.testing.assert_allclose(ours.head_maps, want.head_maps, atol=1e-6)

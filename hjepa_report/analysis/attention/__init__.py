@@ -1,7 +1,8 @@
 """The attention section: maps, heads, rollout, depth comparison, patch-to-patch attention.
 
 `rollout` and `metrics` are pure numpy functions on attention arrays [B, H, T, T]; `figures` draws them
-(matplotlib Figures for notebooks and the report); `section` is the analysis pass that wires them to a run.
+(matplotlib Figures for notebooks and the report); `section` is the analysis pass: its compute returns a
+`result.AttentionResult`, which `present` draws.
 """
 
 from .metrics import (attention_entropy, centre_patch, choose_query_patches, cls_attention_maps,

@@ -61,8 +61,9 @@ def _to_numpy(attentions: dict) -> dict[int, np.ndarray]:
     return {int(k): v.detach().float().cpu().numpy() for k, v in attentions.items()}
 
 
-def capture_target(model, images, plan: CapturePlan, target_masks: np.ndarray | None = None,
-                   head_fusion: str = "mean", discard_ratio: float = 0.9, encoder: str = "target") -> EncoderAttention:
+def capture_attention(model, images, plan: CapturePlan, target_masks: np.ndarray | None = None,
+                      head_fusion: str = "mean", discard_ratio: float = 0.9,
+                      encoder: str = "target") -> EncoderAttention:
     """Encode `images` [K, 3, S, S] (unmasked) with one encoder (default: the target encoder) chunk by chunk and
     reduce the attention."""
     import torch

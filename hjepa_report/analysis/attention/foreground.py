@@ -1,14 +1,14 @@
 """Does the rollout look at the objects? Rollout mass on the foreground vs the foreground's share of the image.
 
 Only runs that know their images' foreground can answer this: this project's sample runs store a bool mask
-[H, W] per image in sample_meta/foreground.npz, keyed by the image path relative to the run dir
-(hjepa_report.sample.write). The mask goes through the same resize / crop as the image (models/images.py),
-then each patch gets the fraction of its pixels that are foreground.
+[H, W] per image in sample_meta/foreground.npz, which the collector reads into `Run.foreground`, keyed by the
+image's resolved path (collect/foreground.py). The mask goes through the same resize / crop as the image
+(models/images.py), then each patch gets the fraction of its pixels that are foreground.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,22 +16,9 @@ import numpy as np
 from .metrics import foreground_mass
 
 
-def load_foreground(run_root: Path, image_paths: Sequence[Path]) -> list[np.ndarray | None] | None:
-    """Return the stored foreground mask of each image (None where missing), or None without a mask file."""
-    from ...sample.write import FOREGROUND_FILE
-
-    path = Path(run_root) / FOREGROUND_FILE
-    if not path.is_file():
-        return None
-    with np.load(path) as stored:
-        masks = []
-        for image in image_paths:
-            try:
-                key = Path(image).resolve().relative_to(Path(run_root).resolve()).as_posix()
-            except ValueError:  # an image from --images, outside the run dir
-                key = None
-            masks.append(np.asarray(stored[key], dtype=bool) if key in stored.files else None)
-    return masks
+def image_foreground(stored: Mapping[Path, np.ndarray], image_paths: Sequence[Path]) -> list[np.ndarray | None]:
+    """Return the run's foreground mask of each image (None where it has none, e.g. an image from --images)."""
+    return [stored.get(Path(image).resolve()) for image in image_paths]
 
 
 def patch_coverage(mask: np.ndarray, image_size: int, method: str, grid: tuple[int, int]) -> np.ndarray:

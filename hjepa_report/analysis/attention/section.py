@@ -1,110 +1,142 @@
 """AttentionPass: the report's attention section, from the run's rebuilt encoders and sample images.
 
-compute: the target encoder's attention in every block on up to 8 sample images (shared with other passes
-through model_access when it fits the memory budget, else captured chunk by chunk), reduced to maps, per-head
-numbers and the rollout; the context encoder's map under the report's masks (model_access.report_masks, shared
-with the predictions, so the masked context encoding is shared too); on runs that
-know their foreground (the sample runs), the rollout's mass on it. present: see present.py.
+compute: the attention of the encoder --attention-encoder names (default the target encoder) in every block on
+up to 8 unmasked sample images (through the session's feature cache when it fits the memory budget, so other
+passes reuse the encoding, else captured chunk by chunk), reduced to maps, per-head numbers and the rollout;
+the context encoder's map under the report's masks (the session's masks, shared with the predictions, so the
+masked context encoding is shared too) beside the target encoder's map of the same block; on runs that know
+their foreground (the sample runs, read by the collector into `Run.foreground`), the rollout's mass on it.
+Metrics and the rollout-on-foreground check are made here; present.py draws the result.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ...errors import ReportError
-from ..base import AnalysisPass, ReportContext, Section
-from ..model_access import encoded, model_for, model_skip_reason, report_masks, sample_images
-from .capture import ATTENTION_BUDGET_BYTES, capture_target, plan_capture
-from .foreground import load_foreground, patch_coverage, rollout_foreground_shares
-from .present import AttentionResult, present_attention
-from .summary import context_head_mean_map, summarise_encoder
+from ..base import AnalysisPass, Presentation
+from ..context import ReportContext
+from .capture import ATTENTION_BUDGET_BYTES, capture_attention, plan_capture
+from .foreground import image_foreground, patch_coverage, rollout_foreground_shares
+from .present import present_attention
+from .result import AttentionResult, EncoderComparison, attention_metrics
+from .summary import EncoderAttention, context_head_mean_map, head_maps, summarise_encoder
 
 MAX_IMAGES = 8
 
 
-class AttentionPass(AnalysisPass):
+class AttentionPass(AnalysisPass[AttentionResult]):
     """Attention maps, heads, rollout, depth comparison and patch-to-patch attention of the target encoder
     (or the context encoder with --attention-encoder context)."""
 
     name = "attention"
     title = "Attention"
     minimal = False
+    needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
-        reason = model_skip_reason(ctx)
+        reason = ctx.session.skip_reason()
         if reason:
             return reason
-        refusal = model_for(ctx).info.refusal("attention")
+        refusal = ctx.session.info().refusal("attention")
         return f"Attention cannot be computed for this checkpoint: {refusal}" if refusal else None
 
     def compute(self, ctx: ReportContext) -> AttentionResult:
-        model = model_for(ctx)
+        session = ctx.session
+        model = session.model()
         info = model.info
-        images = sample_images(ctx)
+        images = session.sample_images()
         count = min(MAX_IMAGES, len(images.pictures))
         notes = _model_notes(info, count, len(images.pictures))
-        targets, hidden, mask_seed = _masks(ctx, model, count, notes)
+        targets, hidden, mask_seed = _masks(ctx, count, notes)
         ctx.progress(f"attention: {count} images, {info.depth} blocks")
         encoder = ctx.settings.attention_encoder
-        target, capture_note = _target_attention(ctx, model, images.tensor, count, targets, encoder)
+        attention, capture_note = _encoder_attention(ctx, model, count, targets, encoder)
         result = AttentionResult(
-            images=list(images.pictures[:count]), names=[_name(ctx, p) for p in images.paths[:count]],
-            image_seed=ctx.settings.seed, grid=tuple(info.grid), patch_size=info.patch_size, has_cls=info.has_cls,
-            depth=info.depth, num_heads=info.num_heads, target=target, capture_note=capture_note,
-            mask_seed=mask_seed, notes=notes, encoder=encoder)
+            images=list(images.pictures[:count]), names=list(images.names[:count]), image_seed=ctx.settings.seed,
+            grid=tuple(info.grid), patch_size=info.patch_size, has_cls=info.has_cls, depth=info.depth,
+            num_heads=info.num_heads, encoder_name=encoder, attention=attention, capture_note=capture_note,
+            mask_seed=mask_seed, notes=notes)
         if hidden is not None and model.encoder_pair() is not None:
-            result.compare_layer = info.depth - 1
-            result.hidden = hidden
-            out = encoded(ctx, "context", masked=True, first=count, attention_layers=(result.compare_layer,))
-            result.context_maps = context_head_mean_map(
-                out.attentions[result.compare_layer].float().numpy(), out.patch_indices.numpy(), out.valid.numpy(),
-                tuple(info.grid), info.has_cls)
+            result.comparison = _comparison(ctx, result, hidden, count)
         elif model.encoder_pair() is None:
             notes.append("no separate target encoder in this checkpoint: the context vs target comparison is left out")
         result.foreground = _foreground(ctx, info, images.paths[:count], result)
+        result.metrics = attention_metrics(result)
+        _foreground_check(result)
         return result
 
-    def present(self, result: AttentionResult, ctx: ReportContext, section: Section) -> None:
-        present_attention(result, section)
+    def present(self, result: AttentionResult) -> Presentation:
+        return present_attention(result)
 
 
-def _target_attention(ctx: ReportContext, model, tensor, count: int, targets, encoder: str = "target"):
+def _encoder_attention(ctx: ReportContext, model, count: int, targets, encoder: str) -> tuple[EncoderAttention, str]:
     """Return (EncoderAttention of `encoder` on the first `count` images, how the attention was captured)."""
     info = model.info
     tokens = info.num_patches + int(info.has_cls)
     plan = plan_capture(info.depth, info.num_heads, tokens, count, ATTENTION_BUDGET_BYTES)
     per_image = info.depth * info.num_heads * tokens ** 2 * 4
+    tensor = ctx.session.sample_images().tensor
     if per_image * len(tensor) <= ATTENTION_BUDGET_BYTES:  # small enough to share through the report's cache
-        out = encoded(ctx, encoder, attention_layers=tuple(plan.layers))
+        out = ctx.session.encode(encoder, attention_layers=tuple(plan.layers))
         attentions = {k: v[:count].detach().float().cpu().numpy() for k, v in out.attentions.items()}
         summary = summarise_encoder(attentions, tuple(info.grid), info.has_cls, info.depth, targets)
         return summary, f"attention probabilities of all {info.depth} blocks (explicit softmax)"
-    return capture_target(model, tensor[:count], plan, targets, encoder=encoder), plan.note
+    return capture_attention(model, tensor[:count], plan, targets, encoder=encoder), plan.note
 
 
-def _masks(ctx: ReportContext, model, count: int, notes: list[str]):
+def _masks(ctx: ReportContext, count: int, notes: list[str]):
     """Return (first target block [K, N], hidden mask [K, N], seed) of the report's masks (the ones the
     predictions use) for the first `count` sample images, or Nones with a note when none can be drawn."""
     try:
-        masks = report_masks(ctx, model)
+        masks = ctx.session.masks()
     except ReportError as exc:
         notes.append(f"no masks could be drawn ({exc}): no target-block query patch, no context encoder map")
         return None, None, None
     return masks.targets[:count, 0], masks.hidden[:count], masks.seed
 
 
+def _comparison(ctx: ReportContext, result: AttentionResult, hidden: np.ndarray, count: int) -> EncoderComparison:
+    """Return the last block's head-mean maps of the context encoder under the report's masks and of the target
+    encoder on the full images: taken from the shown attention when it is the target encoder's, else encoded
+    here, so the figure always compares the two encoders its panels name."""
+    layer = result.depth - 1
+    out = ctx.session.encode("context", masked=True, first=count, attention_layers=(layer,))
+    context_maps = context_head_mean_map(out.attentions[layer].float().numpy(), out.patch_indices.numpy(),
+                                         out.valid.numpy(), result.grid, result.has_cls)
+    if result.encoder_name == "target":
+        target_maps = result.attention.head_maps[:, result.attention.layers.index(layer)].mean(axis=1)
+    else:
+        target = ctx.session.encode("target", first=count, attention_layers=(layer,))
+        attention = np.asarray(target.attentions[layer].float().numpy(), dtype=np.float64)
+        target_maps = head_maps(attention, result.grid, result.has_cls).mean(axis=1)
+    return EncoderComparison(layer=layer, mask_seed=result.mask_seed, target_maps=target_maps,
+                             context_maps=context_maps, hidden=hidden)
+
+
 def _foreground(ctx: ReportContext, info, paths, result: AttentionResult) -> dict | None:
-    """Return the rollout-vs-foreground numbers when the run stores foreground masks, else None."""
-    if result.target.rollout is None:
-        return None
-    masks = load_foreground(ctx.run.root, paths)
-    if masks is None:
+    """Return the rollout-vs-foreground numbers when the run has foreground masks (Run.foreground), else None."""
+    if result.attention.rollout is None or not ctx.run.foreground:
         return None
     coverages = [None if m is None else patch_coverage(m, info.image_size, info.preprocess, tuple(info.grid))
-                 for m in masks]
-    return rollout_foreground_shares(result.target.rollout, coverages, result.names)
+                 for m in image_foreground(ctx.run.foreground, paths)]
+    return rollout_foreground_shares(result.attention.rollout, coverages, result.names)
+
+
+def _foreground_check(result: AttentionResult) -> None:
+    """Add the check 'rollout-on-foreground' when the run knows its images' foreground."""
+    shares = result.foreground
+    if shares is None:
+        return
+    mass, area = shares["rollout_mass_on_foreground"], shares["foreground_area_share"]
+    status = "pass" if mass > area else "warn"
+    result.add_check(
+        "rollout-on-foreground", status,
+        f"the {result.encoder_label}'s attention rollout puts {mass:.0%} of its mass on the foreground, which "
+        f"covers {area:.0%} of the image area (mean over {shares['images']} images; "
+        f"{shares['images_above_area_share']} above their own share); a model that looks at the objects puts "
+        f"more than their area share there",
+        figure_id="rollout", value=mass)
 
 
 def _model_notes(info, count: int, available: int) -> list[str]:
@@ -117,11 +149,3 @@ def _model_notes(info, count: int, available: int) -> list[str]:
     if available > count:
         notes.append(f"attention shown for the first {count} of the {available} sample images")
     return notes
-
-
-def _name(ctx: ReportContext, path) -> str:
-    """Return an image path relative to the run dir when it lies inside, else its file name."""
-    try:
-        return Path(path).resolve().relative_to(Path(ctx.run.root).resolve()).as_posix()
-    except ValueError:
-        return Path(path).name

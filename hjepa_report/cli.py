@@ -156,7 +156,7 @@ def compare_command(runs, baseline, output, labels):
     RUNS are run directories already reported (their report at ./reports/<name>/report.json), report folders
     or report.json files.
     """
-    from .render.compare import build_comparison
+    from .compare import build_comparison
 
     sources = ([baseline] if baseline else []) + [r for r in runs if r != baseline]
     click.echo(str(_guarded(lambda: build_comparison(sources, output, labels=labels or None))))

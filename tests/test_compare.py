@@ -1,15 +1,19 @@
-"""`hjepa-report compare` (render/compare.py) on real reports of the fixture runs and a changed copy."""
+"""`hjepa-report compare` (hjepa_report/compare, render/compare.py) on real reports of the fixture runs and a changed copy."""
 
 import json
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
 from hjepa_report.errors import ReportError
-from hjepa_report.render.compare import build_comparison, find_report_json, report_figures
+from hjepa_report.compare import build_comparison, find_report_json
+from hjepa_report.render.assets import data_uri
+from hjepa_report.render.figures_file import SavedFigure, read_figures_file
 from reportfixtures import LOSS_SCALE, NAN_TAG, cached_report, fast_sections
 
 
@@ -166,11 +170,63 @@ def test_bad_sources_are_clear_errors(pair, tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
-def test_report_figures_takes_the_first_image_and_caption_inside_each_wanted_element():
-    page = ('<section><figure id="masking-a"><figcaption>t<br></figcaption><div><img src="data:image/png;base64,AA">'
-            '</div><img src="data:image/png;base64,BB"><p class="caption">How to <b>read</b>\n it.</p>'
-            '<p class="caption">second</p></figure><figure id="other"><img src="data:image/gif;base64,CC"></figure>'
-            '<figure id="attention-x"><img src="http://example.com/x.png"></figure>'
-            '<img src="data:image/png;base64,DD"></section>')
-    assert report_figures(page, {"masking-a", "attention-x", "missing"}) == {
-        "masking-a": {"uri": "data:image/png;base64,AA", "caption": "How to read it."}}
+def test_figures_come_from_the_figures_file_not_the_html(with_figures, tmp_path):
+    """compare reads the figures file named in report.json; report.html is not needed (nor parsed)."""
+    doc = _doc(with_figures)
+    assert doc["render"]["figures_file"] == "report.figures.json"
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("report.json", "report.figures.json"):  # no report.html
+        shutil.copy(with_figures.with_name(name), copy / name)
+    out = build_comparison([with_figures, copy / "report.json"], tmp_path / "c.html")
+    data = json.loads(out.with_suffix(".json").read_text())
+    saved = read_figures_file(with_figures.with_name("report.figures.json"))
+    assert [f["id"] for f in data["figures"]] == list(saved) and all(f["runs"] == ["base", "base (2)"]
+                                                                     for f in data["figures"])
+    html = out.read_text()
+    for figure in saved.values():
+        assert html.count(f'src="{data_uri(figure.payload, figure.mime)}"') == 2
+    assert [r["link"] for r in data["runs"]][1] is None and "no HTML" in html  # no report.html to link to
+
+
+def test_a_json_only_report_has_no_figures_to_compare_and_says_why(with_figures, tmp_path):
+    doc = _doc(with_figures)
+    doc["settings"]["json_only"], doc["render"]["figures_file"] = True, None
+    for section in doc["sections"]:
+        section["figures"] = []
+    bare = tmp_path / "bare" / "report.json"
+    bare.parent.mkdir()
+    bare.write_text(json.dumps(doc))
+    out = build_comparison([with_figures, bare], tmp_path / "c.html")
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert "base (2): it was built with --json-only (no figures drawn), so its figures are not shown." in data["notes"]
+    assert data["figures"] == []
+
+
+def test_read_figures_file_keeps_images_only_and_refuses_foreign_or_damaged_files(tmp_path):
+    good = {"kind": "report-figures", "figures": [
+        {"id": "masking-a", "section": "masking", "title": "A", "caption": "read it", "kind": "figure",
+         "mime": "image/png", "base64": "AAEC"},
+        {"id": "masking-b", "section": "masking", "title": "B", "caption": "", "kind": "figure",
+         "mime": "text/html", "base64": "AAEC"}]}
+    path = tmp_path / "report.figures.json"
+    path.write_text(json.dumps(good))
+    assert read_figures_file(path) == {"masking-a": SavedFigure("masking-a", "masking", "A", "read it", "figure",
+                                                                "image/png", b"\x00\x01\x02")}
+    path.write_text(json.dumps({"kind": "comparison"}))
+    with pytest.raises(ReportError, match="not a figures file"):
+        read_figures_file(path)
+    good["figures"][0]["base64"] = "not base64!"
+    path.write_text(json.dumps(good))
+    with pytest.raises(ReportError, match="damaged figure entry"):
+        read_figures_file(path)
+
+
+def test_compare_files_get_the_plain_file_mode(pair, tmp_path):
+    """Regression (issue 12, bug 5): compare.html and compare.json were written 0600."""
+    old = os.umask(0o022)
+    try:
+        out = build_comparison(list(pair), tmp_path / "c.html")
+    finally:
+        os.umask(old)
+    assert [stat.S_IMODE(p.stat().st_mode) for p in (out, out.with_suffix(".json"))] == [0o644, 0o644]

@@ -98,7 +98,7 @@ def test_index_is_self_contained(archive):
 
 
 def test_comparisons_are_listed_apart(archive, reports):
-    from hjepa_report.render.compare import build_comparison
+    from hjepa_report.compare import build_comparison
 
     build_comparison([archive / "2026" / "base", archive / "2026" / "changed"], archive / "cmp" / "compare.html")
     view = build_index(archive, archive)

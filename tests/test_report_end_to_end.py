@@ -9,6 +9,8 @@ import pytest
 
 from conftest import snapshot
 
+pytestmark = pytest.mark.slow  # every test here reads the full reports of the `reports` fixture
+
 RUNS = ["hjepa_small", "ijepa_small"]
 
 
@@ -17,6 +19,17 @@ def test_report_builds_with_exit_zero(reports, name):
     r = reports[name]
     assert r["result"].exit_code == 0, r["result"].output
     assert r["html"].stat().st_size > 10_000 and r["json"].is_file()
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_no_section_of_the_fixture_reports_failed(reports, name):
+    """Exit status 0 also means "written, though a section failed": the fixtures must build every section."""
+    r = reports[name]
+    assert r["result"].exit_code == 0, r["result"].output
+    doc = json.loads(r["json"].read_text())
+    failed = {s["name"]: s["message"] for s in doc["sections"] if s["status"] not in ("ok", "skipped")}
+    assert failed == {}
+    assert 'class="error-card"' not in r["html"].read_text()
 
 
 @pytest.mark.parametrize("name", RUNS)
@@ -56,8 +69,10 @@ def test_hjepa_report_lists_what_the_run_holds(reports):
     doc = json.loads(reports["hjepa_small"]["json"].read_text())
     assert len(doc["scalars"]) == 30
     assert doc["scalars"]["train/loss"]["count"] == 21
-    assert {c["path"].rsplit("/", 1)[-1] for c in doc["checkpoints"]} == {"checkpoint_latest.pth",
-                                                                          "checkpoint_epoch_0001.pth"}
+    assert {c["path"].rsplit("/", 1)[-1] for c in doc["checkpoints"]} == {
+        "checkpoint_latest.pth",
+        "checkpoint_epoch_0001.pth",
+    }
     assert len(doc["images"]) == 8
     listed = {f["path"] for f in doc["files"]}
     assert "logs/tensorboard/projector_config.pbtxt" in listed

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from matplotlib.figure import Figure
 
-from hjepa_report.analysis.base import Animation, ReportContext
+from hjepa_report.analysis.base import Animation
+from hjepa_report.analysis.context import ReportContext
 from hjepa_report.analysis.masking import central_block_masks, mask_stats, random_patch_masks, sample_masks
 from hjepa_report.analysis.masking import figures, gifs
 from hjepa_report.analysis.masking.section import MaskingPass
@@ -106,13 +107,13 @@ def sections():
     out = {}
     for name in ("hjepa_small", "ijepa_small"):
         ctx = ReportContext(collect_run(FIX / name), ReportSettings(seed=4))
-        out[name] = (MaskingPass().run(ctx), ctx)
+        out[name] = (MaskingPass().run(ctx), MaskingPass().compute(ctx))
     return out
 
 
 @pytest.mark.parametrize("name", ["hjepa_small", "ijepa_small"])
 def test_pass_builds_the_section_on_fixture_runs(sections, name):
-    section, ctx = sections[name]
+    section, result = sections[name]
     assert section.status == "ok", section.error
     ids = {f.id for f in section.figures}
     assert {"masking-instance", "masking-views", "masking-regions", "masking-strategies", "masking-draws",
@@ -121,7 +122,7 @@ def test_pass_builds_the_section_on_fixture_runs(sections, name):
     assert all(f.caption for f in section.figures) and section.tables
     json.dumps(section.metrics, allow_nan=False)  # JSON-friendly, no numpy types
     assert section.metrics["seed"] == 4 and section.metrics["settings"]["grid"] == [8, 8]
-    assert ctx.shared["masking"]["grid"] == [8, 8]
+    assert result.draws.grid == (8, 8)  # the typed result carries what ctx.shared["masking"] used to
 
 
 def test_pass_reports_the_ijepa_exclusive_bound(sections):
@@ -131,9 +132,9 @@ def test_pass_reports_the_ijepa_exclusive_bound(sections):
     assert section.metrics["raw"]["never_target_patches"] == 15
 
 
-def test_pass_hjepa_takes_patch_size_from_the_model_and_says_so(tmp_path):
+def test_pass_hjepa_takes_patch_size_from_the_model_and_says_so(tmp_path, monkeypatch):
     ctx = ReportContext(collect_run(FIX / "hjepa_small"), ReportSettings())
-    ctx.shared["model_info"] = {"patch_size": 16, "grid": [4, 4], "image_size": 64}
+    monkeypatch.setattr(ctx.session, "known_info", lambda: {"patch_size": 16, "grid": [4, 4], "image_size": 64})
     section = MaskingPass().run(ctx)
     assert section.status == "ok" and section.metrics["settings"]["grid"] == [4, 4]
     assert any("model (checkpoint)" in n for n in section.notes)
@@ -181,3 +182,14 @@ def test_valid_token_rule_matches_the_models_masks_valid():
         flags = (np.arange(k)[None, :] < counts[:, None]).astype(float)[:, : k // size * size]
         pooled = flags.reshape(len(counts), -1, size).mean(-1) > 0.5
         assert valid_token_counts(counts, k, level).tolist() == pooled.sum(1).tolist()
+
+
+def test_without_drawing_the_section_keeps_its_numbers_notes_and_message(sections):
+    """--json-only: compute alone gives report.json everything (notes and the summary message included)."""
+    drawn, _ = sections["ijepa_small"]
+    bare = MaskingPass().run(ReportContext(collect_run(FIX / "ijepa_small"), ReportSettings(seed=4)), draw=False)
+    assert bare.status == "ok" and not bare.figures and not bare.tables
+    assert bare.message == drawn.message and bare.message.startswith("1000 draws on a 8x8 grid")
+    assert bare.notes == drawn.notes and any("no hierarchy levels" in n for n in bare.notes)
+    assert json.dumps(bare.metrics, sort_keys=True) == json.dumps(drawn.metrics, sort_keys=True)
+    assert [(c.name, c.status, c.detail) for c in bare.checks] == [(c.name, c.status, c.detail) for c in drawn.checks]

@@ -75,8 +75,7 @@ def _maps_figures(result: AttentionResult, shown: Presentation) -> None:
 def _rollout_figure(result: AttentionResult, shown: Presentation) -> None:
     variant = describe_rollout(result.head_fusion, result.discard_ratio, result.has_cls)
     if result.attention.rollout is None:
-        shown.notes.append("attention rollout left out: it needs the attention of every block")
-        return
+        return  # compute's notes say why
     source = "the CLS output" if result.has_cls else "the average output token"
     shown.add_figure(
         "rollout", f"Attention rollout ({result.encoder_label})",

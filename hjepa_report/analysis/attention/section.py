@@ -61,6 +61,8 @@ class AttentionPass(AnalysisPass[AttentionResult]):
             result.comparison = _comparison(ctx, result, hidden, count)
         elif model.encoder_pair() is None:
             notes.append("no separate target encoder in this checkpoint: the context vs target comparison is left out")
+        if attention.rollout is None:
+            notes.append("attention rollout left out: it needs the attention of every block")
         result.foreground = _foreground(ctx, info, images.paths[:count], result)
         result.metrics = attention_metrics(result)
         _foreground_check(result)

@@ -4,7 +4,8 @@ many draws, the hierarchy's token pooling (H-JEPA), two animations, metrics and 
 Sources of the semantics: I-JEPA's MaskCollator (facebookresearch/ijepa src/masks/multiblock.py, Assran et al.
 2023) and H-JEPA's HierarchicalMaskGenerator as its trainer uses it (jonwiggins/H-JEPA src/masks/hierarchical.py,
 src/trainers/trainer.py). See samplers.py for the rules and tests/test_masking_samplers.py for the checks
-against the statistics of the original code.
+against the statistics of the original code. compute draws the masks and makes the statistics, metrics and
+checks; present draws the figures and animations from the result alone.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import AnalysisPass, ReportContext, Section
+from ..base import AnalysisPass, PassResult, Presentation, Section
+from ..context import ReportContext
 from ..thresholds import threshold
-from ..model_access import known_model_info
 from . import captions, figures, gifs
 from .config import mask_settings
 from .images import run_images, synthetic_image
@@ -31,8 +32,9 @@ MIN_BATCHES = 64  # full batches behind the per-batch comparison with the traini
 
 
 @dataclass
-class MaskingResult:
-    """Everything the section shows, computed without matplotlib."""
+class MaskingResult(PassResult):
+    """Everything the section shows, computed without matplotlib: the draws, their statistics, the images they
+    are drawn on, the baselines, the comparison with the training log, and the one-line summary."""
 
     draws: MaskDraws
     stats: dict[str, MaskStats]
@@ -41,12 +43,12 @@ class MaskingResult:
     pooling: dict | None
     images: list[np.ndarray]
     synthetic: bool
-    notes: list[str]
     baselines: list[tuple[str, MaskDraws]]
     log_comparison: dict
+    summary: str = ""  # the section's one-line message
 
 
-class MaskingPass(AnalysisPass):
+class MaskingPass(AnalysisPass[MaskingResult]):
     """Masking: what the context encoder sees and what the predictor must predict, as the run sampled it."""
 
     name = "masking"
@@ -56,7 +58,7 @@ class MaskingPass(AnalysisPass):
         run, seed = ctx.run, int(ctx.settings.seed)
         layout = run.layout if run.layout in ("hjepa", "ijepa") else None
         family = mask_settings(run.config, layout=layout).family
-        model = known_model_info(ctx)
+        model = ctx.session.known_info()
         notes = []
         patch = model.get("patch_size") if family == "hjepa" else None
         ctx.progress(f"masking: {N_DRAWS} draws")
@@ -77,25 +79,32 @@ class MaskingPass(AnalysisPass):
                      ("one central block, same area", central_block_masks(draws.grid, hidden))]
         extras = hjepa_extras(draws)
         pooling = hierarchy_pooling(draws, s["num_hierarchies"]) if family == "hjepa" else None
-        return MaskingResult(draws=draws, stats=draw_stats(draws), collation=collation_effect(draws), hjepa=extras,
-                             pooling=pooling, images=images, synthetic=synthetic, notes=notes, baselines=baselines,
-                             log_comparison=_log_comparison(ctx, draws, layout, patch))
+        stats = draw_stats(draws)
+        result = MaskingResult(draws=draws, stats=stats, collation=collation_effect(draws), hjepa=extras,
+                               pooling=pooling, images=images, synthetic=synthetic, baselines=baselines,
+                               log_comparison=_log_comparison(ctx, draws, layout, patch), notes=notes,
+                               summary=captions.summary(stats["raw"], draws))
+        if not draws.levels:
+            notes.append("I-JEPA has no hierarchy levels: the per-level figure applies to H-JEPA runs only.")
+        result.metrics = _metrics(result)
+        _add_checks(result, _limits(ctx))
+        return result
 
-    def present(self, result: MaskingResult, ctx: ReportContext, section: Section) -> None:
+    def present(self, result: MaskingResult) -> Presentation:
         d = result.draws
-        section.intro = captions.intro(d)
-        section.notes.extend(result.notes)
-        section.add_table("settings", "Sampler settings", ["setting", "value"], _settings_rows(d),
-                          caption=captions.settings_table(d))
-        _add_instance_figures(section, result)
-        _add_statistics(section, result)
-        _add_animations(section, result)
-        section.metrics.update(_metrics(result))
-        _add_checks(section, result, ctx)
-        ctx.shared["masking"] = {"family": d.settings["family"], "grid": list(d.grid), "seed": d.seed,
-                                 "never_target_patches": result.stats["raw"].never_target,
-                                 "never_context_patches": result.stats["raw"].never_context}
-        section.message = captions.summary(result.stats["raw"], d)
+        shown = Presentation(intro=captions.intro(d))
+        shown.add_table("settings", "Sampler settings", ["setting", "value"], _settings_rows(d),
+                        caption=captions.settings_table(d))
+        _add_instance_figures(shown, result)
+        _add_statistics(shown, result)
+        _add_animations(shown, result)
+        return shown
+
+    def assemble(self, result: MaskingResult, shown: Presentation) -> Section:
+        """The section, with the result's summary as its one-line message."""
+        section = super().assemble(result, shown)
+        section.message = result.summary
+        return section
 
 
 def _log_comparison(ctx: ReportContext, draws: MaskDraws, layout, patch) -> dict:
@@ -114,35 +123,36 @@ def _log_comparison(ctx: ReportContext, draws: MaskDraws, layout, patch) -> dict
 
 
 def _settings_rows(d: MaskDraws) -> list[list]:
+    """Rows of the sampler-settings table: every setting, then the seed and the number of draws."""
     rows = [[k, ", ".join(map(str, v)) if isinstance(v, list) else v] for k, v in d.settings.items()]
     return rows + [["seed", d.seed], ["draws", d.n]]
 
 
-def _add_instance_figures(section: Section, r: MaskingResult) -> None:
+def _add_instance_figures(shown: Presentation, r: MaskingResult) -> None:
     """One draw in several views, the strategy comparison and a grid of draws."""
     d, image = r.draws, r.images[0]
     block = d.context_blocks[0, 0] if d.context_blocks is not None else None
     args = (image, d.targets[0], d.context[0], d.grid)
-    section.add_figure("instance", "One masking draw", captions.instance(d, r.synthetic),
-                       figures.plot_masking_instance(*args, context_block=block))
+    shown.add_figure("instance", "One masking draw", captions.instance(d, r.synthetic),
+                     figures.plot_masking_instance(*args, context_block=block))
     collated = d.collated_contexts[0, 0] if d.collated_contexts is not None else None
-    section.add_figure("views", "Original, mask, masked image", captions.views(d),
-                       figures.plot_original_mask_masked(*args, hidden_label=captions.hidden_word(d),
-                                                         encoder_context=collated))
-    section.add_figure("regions", "Context and target regions", captions.regions(d),
-                       figures.plot_region_overlays(*args, context_block=block))
+    shown.add_figure("views", "Original, mask, masked image", captions.views(d),
+                     figures.plot_original_mask_masked(*args, hidden_label=captions.hidden_word(d),
+                                                       encoder_context=collated))
+    shown.add_figure("regions", "Context and target regions", captions.regions(d),
+                     figures.plot_region_overlays(*args, context_block=block))
     strategies = [(captions.strategy_name(d), d.targets[0], d.context[0])]
     strategies += [(name, b.targets[0], b.context[0]) for name, b in r.baselines]
-    section.add_figure("strategies", "The run's masking against simple baselines", captions.strategies(d),
-                       figures.plot_strategy_comparison(image, strategies, d.grid))
+    shown.add_figure("strategies", "The run's masking against simple baselines", captions.strategies(d),
+                     figures.plot_strategy_comparison(image, strategies, d.grid))
     k = min(N_GRID, d.n)
     images = [r.images[i % len(r.images)] for i in range(k)]
     blocks = d.context_blocks[:k, 0] if d.context_blocks is not None else None
-    section.add_figure("draws", f"{k} random draws", captions.draw_grid(d, k, len(r.images) > 1),
-                       figures.plot_draw_grid(images, d.targets[:k], d.context[:k], d.grid, context_blocks=blocks))
+    shown.add_figure("draws", f"{k} random draws", captions.draw_grid(d, k, len(r.images) > 1),
+                     figures.plot_draw_grid(images, d.targets[:k], d.context[:k], d.grid, context_blocks=blocks))
 
 
-def _add_statistics(section: Section, r: MaskingResult) -> None:
+def _add_statistics(shown: Presentation, r: MaskingResult) -> None:
     """Spatial statistics over all draws, and the hierarchy's pooling for H-JEPA."""
     d, raw = r.draws, r.stats["raw"]
     after = r.stats.get("after_collation")
@@ -151,29 +161,29 @@ def _add_statistics(section: Section, r: MaskingResult) -> None:
         raw.target_frequency, raw.context_frequency, raw.context_sizes, raw.block_sizes, raw.union_sizes,
         raw.aspect_ratios, collated_context_frequency=after.context_frequency if batched else None,
         collated_context_sizes=after.context_sizes if batched else None)
-    section.add_figure("statistics", f"Statistics over {d.n} draws", captions.statistics(d, raw, after), fig)
+    shown.add_figure("statistics", f"Statistics over {d.n} draws", captions.statistics(d, raw, after), fig)
     if d.levels:
         generator = np.stack([lv.targets[0] for lv in d.levels])
-        section.add_figure("hierarchy", "What each hierarchy level pools", captions.hierarchy(d, r.pooling),
-                           figures.plot_hierarchy_levels(r.images[0], d.hidden[0], d.grid, len(d.levels),
-                                                         generator_targets=generator))
-    else:
-        section.notes.append("I-JEPA has no hierarchy levels: the per-level figure applies to H-JEPA runs only.")
+        shown.add_figure("hierarchy", "What each hierarchy level pools", captions.hierarchy(d, r.pooling),
+                         figures.plot_hierarchy_levels(r.images[0], d.hidden[0], d.grid, len(d.levels),
+                                                       generator_targets=generator))
 
 
-def _add_animations(section: Section, r: MaskingResult) -> None:
+def _add_animations(shown: Presentation, r: MaskingResult) -> None:
+    """The masking process step by step, and successive draws, as GIFs."""
     d = r.draws
     block = d.context_blocks[0, 0] if d.context_blocks is not None else None
     collated = d.collated_contexts[0, 0] if d.collated_contexts is not None else None
-    section.add_figure("process", "The masking process (animation)", captions.process(d),
-                       gifs.masking_process(r.images[0], d.targets[0], d.context[0], d.grid, context_block=block,
-                                            collated_context=collated))
+    shown.add_figure("process", "The masking process (animation)", captions.process(d),
+                     gifs.masking_process(r.images[0], d.targets[0], d.context[0], d.grid, context_block=block,
+                                          collated_context=collated))
     k = min(N_GIF, d.n)
-    section.add_figure("draws-animation", "Successive draws (animation)", captions.draws_animation(d, k),
-                       gifs.random_draws(r.images[0], d.targets[:k], d.context[:k], d.grid))
+    shown.add_figure("draws-animation", "Successive draws (animation)", captions.draws_animation(d, k),
+                     gifs.random_draws(r.images[0], d.targets[:k], d.context[:k], d.grid))
 
 
 def _metrics(r: MaskingResult) -> dict:
+    """The section's report.json metrics: method, settings, statistics, and the comparisons made."""
     d = r.draws
     out = {"method": captions.method(d), "settings": d.settings, "seed": d.seed, "n_draws": d.n,
            "images": "synthetic" if r.synthetic else "run images",
@@ -189,29 +199,36 @@ def _metrics(r: MaskingResult) -> dict:
     return out
 
 
-def _add_checks(section: Section, r: MaskingResult, ctx: ReportContext) -> None:
+def _limits(ctx: ReportContext) -> dict[str, float]:
+    """The health-check thresholds of this section, from the defaults and --thresholds."""
+    names = ("masks.never_sampled.warn", "masks.fallback.warn", "masks.collation.warn", "masks.log_z")
+    return {name: threshold(ctx, name) for name in names}
+
+
+def _add_checks(r: MaskingResult, limits: dict[str, float]) -> None:
+    """Add the masking health checks to the result (thresholds from `limits`, see thresholds.py)."""
     raw, d = r.stats["raw"], r.draws
     never_t, never_c = raw.never_target, raw.never_context
-    fallback_warn, collation_warn, log_z = (threshold(ctx, n) for n in (
+    fallback_warn, collation_warn, log_z = (limits[n] for n in (
         "masks.fallback.warn", "masks.collation.warn", "masks.log_z"))
-    if max(never_t, never_c) >= threshold(ctx, "masks.never_sampled.warn"):
-        section.add_check("masks-never-sampled", "warn", captions.never_sampled(d, never_t, never_c),
-                          figure_id="statistics", value=float(max(never_t, never_c)))
+    if max(never_t, never_c) >= limits["masks.never_sampled.warn"]:
+        r.add_check("masks-never-sampled", "warn", captions.never_sampled(d, never_t, never_c),
+                    figure_id="statistics", value=float(max(never_t, never_c)))
     else:
-        section.add_check("masks-never-sampled", "pass", f"every patch was a target and a context patch in some of "
-                          f"the {d.n} draws", figure_id="statistics", value=0.0)
+        r.add_check("masks-never-sampled", "pass", f"every patch was a target and a context patch in some of "
+                    f"the {d.n} draws", figure_id="statistics", value=0.0)
     if r.collation and d.settings["batch_size"] > 1:
         lost = r.collation["fraction_of_context_removed"]["mean"]
         status = "warn" if lost > collation_warn else "pass"
-        section.add_check("masks-collation-truncation", status, captions.collation_check(d, r.collation, collation_warn),
-                          figure_id="statistics", value=round(lost, 4))
+        r.add_check("masks-collation-truncation", status, captions.collation_check(d, r.collation, collation_warn),
+                    figure_id="statistics", value=round(lost, 4))
     for tag, cmp in r.log_comparison.items():
         z = cmp["z"]
         status = "warn" if z is None or abs(z) > log_z else "pass"
-        section.add_check("masks-match-log-" + re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-"), status, captions.log_check(tag, cmp, log_z),
-                          figure_id="statistics", value=z)
+        name = "masks-match-log-" + re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
+        r.add_check(name, status, captions.log_check(tag, cmp, log_z), figure_id="statistics", value=z)
     if r.hjepa:
         share = r.hjepa["levels"]["level_0"]["fallback_fraction_of_target_blocks"]
         status = "warn" if share > fallback_warn else "pass"
-        section.add_check("masks-fallback-blocks", status, captions.fallback_check(d, share, fallback_warn),
-                          figure_id="statistics", value=round(share, 4))
+        r.add_check("masks-fallback-blocks", status, captions.fallback_check(d, share, fallback_warn),
+                    figure_id="statistics", value=round(share, 4))

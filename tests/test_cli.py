@@ -174,3 +174,41 @@ def test_probe_images_option_reaches_the_report(tmp_path):
     assert metrics["probe_images"] == {"total": 6, "sample": 3, "available": 8}
     assert metrics["accuracy"]["image"]["samples"] == 6
     assert "the 3 sample images and 3 further images" in out.read_text()
+
+
+def test_json_only_writes_the_same_verdict_and_checks_without_html(reports, tmp_path):
+    """--json-only computes every number and check but draws nothing: report.json alone, and sooner."""
+    from conftest import IJEPA_RUN
+    from hjepa_report.status import severity
+
+    full = reports[IJEPA_RUN.name]
+    assert full["result"].exit_code == 0, full["result"].output
+    full_doc = json.loads(full["json"].read_text())
+    out = tmp_path / "j" / "report.html"
+    result = CliRunner().invoke(main, [str(full["run"]), "-o", str(out), "--quiet", "--json-only", "--fail-on", "warn",
+                                       "--summary-md", str(tmp_path / "s.md")])
+    assert result.exit_code == (4 if severity(full_doc["health"]["verdict"]) >= 1 else 0), result.output
+    assert result.stdout.strip() == str(out.with_name("report.json"))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.json"]  # no report.html, no figures file
+    doc = json.loads(out.with_name("report.json").read_text())
+    assert doc["settings"]["json_only"] is True and doc["render"]["figures_file"] is None
+    assert doc["health"] == full_doc["health"]
+    assert [(s["name"], s["status"], s["checks"]) for s in doc["sections"]] == [
+        (s["name"], s["status"], s["checks"]) for s in full_doc["sections"]]
+    assert all(s["figures"] == [] for s in doc["sections"]) and any(s["figures"] for s in full_doc["sections"])
+    assert doc["timing"]["total_seconds"] < full_doc["timing"]["total_seconds"]
+    assert "built with --json-only" in (tmp_path / "s.md").read_text()
+
+
+def test_option_defaults_are_report_settings_defaults():
+    """The CLI shows and uses ReportSettings' defaults: one place defines them."""
+    import dataclasses
+
+    from hjepa_report.cli import report_command
+    from hjepa_report.settings import ReportSettings
+
+    defaults = {f.name: f.default for f in dataclasses.fields(ReportSettings) if f.default is not dataclasses.MISSING}
+    parsed = report_command.make_context("report", ["RUN"]).params  # every option left at its default
+    shared = sorted(set(parsed) & set(defaults))
+    assert len(shared) >= 20 and "smoothing" in shared and "probe_images" in shared
+    assert {name: parsed[name] for name in shared} == {name: defaults[name] for name in shared}

@@ -8,10 +8,13 @@ import pytest
 
 from hjepa_report.analysis.base import Animation, PassResult, Presentation, Section
 from hjepa_report.analysis.context import ReportContext
-from hjepa_report.analysis.representations import lidar
-from hjepa_report.analysis.representations import metrics
-from hjepa_report.analysis.representations.checks import (class_structure_check, collapse_check,
-                                                          collapse_thresholds, prediction_check)
+from hjepa_report.analysis.representations import lidar, metrics
+from hjepa_report.analysis.representations.checks import (
+    class_structure_check,
+    collapse_check,
+    collapse_thresholds,
+    prediction_check,
+)
 from hjepa_report.analysis.representations.embedding_section import RepresentationsPass
 from hjepa_report.analysis.representations.prediction_section import PredictionsPass
 from hjepa_report.analysis.thresholds import threshold
@@ -168,7 +171,8 @@ def test_checkpoint_sweep_loads_each_checkpoint_once():
                         progress=lambda msg: loads.append(msg) if msg.startswith("loading ") else None)
     section = RepresentationsPass().run(ctx)
     assert section.status == "ok", section.message
-    assert sorted(loads) == ["loading checkpoints/checkpoint_epoch_0001.pth", "loading checkpoints/checkpoint_latest.pth"]
+    assert sorted(loads) == ["loading checkpoints/checkpoint_epoch_0001.pth",
+                             "loading checkpoints/checkpoint_latest.pth"]  # each once
     assert [r["epoch"] for r in section.metrics["checkpoints"]] == [1, 2]  # rows stay in epoch order
     assert all(r["prediction_cosine"] is not None for r in section.metrics["checkpoints"])
 
@@ -237,7 +241,8 @@ def test_class_structure_check_compares_the_interval_with_chance(n, value, statu
     class_structure_check(result, _accuracy(n, value), int(threshold(_empty_context(), "knn.min_images")))
     section = RepresentationsPass().assemble(result, Presentation())
     check = section.checks[0]
-    assert check.name == "class-structure" and check.status == status and check.figure_id == "representations-checkpoints"
+    assert check.name == "class-structure" and check.status == status
+    assert check.figure_id == "representations-checkpoints"
 
 
 def test_class_structure_check_without_labels_is_skipped():

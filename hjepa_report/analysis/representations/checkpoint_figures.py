@@ -61,7 +61,7 @@ def curves_figure(rows: list[dict], best: str | None, references: dict):
     for ax in axes.ravel():
         ax.set_xlabel("epoch")
         if best is not None:
-            for xi, r in zip(x, rows):
+            for xi, r in zip(x, rows, strict=True):
                 if r["name"] == best:
                     ax.axvline(xi, color=PALETTE[4], lw=6, alpha=0.25, label="best checkpoint")
         if ax.lines:
@@ -78,7 +78,7 @@ def logged_figure(series: dict[str, tuple], tags: dict[str, list[str]], checkpoi
     axes = np.atleast_1d(axes)
     titles = {"std": "std of all batch values", "eff_rank": "logged effective rank",
               "norm": "mean norm per image", "knn": "online kNN accuracy (%)"}
-    for ax, (name, found) in zip(axes, families):
+    for ax, (name, found) in zip(axes, families, strict=True):
         for i, tag in enumerate(found):
             steps, values = series[tag]
             ax.plot(steps, values, marker="o", ms=3, color=PALETTE[i], label=tag)

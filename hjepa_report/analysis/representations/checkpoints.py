@@ -99,7 +99,8 @@ def animation_frame(images: list[np.ndarray], rgb: np.ndarray, grid: tuple[int, 
         frame[strip:strip + size, x:x + size] = np.asarray(
             Image.fromarray(np.asarray(img)[..., :3]).resize((size, size), Image.BILINEAR))
         colours = (rgb[i].reshape(grid[0], grid[1], 3) * 255).astype(np.uint8)
-        frame[strip + size + gap:, x:x + size] = np.asarray(Image.fromarray(colours).resize((size, size), Image.NEAREST))
+        frame[strip + size + gap:, x:x + size] = np.asarray(
+            Image.fromarray(colours).resize((size, size), Image.NEAREST))
     canvas = Image.fromarray(frame)
     ImageDraw.Draw(canvas).text((4, 3), label, fill=(0, 0, 0))
     return np.asarray(canvas)

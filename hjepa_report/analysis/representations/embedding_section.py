@@ -15,8 +15,17 @@ from ..base import AnalysisPass, Animation, PassResult, Picture, Presentation
 from ..context import ReportContext
 from ..thresholds import threshold
 from . import metrics
-from .captions import (ACCURACY_CAPTION, HEALTH_CAPTION, LIDAR_CAPTION, LOGGED_LIMITS, best_rule_text,
-                       checkpoint_caption, neighbours_caption, probe_phrase, projection_caption)
+from .captions import (
+    ACCURACY_CAPTION,
+    HEALTH_CAPTION,
+    LIDAR_CAPTION,
+    LOGGED_LIMITS,
+    best_rule_text,
+    checkpoint_caption,
+    neighbours_caption,
+    probe_phrase,
+    projection_caption,
+)
 from .checkpoint_figures import LOGGED_FAMILIES, curves_figure, logged_figure
 from .checkpoint_sweep import ANIMATION_IMAGES, Sweep, checkpoint_sweep
 from .checkpoints import DEFAULT_CAP, animation_frame, best_checkpoint
@@ -290,7 +299,7 @@ def _present_checkpoints(shown: Presentation, result: RepresentationsResult) -> 
     if sweep.rgb:
         frames = [animation_frame(result.animation_pictures, rgb, result.grid,
                                   f"{rows[i]['name']}  epoch {rows[i]['epoch']}")
-                  for rgb, i in zip(sweep.rgb, sweep.rgb_rows)]
+                  for rgb, i in zip(sweep.rgb, sweep.rgb_rows, strict=True)]
         content = Animation(frames, duration_ms=900) if len(frames) > 1 else Picture(frames[0])
         shown.add_figure("pca-animation", "How the patch features formed (PCA of patch tokens as RGB)",
                          "Top: sample images; bottom: the first three principal components of the target "

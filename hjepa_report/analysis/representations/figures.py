@@ -79,15 +79,16 @@ def projection_figure(projs: list[Projection], labels):
     fig, axes = new_figure(3.3 * max(1, len(shown)) + 1.6, 3.6, 1, max(1, len(shown)))
     axes = np.atleast_1d(axes)
     names = np.unique(labels) if labels is not None else np.array(["all images"])
-    for ax, proj in zip(axes, shown):
+    for ax, proj in zip(axes, shown, strict=False):  # one blank axis when nothing was projected
         lab = np.asarray(labels)[proj.indices] if labels is not None else np.full(len(proj.indices), names[0])
         for i, name in enumerate(names):
             sel = lab == name
-            ax.scatter(proj.coords[sel, 0], proj.coords[sel, 1], s=22 if len(lab) > 100 else 45, color=PALETTE[i % len(PALETTE)],
-                       marker=MARKERS[(i // len(PALETTE)) % len(MARKERS)], label=str(name), alpha=0.85,
-                       edgecolors="none")
+            ax.scatter(proj.coords[sel, 0], proj.coords[sel, 1], s=22 if len(lab) > 100 else 45,
+                       color=PALETTE[i % len(PALETTE)], marker=MARKERS[(i // len(PALETTE)) % len(MARKERS)],
+                       label=str(name), alpha=0.85, edgecolors="none")
         if proj.method == "pca":
-            ax.set(xlabel=f"PC1 ({100 * proj.explained[0]:.1f}% var.)", ylabel=f"PC2 ({100 * proj.explained[1]:.1f}% var.)")
+            ax.set(xlabel=f"PC1 ({100 * proj.explained[0]:.1f}% var.)",
+                   ylabel=f"PC2 ({100 * proj.explained[1]:.1f}% var.)")
         else:
             ax.set(xlabel=f"{proj.method.upper()} 1", ylabel=f"{proj.method.upper()} 2")
             ax.set_xticks([]), ax.set_yticks([])
@@ -104,7 +105,7 @@ def neighbours_figure(images: list[np.ndarray], queries, neighbours, scores, lab
     fig, axes = new_figure(1.45 * (k + 1), 1.6 * rows + 0.2, rows, k + 1)
     axes = np.atleast_2d(axes)
     for r, q in enumerate(queries):
-        panels = [(q, "query")] + [(int(j), f"cos {s:.3f}") for j, s in zip(neighbours[r], scores[r])]
+        panels = [(q, "query")] + [(int(j), f"cos {s:.3f}") for j, s in zip(neighbours[r], scores[r], strict=True)]
         for c, (idx, title) in enumerate(panels):
             ax = axes[r, c]
             ax.imshow(images[idx], interpolation="nearest")

@@ -76,7 +76,7 @@ def cosine_histogram_figure(levels: list[LevelErrors]):
     fig, axes = new_figure(3.2 * len(levels) + 0.4, 2.9, 1, len(levels), sharey=False)
     axes = np.atleast_1d(axes)
     bins = np.linspace(-1, 1, 41)
-    for ax, lev in zip(axes, levels):
+    for ax, lev in zip(axes, levels, strict=True):
         pred, base = lev.cosine[lev.valid], lev.baseline_cosine[lev.valid]
         ax.hist(pred, bins=bins, color=PALETTE[0], alpha=0.8, label=f"predictor (mean {pred.mean():.3f})")
         ax.hist(base, bins=bins, histtype="step", lw=1.6, color=PALETTE[1],

@@ -74,7 +74,7 @@ def level_errors(level: int, predicted, target, valid, members) -> LevelErrors:
 def patch_grid(values: np.ndarray, members: np.ndarray, num_patches: int) -> np.ndarray:
     """Paint one image's per-token values [K_l] onto its patches [N] (NaN where nothing was predicted)."""
     grid = np.full(num_patches, np.nan)
-    for value, patches in zip(values, members):
+    for value, patches in zip(values, members, strict=False):
         if np.isfinite(value):
             grid[patches[patches >= 0]] = value
     return grid

@@ -176,9 +176,13 @@ def test_probe_images_option_reaches_the_report(tmp_path):
     assert "the 3 sample images and 3 further images" in out.read_text()
 
 
+@pytest.mark.slow  # compares with the full report of the `reports` fixture
 def test_json_only_writes_the_same_verdict_and_checks_without_html(reports, tmp_path):
     """--json-only computes every number and check but draws nothing: report.json alone, and sooner."""
+    import jsonschema
+
     from conftest import IJEPA_RUN
+    from hjepa_report.render.jsonreport import load_schema
     from hjepa_report.status import severity
 
     full = reports[IJEPA_RUN.name]
@@ -192,6 +196,7 @@ def test_json_only_writes_the_same_verdict_and_checks_without_html(reports, tmp_
     assert sorted(p.name for p in out.parent.iterdir()) == ["report.json"]  # no report.html, no figures file
     doc = json.loads(out.with_name("report.json").read_text())
     assert doc["settings"]["json_only"] is True and doc["render"]["figures_file"] is None
+    jsonschema.validate(doc, load_schema())
     assert doc["health"] == full_doc["health"]
     assert [(s["name"], s["status"], s["checks"]) for s in doc["sections"]] == [
         (s["name"], s["status"], s["checks"]) for s in full_doc["sections"]]

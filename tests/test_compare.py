@@ -1,4 +1,4 @@
-"""`hjepa-report compare` (hjepa_report/compare, render/compare.py) on real reports of the fixture runs and a changed copy."""
+"""`hjepa-report compare` (hjepa_report/compare, render/compare.py) on reports of the fixture runs and a changed one."""
 
 import json
 import os
@@ -10,8 +10,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from hjepa_report.errors import ReportError
 from hjepa_report.compare import build_comparison, find_report_json
+from hjepa_report.errors import ReportError
 from hjepa_report.render.assets import data_uri
 from hjepa_report.render.figures_file import SavedFigure, read_figures_file
 from reportfixtures import LOSS_SCALE, NAN_TAG, cached_report, fast_sections

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from hjepa_report.render.summary import (ARTIFACT_LINK, MAX_CHECK_ROWS, key_metrics, summary_markdown,
-                                         write_summary_md)
+from hjepa_report.render.summary import ARTIFACT_LINK, MAX_CHECK_ROWS, key_metrics, summary_markdown, write_summary_md
 from reportfixtures import LOSS_SCALE, cached_report
 
 MAX_LINES, MAX_BYTES = 60, 6000
@@ -60,7 +59,8 @@ def test_model_metrics_are_read_from_their_sections():
     assert got["rankme_tokens"].value == 30.5 and got["rankme_tokens"].note == "isotropic anchor 62"
     assert got["knn_accuracy"].value == 0.375 and got["knn_accuracy"].note == "chance 0.25"
     doc["sections"][0]["metrics"]["accuracy"]["image"].update(knn_interval=[0.3, 0.45], samples=256)
-    assert {m.key: m for m in key_metrics(doc)}["knn_accuracy"].note == "chance 0.25, 95 % interval 0.3-0.45, 256 images"
+    note = {m.key: m for m in key_metrics(doc)}["knn_accuracy"].note
+    assert note == "chance 0.25, 95 % interval 0.3-0.45, 256 images"
     assert got["prediction_cosine_l0"].value == 0.64 and got["prediction_cosine_l0"].better == "higher"
     assert "lidar" not in got and "prediction_cosine_l1" not in got  # null / "inf" are not numbers to show
     assert got["best_checkpoint"].value == "checkpoints/checkpoint_epoch_0001.pth"

@@ -32,6 +32,10 @@ class SideBySide:
     caption_of: str  # that run's label
     cells: list[SavedFigure | None]
 
+    def runs_with_it(self, runs: list[ReportedRun]) -> list[str]:
+        """Return the labels of the runs whose report has this figure."""
+        return [run.label for run, cell in zip(runs, self.cells, strict=True) if cell]
+
 
 @dataclass
 class Comparison:
@@ -56,8 +60,7 @@ def compare_runs(runs: list[ReportedRun]) -> Comparison:
         "runs": [run_entry(r) for r in runs],
         "metrics": metric_rows(runs), "checks": check_rows(runs), "scalars": scalar_rows(runs, shared),
         "curves": curves.info,
-        "figures": [{"id": s.id, "title": s.title, "runs": [run.label for run, c in zip(runs, s.cells) if c]}
-                    for s in side],
+        "figures": [{"id": s.id, "title": s.title, "runs": s.runs_with_it(runs)} for s in side],
         "notes": notes,
     }
     return Comparison(runs, data, curves.figures, side)

@@ -97,7 +97,7 @@ def draw_overlay(tables: dict, tags: list[str], weight: float) -> Figure:
     with plot_style():
         fig, axes = new_figure(3.3 * cols + 0.4, 2.3 * rows + 0.5, rows, cols)
         axes = np.atleast_1d(axes).ravel()
-        for ax, tag in zip(axes, tags):
+        for ax, tag in zip(axes, tags, strict=False):  # spare axes are hidden below
             for i, (label, table) in enumerate(tables.items()):
                 if not table.has(tag):  # the run directory changed since its report was written
                     continue
@@ -112,7 +112,7 @@ def draw_overlay(tables: dict, tags: list[str], weight: float) -> Figure:
             ax.set_visible(False)
         legend = {}
         for ax in axes[:len(tags)]:
-            for handle, name in zip(*ax.get_legend_handles_labels()):
+            for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
                 legend.setdefault(name, handle)
         fig.legend(legend.values(), legend.keys(), loc="outside upper center", ncols=min(len(legend), 4),
                    frameon=False)

@@ -36,8 +36,8 @@ def _run_row(entry: dict) -> RunRow:
 
 
 def _check_row(row: dict) -> Row:
-    cells = [Cell(text=str(status or ""), title=str(detail or "")) for status, detail in zip(row["statuses"],
-                                                                                           row["details"])]
+    pairs = zip(row["statuses"], row["details"], strict=True)
+    cells = [Cell(text=str(status or ""), title=str(detail or "")) for status, detail in pairs]
     return Row(label=row["name"], cells=cells, note=row["section"], changed=row["changed"])
 
 
@@ -51,7 +51,7 @@ def _metric_row(row: dict) -> Row:
 def _value_row(label: str, values: list, deltas: list, better: str | None = None) -> Row:
     """A row of values, each after the baseline's with its difference to the baseline."""
     cells = []
-    for i, (value, change) in enumerate(zip(values, deltas)):
+    for i, (value, change) in enumerate(zip(values, deltas, strict=True)):
         text, css = format_delta(change, better) if i else ("", "")
         cells.append(Cell(text=format_value(value), delta=text, delta_class=css))
     return Row(label=label, cells=cells)

@@ -25,7 +25,7 @@ def build_comparison(sources: list[Path], out_html: Path, *, labels: list[str] |
     if out_html.suffix.lower() not in (".html", ".htm"):
         out_html = out_html / "compare.html"
     comparison = compare_runs(runs)
-    for entry, run in zip(comparison.data["runs"], runs):
+    for entry, run in zip(comparison.data["runs"], runs, strict=True):
         entry["link"] = relative_link(run.html_path, out_html.parent) if run.html_path.is_file() else None
         entry["json_link"] = relative_link(run.json_path, out_html.parent)
     write_atomic({out_html: render_comparison(build_page(comparison)),

@@ -67,8 +67,8 @@ def read_runs(sources: list[Path], labels: list[str] | None = None) -> list[Repo
         raise ReportError(f"{len(labels)} labels given for {len(sources)} runs")
     paths = [find_report_json(Path(s)) for s in sources]
     docs = [load_report_json(p) for p in paths]
-    names = labels or [str(d["run"].get("name") or p.parent.name) for d, p in zip(docs, paths)]
-    runs = [ReportedRun(label, path, doc) for label, path, doc in zip(unique_labels(names), paths, docs)]
+    names = labels or [str(d["run"].get("name") or p.parent.name) for d, p in zip(docs, paths, strict=True)]
+    runs = [ReportedRun(label, path, doc) for label, path, doc in zip(unique_labels(names), paths, docs, strict=True)]
     for run in runs:
         run.figures, run.figures_problem = read_saved_figures(run)
     return runs

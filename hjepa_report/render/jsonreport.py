@@ -36,14 +36,8 @@ def jsonable(value: Any, where: str = "report") -> Any:
         value = value.value
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return float(value)
-    if value is None or isinstance(value, (str, int)):  # bool is an int
-        return value
+    if value is None or isinstance(value, (str, int, float)):  # bool is an int
+        return _scalar(value)
     if isinstance(value, dict):
         return {_key(k, where): jsonable(v, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -58,6 +52,17 @@ def jsonable(value: Any, where: str = "report") -> Any:
         return jsonable(dataclasses.asdict(value), where)
     raise TypeError(f"{where}: report.json cannot hold a {type(value).__module__}.{type(value).__qualname__} "
                     f"({value!r:.80})")
+
+
+def _scalar(value: str | int | float | None) -> str | int | float | None:
+    """Return a scalar as JSON holds it: NaN -> None, +-inf -> "inf" / "-inf", float subclasses as float."""
+    if not isinstance(value, float):
+        return value
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return float(value)
 
 
 def _key(key: Any, where: str) -> str:

@@ -39,8 +39,11 @@ GOLD_DIR = Path(__file__).parent / "gold"
 REGOLD_ENV = "HJEPA_REPORT_REGOLD"
 SIGNIFICANT = 4
 ZERO_BELOW = 1e-12
+ONE_LINE = 200  # a dict of plain values up to this many characters is written on one line of a gold file
 MAX_SHOWN = 40  # differences printed before "... and N more"
 
+# a duration printed in text ("8 points, 0.06 s", "Took 3 s"): timings vary from run to run
+DURATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)? s\b")
 DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w-]+(?:=[\w.-]+)?)*),[A-Za-z0-9+/=%._-]*")
 # the skeleton breaks lines before these tags only, so a table row or a caption stays on one line
@@ -62,10 +65,11 @@ class Scrubs:
     version: str = ""
 
     def text(self, value: str) -> str:
-        """Scrub one string: paths, dates and the tool version."""
+        """Scrub one string: paths, dates, durations and the tool version."""
         for path, placeholder in sorted(self.paths.items(), key=lambda kv: -len(kv[0])):
             value = value.replace(path, placeholder)
         value = DATE.sub("DATE", value)
+        value = DURATION.sub("SECONDS s", value)
         if self.version:
             value = value.replace(f"hjepa-report {self.version}", "hjepa-report VERSION")
         return value
@@ -92,7 +96,7 @@ def scrub_json(doc: dict[str, Any], scrubs: Scrubs) -> dict[str, Any]:
 
 
 def _scrub_value(value: Any, scrubs: Scrubs, key: str) -> Any:
-    if key == "seconds" or key.endswith("_seconds"):
+    if key == "seconds" or key.startswith("seconds_") or key.endswith("_seconds"):
         return _scrub_seconds_map(value)
     if isinstance(value, dict):
         return {k: _scrub_value(v, scrubs, k) for k, v in value.items()}
@@ -180,8 +184,22 @@ def _short(value: Any, limit: int = 120) -> str:
 
 
 def dump_json(doc: dict[str, Any]) -> str:
-    """The gold file's text: one value per line, so that a git diff of a regenerated gold file is readable."""
-    return json.dumps(doc, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+    """The gold file's text: one key per line, but lists of plain values, and short dicts of them (a gradient-flow
+    layer, a check), on one line each, so that a git diff of a regenerated gold file is readable and short."""
+    return _dump(doc, "") + "\n"
+
+
+def _dump(value: Any, indent: str) -> str:
+    inner = indent + " "
+    flat = isinstance(value, dict) and not any(isinstance(v, (dict, list)) for v in value.values())
+    if flat and len(one_line := json.dumps(value, ensure_ascii=False, allow_nan=False)) <= ONE_LINE:
+        return one_line
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dump(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(inner + _dump(v, inner) for v in value) + "\n" + indent + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -241,7 +259,6 @@ def scrub_html(html: str, scrubs: Scrubs) -> str:
     html = DATA_URI.sub(lambda m: f"data:{m.group(1) or ''}{m.group(2)},SCRUBBED", html)
     html = scrubs.text(html)
     html = re.sub(r'(<span class="timing">)[^<]*(</span>)', r"\1SECONDS\2", html)
-    html = re.sub(r"(with hjepa-report VERSION in )[\d.]+( s)", r"\1SECONDS\2", html)
     html = re.sub(r"(<dt>Command</dt><dd><code>).*?(</code></dd>)", r"\1COMMAND\2", html, flags=re.S)
     html = re.sub(r"<table\b.*?</table>", _scrub_seconds_column, html, flags=re.S)
     html = re.sub(r"\s+", " ", html)

@@ -196,7 +196,14 @@ def test_report_json_scrubs_timings_sizes_and_moments():
                 "name": "a",
                 "seconds": 1.2,
                 "figures": [{"id": "a-f", "bytes": 1234}],
-                "metrics": {"seconds": 0.3, "fit_seconds": 2, "loss": 0.592718601, "n": 7},
+                "metrics": {
+                    "seconds": 0.3,
+                    "fit_seconds": 2,
+                    "seconds_predict": 0.1,
+                    "loss": 0.592718601,
+                    "n": 7,
+                    "caption": "UMAP: 8 points, 10.42 s; 5 x 5 grid, 12 s budget",
+                },
             }
         ],
         "render": {"figure_bytes": 99},
@@ -214,7 +221,14 @@ def test_report_json_scrubs_timings_sizes_and_moments():
                 "name": "a",
                 "seconds": "SECONDS",
                 "figures": [{"id": "a-f", "bytes": "BYTES"}],
-                "metrics": {"seconds": "SECONDS", "fit_seconds": "SECONDS", "loss": 0.5927, "n": 7},
+                "metrics": {
+                    "seconds": "SECONDS",
+                    "fit_seconds": "SECONDS",
+                    "seconds_predict": "SECONDS",
+                    "loss": 0.5927,
+                    "n": 7,
+                    "caption": "UMAP: 8 points, SECONDS s; 5 x 5 grid, SECONDS s budget",
+                },
             }
         ],
         "render": {"figure_bytes": "BYTES"},
@@ -229,3 +243,11 @@ def test_a_moved_html_line_shows_as_a_diff():
     assert changed == ["@@ gold line 2, actual line 2", "- <p>loss 0.4349</p>", "+ <p>loss 0.5</p>"]
     missing = line_differences(gold, ["<p>a</p>", "<p>c</p>"])
     assert missing == ["@@ gold lines 2-2, actual lines 2-1", "- <p>loss 0.4349</p>"]
+
+
+def test_gold_json_reads_back_and_keeps_short_records_on_one_line():
+    doc = {"metrics": {"layers": [{"layer": "blocks.0", "grad_norm": 0.5}], "curve": [1, 2.5, None]}, "empty": {}}
+    text = dump_json(doc)
+    assert json.loads(text) == doc
+    assert '   {"layer": "blocks.0", "grad_norm": 0.5}' in text.splitlines()
+    assert '  "curve": [1, 2.5, null]' in text.splitlines()

@@ -21,8 +21,18 @@ def invoke(*args):
 def test_help_lists_the_options_and_default_output():
     result = invoke("report", "--help")
     assert result.exit_code == 0
-    for option in ("--output", "--config", "--images", "--checkpoint", "--sections", "--skip", "--layout",
-                   "--trust-checkpoints", "--strict", "--quiet"):
+    for option in (
+        "--output",
+        "--config",
+        "--images",
+        "--checkpoint",
+        "--sections",
+        "--skip",
+        "--layout",
+        "--trust-checkpoints",
+        "--strict",
+        "--quiet",
+    ):
         assert option in result.output
     assert "./reports/<run name>/report.html" in result.output
 
@@ -165,8 +175,9 @@ def test_probe_images_option_reaches_the_report(tmp_path):
     from conftest import IJEPA_RUN
 
     out = tmp_path / "r.html"
-    result = invoke(IJEPA_RUN, "-o", out, "--quiet", "--sections", "representations", "--max-images", 3,
-                    "--probe-images", 6)
+    result = invoke(
+        IJEPA_RUN, "-o", out, "--quiet", "--sections", "representations", "--max-images", 3, "--probe-images", 6
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(out.with_suffix(".json").read_text())
     assert doc["settings"]["probe_images"] == 6
@@ -189,8 +200,20 @@ def test_json_only_writes_the_same_verdict_and_checks_without_html(reports, tmp_
     assert full["result"].exit_code == 0, full["result"].output
     full_doc = json.loads(full["json"].read_text())
     out = tmp_path / "j" / "report.html"
-    result = CliRunner().invoke(main, [str(full["run"]), "-o", str(out), "--quiet", "--json-only", "--fail-on", "warn",
-                                       "--summary-md", str(tmp_path / "s.md")])
+    result = CliRunner().invoke(
+        main,
+        [
+            str(full["run"]),
+            "-o",
+            str(out),
+            "--quiet",
+            "--json-only",
+            "--fail-on",
+            "warn",
+            "--summary-md",
+            str(tmp_path / "s.md"),
+        ],
+    )
     assert result.exit_code == (4 if severity(full_doc["health"]["verdict"]) >= 1 else 0), result.output
     assert result.stdout.strip() == str(out.with_name("report.json"))
     assert sorted(p.name for p in out.parent.iterdir()) == ["report.json"]  # no report.html, no figures file
@@ -199,7 +222,8 @@ def test_json_only_writes_the_same_verdict_and_checks_without_html(reports, tmp_
     jsonschema.validate(doc, load_schema())
     assert doc["health"] == full_doc["health"]
     assert [(s["name"], s["status"], s["checks"]) for s in doc["sections"]] == [
-        (s["name"], s["status"], s["checks"]) for s in full_doc["sections"]]
+        (s["name"], s["status"], s["checks"]) for s in full_doc["sections"]
+    ]
     assert all(s["figures"] == [] for s in doc["sections"]) and any(s["figures"] for s in full_doc["sections"])
     assert doc["timing"]["total_seconds"] < full_doc["timing"]["total_seconds"]
     assert "built with --json-only" in (tmp_path / "s.md").read_text()

@@ -60,8 +60,10 @@ def test_metric_and_scalar_deltas_against_the_baseline(pair, compared):
     _, data, html = compared
     base, changed = (_doc(p) for p in pair)
     loss = next(r for r in data["metrics"] if r["key"] == "loss_end")
-    logged = [next(s for s in d["sections"] if s["name"] == "log-health")["metrics"]["loss_end_median"]
-              for d in (base, changed)]
+    logged = [
+        next(s for s in d["sections"] if s["name"] == "log-health")["metrics"]["loss_end_median"]
+        for d in (base, changed)
+    ]
     assert loss["values"] == logged
     assert loss["deltas"][1]["abs"] == pytest.approx(logged[1] - logged[0])
     assert loss["deltas"][1]["rel"] == pytest.approx(LOSS_SCALE - 1.0, rel=1e-6)
@@ -80,8 +82,16 @@ def test_curves_are_overlaid_from_the_run_directories(pair, compared):
     for tag in shared:
         groups.setdefault(tag.split("/", 1)[0] if "/" in tag else "other", []).append(tag)
     expected = sum(-(-len(tags) // 6) for tags in groups.values())
-    assert len(re.findall(r'<figure id="curves-\d+" class="fig">\s*<figcaption[^>]*>[^<]*</figcaption>\s*'
-                          r'<img src="data:image/png;base64,', html)) == expected
+    assert (
+        len(
+            re.findall(
+                r'<figure id="curves-\d+" class="fig">\s*<figcaption[^>]*>[^<]*</figcaption>\s*'
+                r'<img src="data:image/png;base64,',
+                html,
+            )
+        )
+        == expected
+    )
 
 
 def test_masking_figures_side_by_side_are_the_reports_own(with_figures, tmp_path):
@@ -101,8 +111,9 @@ def test_masking_figures_side_by_side_are_the_reports_own(with_figures, tmp_path
     shutil.copy(with_figures, alone)
     out = build_comparison([with_figures, alone], tmp_path / "alone.html")
     data = json.loads(out.with_suffix(".json").read_text())
-    assert any(n.startswith("base (2): ") and "cannot be read, so its figures are not shown" in n
-               for n in data["notes"])
+    assert any(
+        n.startswith("base (2): ") and "cannot be read, so its figures are not shown" in n for n in data["notes"]
+    )
     assert data["figures"] == [] and "not in this report" not in out.read_text()
 
 
@@ -181,8 +192,9 @@ def test_figures_come_from_the_figures_file_not_the_html(with_figures, tmp_path)
     out = build_comparison([with_figures, copy / "report.json"], tmp_path / "c.html")
     data = json.loads(out.with_suffix(".json").read_text())
     saved = read_figures_file(with_figures.with_name("report.figures.json"))
-    assert [f["id"] for f in data["figures"]] == list(saved) and all(f["runs"] == ["base", "base (2)"]
-                                                                     for f in data["figures"])
+    assert [f["id"] for f in data["figures"]] == list(saved) and all(
+        f["runs"] == ["base", "base (2)"] for f in data["figures"]
+    )
     html = out.read_text()
     for figure in saved.values():
         assert html.count(f'src="{data_uri(figure.payload, figure.mime)}"') == 2
@@ -204,15 +216,34 @@ def test_a_json_only_report_has_no_figures_to_compare_and_says_why(with_figures,
 
 
 def test_read_figures_file_keeps_images_only_and_refuses_foreign_or_damaged_files(tmp_path):
-    good = {"kind": "report-figures", "figures": [
-        {"id": "masking-a", "section": "masking", "title": "A", "caption": "read it", "kind": "figure",
-         "mime": "image/png", "base64": "AAEC"},
-        {"id": "masking-b", "section": "masking", "title": "B", "caption": "", "kind": "figure",
-         "mime": "text/html", "base64": "AAEC"}]}
+    good = {
+        "kind": "report-figures",
+        "figures": [
+            {
+                "id": "masking-a",
+                "section": "masking",
+                "title": "A",
+                "caption": "read it",
+                "kind": "figure",
+                "mime": "image/png",
+                "base64": "AAEC",
+            },
+            {
+                "id": "masking-b",
+                "section": "masking",
+                "title": "B",
+                "caption": "",
+                "kind": "figure",
+                "mime": "text/html",
+                "base64": "AAEC",
+            },
+        ],
+    }
     path = tmp_path / "report.figures.json"
     path.write_text(json.dumps(good))
-    assert read_figures_file(path) == {"masking-a": SavedFigure("masking-a", "masking", "A", "read it", "figure",
-                                                                "image/png", b"\x00\x01\x02")}
+    assert read_figures_file(path) == {
+        "masking-a": SavedFigure("masking-a", "masking", "A", "read it", "figure", "image/png", b"\x00\x01\x02")
+    }
     path.write_text(json.dumps({"kind": "comparison"}))
     with pytest.raises(ReportError, match="not a figures file"):
         read_figures_file(path)

@@ -56,8 +56,11 @@ def test_index_lists_every_report_with_verdict_metrics_and_links(archive, report
     docs = {k: json.loads(p.read_text()) for k, p in reports.items()}
     # newest first: the changed run's report was built after the base run's
     names = [re.search(r'<a href="[^"]+">([^<]+)</a>', r).group(1) for r in rows]
-    order = sorted([("base", docs["base"]), ("changed", docs["changed"]), ("base", docs["base"])],
-                   key=lambda x: x[1]["created_at"], reverse=True)
+    order = sorted(
+        [("base", docs["base"]), ("changed", docs["changed"]), ("base", docs["base"])],
+        key=lambda x: x[1]["created_at"],
+        reverse=True,
+    )
     assert names == [n for n, _ in order]
     changed_row = rows[names.index("changed")]
     assert '<span class="badge badge-fail">fail</span>' in changed_row
@@ -108,8 +111,13 @@ def test_comparisons_are_listed_apart(archive, reports):
 
 def test_finds_named_reports_and_rejects_a_missing_folder(archive, tmp_path):
     found = {p.relative_to(archive).as_posix() for p in find_report_files(archive)}
-    assert found == {"2026/base/report.json", "2026/changed/report.json", "named/exp1.json", "foreign/report.json",
-                     "broken/report.json"}
+    assert found == {
+        "2026/base/report.json",
+        "2026/changed/report.json",
+        "named/exp1.json",
+        "foreign/report.json",
+        "broken/report.json",
+    }
     with pytest.raises(ReportError, match="is not a folder"):
         write_index(tmp_path / "nothing-here")
 

@@ -32,8 +32,11 @@ def test_render_imports_nothing_above_it(path):
     assert upward == [], f"{path.name} imports {upward}"
 
 
-@pytest.mark.parametrize("path", sorted([*(PACKAGE / "render").glob("*.py"), *(PACKAGE / "compare").glob("*.py")]),
-                         ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize(
+    "path",
+    sorted([*(PACKAGE / "render").glob("*.py"), *(PACKAGE / "compare").glob("*.py")]),
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
 def test_no_report_is_read_back_by_parsing_html(path):
     assert not {m for m in imported_modules(path) if m.startswith(("html.parser", "bs4", "lxml"))}
 

@@ -23,7 +23,7 @@ def test_gif_has_all_frames_one_palette_and_loops():
     for i in range(6):
         f = np.zeros((64, 64, 3), np.uint8)
         f[:, :, 0] = 200
-        f[i * 8:(i + 1) * 8, :, 2] = 255
+        f[i * 8 : (i + 1) * 8, :, 2] = 255
         frames.append(f)
     payload = gif_bytes(frames, duration_ms=500)
     im = Image.open(io.BytesIO(payload))
@@ -48,16 +48,29 @@ def test_figure_png_and_data_uri():
     assert data_uri(b"abc", "image/png") == "data:image/png;base64,YWJj"
 
 
-@pytest.mark.parametrize("value, text", [
-    (None, "-"), (True, "yes"), (12, "12"), (123456, "123,456"), (0.123456, "0.1235"), (float("nan"), "NaN"),
-    (float("inf"), "inf"), ([1, 2.5], "[1, 2.5]"), (np.float32(0.5), "0.5"), ("a<b", "a<b")])
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        (None, "-"),
+        (True, "yes"),
+        (12, "12"),
+        (123456, "123,456"),
+        (0.123456, "0.1235"),
+        (float("nan"), "NaN"),
+        (float("inf"), "inf"),
+        ([1, 2.5], "[1, 2.5]"),
+        (np.float32(0.5), "0.5"),
+        ("a<b", "a<b"),
+    ],
+)
 def test_format_cell(value, text):
     assert format_cell(value) == text
 
 
 def test_jsonable_removes_nan_and_numpy_types():
-    doc = jsonable({"a": np.float64("nan"), "b": np.array([1, 2]), "c": float("-inf"), "d": Path("/x"),
-                    "e": np.int64(3)})
+    doc = jsonable(
+        {"a": np.float64("nan"), "b": np.array([1, 2]), "c": float("-inf"), "d": Path("/x"), "e": np.int64(3)}
+    )
     assert doc == {"a": None, "b": [1, 2], "c": "-inf", "d": "/x", "e": 3}
     json.dumps(doc, allow_nan=False)
 
@@ -65,8 +78,14 @@ def test_jsonable_removes_nan_and_numpy_types():
 def test_jsonable_writes_infinities_as_strings_and_enums_as_values():
     from hjepa_report.status import Status
 
-    doc = jsonable({"norms": np.array([1.0, np.inf, -np.inf, np.nan]), "status": Status.WARN, 3: {1.5, 0.5},
-                    "nested": [(np.float32(np.inf), np.bool_(True))]})
+    doc = jsonable(
+        {
+            "norms": np.array([1.0, np.inf, -np.inf, np.nan]),
+            "status": Status.WARN,
+            3: {1.5, 0.5},
+            "nested": [(np.float32(np.inf), np.bool_(True))],
+        }
+    )
     assert doc == {"norms": [1.0, "inf", "-inf", None], "status": "warn", "3": [0.5, 1.5], "nested": [["inf", True]]}
     assert json.loads(json.dumps(doc, allow_nan=False)) == doc
 
@@ -79,8 +98,11 @@ def test_jsonable_refuses_what_report_json_cannot_hold(value):
 
 
 def test_jsonable_names_where_the_bad_value_is():
-    with pytest.raises(TypeError, match=r"^report\.sections\[1\]\.metrics\.bad: report.json cannot hold a "
-                                        r"builtins\.object"):
+    with pytest.raises(
+        TypeError,
+        match=r"^report\.sections\[1\]\.metrics\.bad: report.json cannot hold a "
+        r"builtins\.object",
+    ):
         jsonable({"sections": [{}, {"metrics": {"ok": 1, "bad": object()}}]})
 
 

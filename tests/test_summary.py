@@ -46,15 +46,34 @@ def test_loss_metrics_follow_the_logged_values(docs):
 
 
 def test_model_metrics_are_read_from_their_sections():
-    doc = {"run": {"name": "r", "layout": "hjepa"}, "health": {"verdict": "pass", "checks": []}, "sections": [
-        {"name": "representations", "status": "ok", "metrics": {
-            "health": {"tokens": {"rankme": 30.5}, "image": {"rankme": 4.5, "mean_pairwise_cosine": 0.02}},
-            "anchors": {"tokens": {"isotropic": {"rankme": 62.0}}},
-            "accuracy": {"image": {"knn_accuracy": 0.375, "chance": 0.25}}, "lidar": {"lidar": None},
-            "best_checkpoint": "checkpoints/checkpoint_epoch_0001.pth"}},
-        {"name": "predictions", "status": "ok", "metrics": {"levels": [
-            {"level": 0, "cosine_mean": 0.64, "baseline_cosine_mean": 0.27}, {"level": 1, "cosine_mean": "inf"}]}},
-        {"name": "attention", "status": "error", "metrics": {}}]}
+    doc = {
+        "run": {"name": "r", "layout": "hjepa"},
+        "health": {"verdict": "pass", "checks": []},
+        "sections": [
+            {
+                "name": "representations",
+                "status": "ok",
+                "metrics": {
+                    "health": {"tokens": {"rankme": 30.5}, "image": {"rankme": 4.5, "mean_pairwise_cosine": 0.02}},
+                    "anchors": {"tokens": {"isotropic": {"rankme": 62.0}}},
+                    "accuracy": {"image": {"knn_accuracy": 0.375, "chance": 0.25}},
+                    "lidar": {"lidar": None},
+                    "best_checkpoint": "checkpoints/checkpoint_epoch_0001.pth",
+                },
+            },
+            {
+                "name": "predictions",
+                "status": "ok",
+                "metrics": {
+                    "levels": [
+                        {"level": 0, "cosine_mean": 0.64, "baseline_cosine_mean": 0.27},
+                        {"level": 1, "cosine_mean": "inf"},
+                    ]
+                },
+            },
+            {"name": "attention", "status": "error", "metrics": {}},
+        ],
+    }
     got = {m.key: m for m in key_metrics(doc)}
     assert got["rankme_tokens"].value == 30.5 and got["rankme_tokens"].note == "isotropic anchor 62"
     assert got["knn_accuracy"].value == 0.375 and got["knn_accuracy"].note == "chance 0.25"
@@ -70,8 +89,11 @@ def test_model_metrics_are_read_from_their_sections():
 
 
 def test_a_skipped_section_contributes_no_metric():
-    doc = {"sections": [{"name": "representations", "status": "skipped", "metrics": {
-        "health": {"tokens": {"rankme": 3.0}}}}]}
+    doc = {
+        "sections": [
+            {"name": "representations", "status": "skipped", "metrics": {"health": {"tokens": {"rankme": 3.0}}}}
+        ]
+    }
     assert key_metrics(doc) == []
 
 
@@ -82,8 +104,9 @@ def test_an_old_or_bare_report_still_summarises():
 
 
 def test_many_problems_stay_within_a_comment_and_table_cells_stay_intact():
-    checks = [{"section": "s|x", "name": f"check-{i}", "status": "warn", "detail": "a | b\nc " + "x" * 400}
-              for i in range(50)] + [{"section": "s", "name": "bad", "status": "fail", "detail": "<script>"}]
+    checks = [
+        {"section": "s|x", "name": f"check-{i}", "status": "warn", "detail": "a | b\nc " + "x" * 400} for i in range(50)
+    ] + [{"section": "s", "name": "bad", "status": "fail", "detail": "<script>"}]
     text = summary_markdown({"run": {"name": "many"}, "health": {"verdict": "fail", "checks": checks}})
     _fits_a_comment(text)
     lines = text.splitlines()

@@ -54,11 +54,15 @@ def compare_runs(runs: list[ReportedRun]) -> Comparison:
     notes = list(curves.notes)
     side = side_by_side_figures(runs, notes)
     data = {
-        "schema": COMPARE_SCHEMA, "kind": "comparison", "tool": {"name": "hjepa-report"},
+        "schema": COMPARE_SCHEMA,
+        "kind": "comparison",
+        "tool": {"name": "hjepa-report"},
         "created_at": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         "baseline": runs[0].label,
         "runs": [run_entry(r) for r in runs],
-        "metrics": metric_rows(runs), "checks": check_rows(runs), "scalars": scalar_rows(runs, shared),
+        "metrics": metric_rows(runs),
+        "checks": check_rows(runs),
+        "scalars": scalar_rows(runs, shared),
         "curves": curves.info,
         "figures": [{"id": s.id, "title": s.title, "runs": s.runs_with_it(runs)} for s in side],
         "notes": notes,
@@ -74,8 +78,15 @@ def metric_rows(runs: list[ReportedRun]) -> list[dict]:
     for key in order:
         first = next(m[key] for m in per_run if key in m)
         values = [m[key].value if key in m else None for m in per_run]
-        rows.append({"key": key, "label": first.label, "better": first.better, "values": values,
-                     "deltas": [delta(values[0], v) for v in values]})
+        rows.append(
+            {
+                "key": key,
+                "label": first.label,
+                "better": first.better,
+                "values": values,
+                "deltas": [delta(values[0], v) for v in values],
+            }
+        )
     return rows
 
 
@@ -86,8 +97,15 @@ def check_rows(runs: list[ReportedRun]) -> list[dict]:
         for check in (run.doc.get("health") or {}).get("checks") or []:
             key = (str(check.get("section")), str(check.get("name")))
             keyed.setdefault(key, [None] * len(runs))[i] = check
-    rows = [{"section": s, "name": n, "statuses": [c.get("status") if c else None for c in checks],
-             "details": [c.get("detail") if c else None for c in checks]} for (s, n), checks in keyed.items()]
+    rows = [
+        {
+            "section": s,
+            "name": n,
+            "statuses": [c.get("status") if c else None for c in checks],
+            "details": [c.get("detail") if c else None for c in checks],
+        }
+        for (s, n), checks in keyed.items()
+    ]
     for row in rows:
         row["changed"] = len(set(row["statuses"])) > 1
     return sorted(rows, key=lambda r: min(status_rank(st) for st in r["statuses"]))
@@ -140,9 +158,16 @@ def same_images(runs: list[ReportedRun]) -> bool:
 def run_entry(run: ReportedRun) -> dict:
     """The compare.json entry of one run: where its report is and what it concluded."""
     doc = run.doc
-    return {"label": run.label, "report_json": str(run.json_path), "report_html": str(run.html_path),
-            "run_name": doc["run"].get("name"), "run_path": doc["run"].get("path"), "layout": doc["run"].get("layout"),
-            "created_at": doc.get("created_at"), "verdict": (doc.get("health") or {}).get("verdict")}
+    return {
+        "label": run.label,
+        "report_json": str(run.json_path),
+        "report_html": str(run.html_path),
+        "run_name": doc["run"].get("name"),
+        "run_path": doc["run"].get("path"),
+        "layout": doc["run"].get("layout"),
+        "created_at": doc.get("created_at"),
+        "verdict": (doc.get("health") or {}).get("verdict"),
+    }
 
 
 def delta(base, value) -> dict | None:

@@ -47,11 +47,17 @@ def overlaid_curves(runs: list[ReportedRun], tags: list[str]) -> Curves:
 
     tables, missing = read_scalars(runs)
     weight = float((runs[0].doc.get("settings") or {}).get("smoothing", ReportSettings.smoothing))
-    info = {"tags": tags[:MAX_CURVE_TAGS], "runs_with_curves": list(tables), "missing": missing, "note": "",
-            "reading": curve_reading(list(tables), weight)}
+    info = {
+        "tags": tags[:MAX_CURVE_TAGS],
+        "runs_with_curves": list(tables),
+        "missing": missing,
+        "note": "",
+        "reading": curve_reading(list(tables), weight),
+    }
     if missing:
-        info["note"] = ("Curves need the run directories named in report.json; not readable now: "
-                        + "; ".join(missing) + ".")
+        info["note"] = (
+            "Curves need the run directories named in report.json; not readable now: " + "; ".join(missing) + "."
+        )
     if not tags:
         info["note"] = "The runs share no logged tag, so there are no curves to overlay."
     curves = Curves(info=info, notes=[info["note"]] if info["note"] else [])
@@ -64,10 +70,15 @@ def overlaid_curves(runs: list[ReportedRun], tags: list[str]) -> Curves:
         groups.setdefault(tag_group(tag), []).append(tag)
     for group, members in groups.items():
         for start in range(0, len(members), PANELS_PER_FIGURE):
-            chunk = members[start:start + PANELS_PER_FIGURE]
+            chunk = members[start : start + PANELS_PER_FIGURE]
             part = f" ({start // PANELS_PER_FIGURE + 1})" if len(members) > PANELS_PER_FIGURE else ""
-            curves.figures.append(CurveFigure(f"{group}{part}", f"{', '.join(chunk)}: one colour per run "
-                                              "(legend above the panels).", draw_overlay(tables, chunk, weight)))
+            curves.figures.append(
+                CurveFigure(
+                    f"{group}{part}",
+                    f"{', '.join(chunk)}: one colour per run (legend above the panels).",
+                    draw_overlay(tables, chunk, weight),
+                )
+            )
     return curves
 
 
@@ -108,22 +119,23 @@ def draw_overlay(tables: dict, tags: list[str], weight: float) -> Figure:
                     line.set_linestyle((0, (4, 2)))
             ax.set_title(tag, fontsize=8.5, loc="left")
             ax.set_xlabel("step", fontsize=8)
-        for ax in axes[len(tags):]:
+        for ax in axes[len(tags) :]:
             ax.set_visible(False)
         legend = {}
-        for ax in axes[:len(tags)]:
+        for ax in axes[: len(tags)]:
             for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
                 legend.setdefault(name, handle)
-        fig.legend(legend.values(), legend.keys(), loc="outside upper center", ncols=min(len(legend), 4),
-                   frameon=False)
+        fig.legend(legend.values(), legend.keys(), loc="outside upper center", ncols=min(len(legend), 4), frameon=False)
     return fig
 
 
 def curve_reading(labels: list[str], weight: float) -> str:
     """Return how to read the overlaid curves (shown once above them)."""
-    return (f"One panel per logged tag that every run has; one colour per run ({', '.join(labels)}). Faint: raw "
-            f"values; bold: TensorBoard's debiased exponential smoothing (weight {weight:g}, the baseline report's "
-            "--smoothing; schedules and short series are drawn raw, with dots). The baseline is drawn solid, the "
-            "other runs dashed, so curves that coincide stay visible. The x axis is each run's own "
-            "logged step. Read: a run whose loss falls later or ends higher learned slower; curves that coincide "
-            "mean the change made no difference to that quantity.")
+    return (
+        f"One panel per logged tag that every run has; one colour per run ({', '.join(labels)}). Faint: raw "
+        f"values; bold: TensorBoard's debiased exponential smoothing (weight {weight:g}, the baseline report's "
+        "--smoothing; schedules and short series are drawn raw, with dots). The baseline is drawn solid, the "
+        "other runs dashed, so curves that coincide stay visible. The x axis is each run's own "
+        "logged step. Read: a run whose loss falls later or ends higher learned slower; curves that coincide "
+        "mean the change made no difference to that quantity."
+    )

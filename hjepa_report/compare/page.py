@@ -17,22 +17,39 @@ from .analysis import Comparison
 def build_page(comparison: Comparison) -> ComparePage:
     """Return the view of `comparison` (compare.json's runs carry their report links by now)."""
     data = comparison.data
-    curves = [encode_figure(FigureItem(f"curves-{i}", c.title, c.caption, c.figure))
-              for i, c in enumerate(comparison.curves, start=1)]
+    curves = [
+        encode_figure(FigureItem(f"curves-{i}", c.title, c.caption, c.figure))
+        for i, c in enumerate(comparison.curves, start=1)
+    ]
     return ComparePage(
-        labels=[r["label"] for r in data["runs"]], baseline=data["baseline"], created_at=data["created_at"],
-        notes=list(data["notes"]), runs=[_run_row(r) for r in data["runs"]],
-        checks=[_check_row(r) for r in data["checks"]], metrics=[_metric_row(r) for r in data["metrics"]],
+        labels=[r["label"] for r in data["runs"]],
+        baseline=data["baseline"],
+        created_at=data["created_at"],
+        notes=list(data["notes"]),
+        runs=[_run_row(r) for r in data["runs"]],
+        checks=[_check_row(r) for r in data["checks"]],
+        metrics=[_metric_row(r) for r in data["metrics"]],
         scalars=[_value_row(r["tag"], r["last"], r["deltas"]) for r in data["scalars"]],
-        curves_reading=data["curves"]["reading"], curves_note=data["curves"]["note"], curves=curves,
-        side_by_side=[SideFigure(s.id, s.title, s.caption, s.caption_of, [_saved_view(c) for c in s.cells])
-                      for s in comparison.side_by_side])
+        curves_reading=data["curves"]["reading"],
+        curves_note=data["curves"]["note"],
+        curves=curves,
+        side_by_side=[
+            SideFigure(s.id, s.title, s.caption, s.caption_of, [_saved_view(c) for c in s.cells])
+            for s in comparison.side_by_side
+        ],
+    )
 
 
 def _run_row(entry: dict) -> RunRow:
-    return RunRow(label=entry["label"], verdict=str(entry.get("verdict") or ""), layout=str(entry.get("layout") or ""),
-                  created_at=str(entry.get("created_at") or ""), run_path=str(entry.get("run_path") or ""),
-                  link=entry.get("link"), json_link=entry["json_link"])
+    return RunRow(
+        label=entry["label"],
+        verdict=str(entry.get("verdict") or ""),
+        layout=str(entry.get("layout") or ""),
+        created_at=str(entry.get("created_at") or ""),
+        run_path=str(entry.get("run_path") or ""),
+        link=entry.get("link"),
+        json_link=entry["json_link"],
+    )
 
 
 def _check_row(row: dict) -> Row:

@@ -28,6 +28,10 @@ def build_comparison(sources: list[Path], out_html: Path, *, labels: list[str] |
     for entry, run in zip(comparison.data["runs"], runs, strict=True):
         entry["link"] = relative_link(run.html_path, out_html.parent) if run.html_path.is_file() else None
         entry["json_link"] = relative_link(run.json_path, out_html.parent)
-    write_atomic({out_html: render_comparison(build_page(comparison)),
-                  out_html.with_suffix(".json"): dumps(jsonable(comparison.data, "compare"))})
+    write_atomic(
+        {
+            out_html: render_comparison(build_page(comparison)),
+            out_html.with_suffix(".json"): dumps(jsonable(comparison.data, "compare")),
+        }
+    )
     return out_html

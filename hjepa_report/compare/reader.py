@@ -46,8 +46,10 @@ def find_report_json(source: Path) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise ReportError(f"no report found for {source}: looked for {' and '.join(map(str, candidates))}; "
-                      f"build it first with `hjepa-report {source}` or pass the report.json")
+    raise ReportError(
+        f"no report found for {source}: looked for {' and '.join(map(str, candidates))}; "
+        f"build it first with `hjepa-report {source}` or pass the report.json"
+    )
 
 
 def load_report_json(path: Path) -> dict:
@@ -79,8 +81,11 @@ def read_saved_figures(run: ReportedRun) -> tuple[dict[str, SavedFigure], str]:
     render = run.doc.get("render") if isinstance(run.doc.get("render"), dict) else {}
     name = render.get("figures_file")
     if not isinstance(name, str) or not name:
-        why = ("it was built with --json-only (no figures drawn)" if (run.doc.get("settings") or {}).get("json_only")
-               else "its report.json names no figures file (written by an older hjepa-report, or nothing to save)")
+        why = (
+            "it was built with --json-only (no figures drawn)"
+            if (run.doc.get("settings") or {}).get("json_only")
+            else "its report.json names no figures file (written by an older hjepa-report, or nothing to save)"
+        )
         return {}, f"{run.label}: {why}, so its figures are not shown."
     path = run.json_path.parent / Path(name).name  # only ever beside report.json
     try:

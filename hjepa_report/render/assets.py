@@ -54,8 +54,16 @@ def gif_bytes(frames: list[np.ndarray], duration_ms, loop: int = 0, scale: float
     palette = _shared_palette(rgb)
     quantised = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in rgb]
     buf = io.BytesIO()
-    quantised[0].save(buf, format="GIF", save_all=True, append_images=quantised[1:], duration=duration_ms,
-                      loop=loop, optimize=False, disposal=1)
+    quantised[0].save(
+        buf,
+        format="GIF",
+        save_all=True,
+        append_images=quantised[1:],
+        duration=duration_ms,
+        loop=loop,
+        optimize=False,
+        disposal=1,
+    )
     return buf.getvalue()
 
 

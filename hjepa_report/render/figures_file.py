@@ -47,13 +47,28 @@ def figures_file_name(json_path: Path) -> str:
 
 def figures_doc(view: ReportView, version: str) -> dict[str, Any] | None:
     """Return the figures file of a rendered report: every figure of COMPARED_SECTIONS (None when there is none)."""
-    figures = [{"id": f.id, "section": s.name, "title": f.title, "caption": f.caption, "kind": f.kind,
-                "mime": f.mime, "base64": base64.b64encode(f.payload).decode("ascii")}
-               for s in view.sections if s.name in COMPARED_SECTIONS for f in s.figures]
+    figures = [
+        {
+            "id": f.id,
+            "section": s.name,
+            "title": f.title,
+            "caption": f.caption,
+            "kind": f.kind,
+            "mime": f.mime,
+            "base64": base64.b64encode(f.payload).decode("ascii"),
+        }
+        for s in view.sections
+        if s.name in COMPARED_SECTIONS
+        for f in s.figures
+    ]
     if not figures:
         return None
-    return {"schema": FIGURES_SCHEMA, "kind": FIGURES_KIND, "tool": {"name": "hjepa-report", "version": version},
-            "figures": figures}
+    return {
+        "schema": FIGURES_SCHEMA,
+        "kind": FIGURES_KIND,
+        "tool": {"name": "hjepa-report", "version": version},
+        "figures": figures,
+    }
 
 
 def dumps_figures(doc: dict[str, Any]) -> str:
@@ -70,9 +85,18 @@ def read_figures_file(path: Path) -> dict[str, SavedFigure]:
     if not (isinstance(doc, dict) and doc.get("kind") == FIGURES_KIND and isinstance(doc.get("figures"), list)):
         raise ReportError(f"{path} is not a figures file written by hjepa-report")
     try:
-        saved = [SavedFigure(id=str(f["id"]), section=str(f["section"]), title=str(f["title"]),
-                             caption=str(f["caption"]), kind=str(f["kind"]), mime=str(f["mime"]),
-                             payload=base64.b64decode(f["base64"], validate=True)) for f in doc["figures"]]
+        saved = [
+            SavedFigure(
+                id=str(f["id"]),
+                section=str(f["section"]),
+                title=str(f["title"]),
+                caption=str(f["caption"]),
+                kind=str(f["kind"]),
+                mime=str(f["mime"]),
+                payload=base64.b64decode(f["base64"], validate=True),
+            )
+            for f in doc["figures"]
+        ]
     except (KeyError, TypeError, binascii.Error) as exc:
         raise ReportError(f"{path} has a damaged figure entry ({type(exc).__name__}: {exc})") from exc
     return {f.id: f for f in saved if f.mime.startswith("image/")}  # only images go into an <img src>

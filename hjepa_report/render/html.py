@@ -55,10 +55,11 @@ def render_html(report: Report, max_bytes: int | None = None) -> tuple[str, Repo
             break
         other = len(html.encode()) - view.figure_bytes() * 4 / 3  # base64 costs 4/3
         share = max(0.05, (max_bytes - other) / (view.figure_bytes() * 4 / 3))
-        scale = max(0.25, min(scale * 0.9, scale * share ** 0.5))
+        scale = max(0.25, min(scale * 0.9, scale * share**0.5))
         view = build_view(report, scale)
-        view.trimmed = (f"Figures were rendered at {scale:.0%} of their normal size to fit --max-report-mb "
-                        f"{max_bytes / 1e6:g}.")
+        view.trimmed = (
+            f"Figures were rendered at {scale:.0%} of their normal size to fit --max-report-mb {max_bytes / 1e6:g}."
+        )
         html = render_view(view)
     if max_bytes is not None and len(html.encode()) > max_bytes:
         view.trimmed += f" The report is still {len(html.encode()) / 1e6:.1f} MB, above the budget."

@@ -83,8 +83,14 @@ def build_index(root: Path, out_dir: Path) -> IndexView:
         except ReportError as exc:
             notes.append(IndexRow(rel, note=str(exc).replace(str(path), "this file")))
     rows.sort(key=lambda r: r.date_sort, reverse=True)
-    return IndexView(str(root), datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), rows, notes,
-                     _metric_columns(rows), comparisons)
+    return IndexView(
+        str(root),
+        datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        rows,
+        notes,
+        _metric_columns(rows),
+        comparisons,
+    )
 
 
 def write_index(root: Path, out: Path | None = None) -> Path:
@@ -115,18 +121,30 @@ def _row(path: Path, doc: dict, out_dir: Path) -> IndexRow:
     html = path.with_name("report.html" if path.name == "report.json" else path.stem + ".html")
     created = str(doc.get("created_at") or "")
     return IndexRow(
-        path=relative_link(path, out_dir), date=_display_date(created), date_sort=created,
-        name=str(run.get("name") or path.parent.name), layout=str(run.get("layout") or ""),
-        verdict=str(health.get("verdict") or ""), verdict_sort=status_rank(health.get("verdict")),
+        path=relative_link(path, out_dir),
+        date=_display_date(created),
+        date_sort=created,
+        name=str(run.get("name") or path.parent.name),
+        layout=str(run.get("layout") or ""),
+        verdict=str(health.get("verdict") or ""),
+        verdict_sort=status_rank(health.get("verdict")),
         counts=count_statuses((c.get("status") for c in checks), VERDICTS),
         metrics={m.key: _metric_cell(m) for m in key_metrics(doc) if m.key in INDEX_METRICS},
-        html_link=relative_link(html, out_dir) if html.is_file() else None, json_link=relative_link(path, out_dir))
+        html_link=relative_link(html, out_dir) if html.is_file() else None,
+        json_link=relative_link(path, out_dir),
+    )
 
 
 # The key metrics an index shows (summary.key_metrics has more), in column order: short headers.
-INDEX_METRICS = {"loss_end": "loss end", "rankme_tokens": "RankMe tokens", "mean_pairwise_cosine": "pairwise cos",
-                 "knn_accuracy": "kNN acc", "lidar": "LiDAR", "prediction_cosine_l0": "pred cos L0",
-                 "best_checkpoint": "best checkpoint"}
+INDEX_METRICS = {
+    "loss_end": "loss end",
+    "rankme_tokens": "RankMe tokens",
+    "mean_pairwise_cosine": "pairwise cos",
+    "knn_accuracy": "kNN acc",
+    "lidar": "LiDAR",
+    "prediction_cosine_l0": "pred cos L0",
+    "best_checkpoint": "best checkpoint",
+}
 
 
 def _metric_columns(rows: list[IndexRow]) -> list[tuple[str, str]]:

@@ -50,8 +50,9 @@ def jsonable(value: Any, where: str = "report") -> Any:
         return str(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return jsonable(dataclasses.asdict(value), where)
-    raise TypeError(f"{where}: report.json cannot hold a {type(value).__module__}.{type(value).__qualname__} "
-                    f"({value!r:.80})")
+    raise TypeError(
+        f"{where}: report.json cannot hold a {type(value).__module__}.{type(value).__qualname__} ({value!r:.80})"
+    )
 
 
 def _scalar(value: str | int | float | None) -> str | int | float | None:
@@ -90,25 +91,42 @@ def build_json(report: Report, view: ReportView | None = None, figures_file: str
         "tool": {"name": "hjepa-report", "version": report.version},
         "created_at": report.created_at,
         "command_line": settings.command_line,
-        "settings": {"seed": settings.seed, "smoothing": settings.smoothing, "device": settings.device,
-                     "minimal": settings.minimal, "max_images": settings.max_images,
-                     "probe_images": settings.probe_images,
-                     "sections": settings.sections, "skip": settings.skip, "json_only": settings.json_only},
-        "run": {"name": run.name, "path": str(run.root), "layout": run.layout, "layout_reason": run.layout_reason,
-                "config_path": str(run.config_path) if run.config_path else None, "config": run.config,
-                "warnings": run.warnings},
+        "settings": {
+            "seed": settings.seed,
+            "smoothing": settings.smoothing,
+            "device": settings.device,
+            "minimal": settings.minimal,
+            "max_images": settings.max_images,
+            "probe_images": settings.probe_images,
+            "sections": settings.sections,
+            "skip": settings.skip,
+            "json_only": settings.json_only,
+        },
+        "run": {
+            "name": run.name,
+            "path": str(run.root),
+            "layout": run.layout,
+            "layout_reason": run.layout_reason,
+            "config_path": str(run.config_path) if run.config_path else None,
+            "config": run.config,
+            "warnings": run.warnings,
+        },
         "files": [dataclasses.asdict(f) for f in run.files],
         "checkpoints": [_checkpoint(c) for c in run.checkpoints],
         "images": [{"path": str(i.path), "label": i.label} for i in run.images],
         "scalars": {tag: run.scalars.summary(tag) for tag in run.scalars.tags()},
         "model": report.model_info,
         "sections": [_section(s, sizes) for s in report.sections],
-        "health": {"verdict": report.verdict(),
-                   "checks": [{"section": s.name, **dataclasses.asdict(c)} for s, c in report.checks()]},
-        "render": {"figure_bytes": view.figure_bytes() if view else None, "trimmed": view.trimmed if view else "",
-                   "figures_file": figures_file},
-        "timing": {"total_seconds": round(report.seconds, 3),
-                   "sections": {s.name: s.seconds for s in report.sections}},
+        "health": {
+            "verdict": report.verdict(),
+            "checks": [{"section": s.name, **dataclasses.asdict(c)} for s, c in report.checks()],
+        },
+        "render": {
+            "figure_bytes": view.figure_bytes() if view else None,
+            "trimmed": view.trimmed if view else "",
+            "figures_file": figures_file,
+        },
+        "timing": {"total_seconds": round(report.seconds, 3), "sections": {s.name: s.seconds for s in report.sections}},
     }
     return jsonable(doc)
 
@@ -120,9 +138,13 @@ def dumps(doc: dict[str, Any]) -> str:
 
 def check_report_doc(doc: Any, path: Path) -> dict[str, Any]:
     """Return `doc` when it is a report.json document of hjepa-report; raise ReportError naming `path` if not."""
-    if not (isinstance(doc, dict) and isinstance(doc.get("tool"), dict)
-            and doc["tool"].get("name") == "hjepa-report" and isinstance(doc.get("run"), dict)
-            and "sections" in doc):
+    if not (
+        isinstance(doc, dict)
+        and isinstance(doc.get("tool"), dict)
+        and doc["tool"].get("name") == "hjepa-report"
+        and isinstance(doc.get("run"), dict)
+        and "sections" in doc
+    ):
         raise ReportError(f"{path} is not a report.json written by hjepa-report")
     return doc
 
@@ -140,12 +162,18 @@ def _checkpoint(c) -> dict[str, Any]:
 
 def _section(section, sizes: dict[str, int]) -> dict[str, Any]:
     return {
-        "name": section.name, "title": section.title, "status": section.status, "message": section.message,
-        "figures": [{"id": f.id, "title": f.title, "kind": _kind(f.content), "bytes": sizes.get(f.id)}
-                    for f in section.figures],
+        "name": section.name,
+        "title": section.title,
+        "status": section.status,
+        "message": section.message,
+        "figures": [
+            {"id": f.id, "title": f.title, "kind": _kind(f.content), "bytes": sizes.get(f.id)} for f in section.figures
+        ],
         "tables": [t.id for t in section.tables],
-        "metrics": section.metrics, "checks": [dataclasses.asdict(c) for c in section.checks],
-        "notes": section.notes, "seconds": section.seconds,
+        "metrics": section.metrics,
+        "checks": [dataclasses.asdict(c) for c in section.checks],
+        "notes": section.notes,
+        "seconds": section.seconds,
         "error": {k: v for k, v in section.error.items() if k != "traceback"} if section.error else None,
     }
 

@@ -55,22 +55,45 @@ def key_metrics(doc: dict) -> list[KeyMetric]:
     rep = section_metrics(doc, "representations")
     health, anchors = _dict(rep.get("health")), _dict(rep.get("anchors"))
     iso_tokens = _dig(anchors, "tokens", "isotropic", "rankme")
-    _add(out, "rankme_tokens", "RankMe, patch tokens (Garrido et al. 2023)", _dig(health, "tokens", "rankme"),
-         "higher", f"isotropic anchor {format_value(iso_tokens)}" if _number(iso_tokens) is not None else "")
+    _add(
+        out,
+        "rankme_tokens",
+        "RankMe, patch tokens (Garrido et al. 2023)",
+        _dig(health, "tokens", "rankme"),
+        "higher",
+        f"isotropic anchor {format_value(iso_tokens)}" if _number(iso_tokens) is not None else "",
+    )
     _add(out, "rankme_image", "RankMe, image embeddings", _dig(health, "image", "rankme"), "higher")
-    _add(out, "mean_pairwise_cosine", "Mean pairwise cosine, image embeddings",
-         _dig(health, "image", "mean_pairwise_cosine"), "lower")
+    _add(
+        out,
+        "mean_pairwise_cosine",
+        "Mean pairwise cosine, image embeddings",
+        _dig(health, "image", "mean_pairwise_cosine"),
+        "lower",
+    )
     accuracy = _dict(rep.get("accuracy")).get("image")
-    _add(out, "knn_accuracy", "kNN accuracy, image embeddings", _dig(accuracy, "knn_accuracy"), "higher",
-         _knn_note(_dict(accuracy)))
+    _add(
+        out,
+        "knn_accuracy",
+        "kNN accuracy, image embeddings",
+        _dig(accuracy, "knn_accuracy"),
+        "higher",
+        _knn_note(_dict(accuracy)),
+    )
     _add(out, "lidar", "LiDAR (Thilak et al. 2024)", _dig(rep.get("lidar"), "lidar"), "higher")
     for level in _levels(section_metrics(doc, "predictions")):
         n = level.get("level")
         if not isinstance(n, int):
             continue
         base = _number(level.get("baseline_cosine_mean"))
-        _add(out, f"prediction_cosine_l{n}", f"Prediction cosine, level {n}", level.get("cosine_mean"), "higher",
-             f"mean-token baseline {format_value(base)}" if base is not None else "")
+        _add(
+            out,
+            f"prediction_cosine_l{n}",
+            f"Prediction cosine, level {n}",
+            level.get("cosine_mean"),
+            "higher",
+            f"mean-token baseline {format_value(base)}" if base is not None else "",
+        )
     best = rep.get("best_checkpoint")
     if isinstance(best, str) and best:
         out.append(KeyMetric("best_checkpoint", "Best checkpoint", best))
@@ -84,11 +107,16 @@ def summary_markdown(doc: dict, html_name: str | None = None) -> str:
     verdict = str(health.get("verdict") or "unknown")
     checks = [c for c in health.get("checks") or [] if isinstance(c, dict)]
     counts = count_statuses(c.get("status") for c in checks)
-    lines = [f"### hjepa-report: `{_cell(run.get('name') or '?')}` **{verdict.upper()}**", "",
-             f"Layout {_cell(run.get('layout') or '?')} · created {_cell(doc.get('created_at') or '?')} · "
-             f"hjepa-report {_cell(_dict(doc.get('tool')).get('version') or '?')}", "",
-             f"**Verdict: {verdict.upper()}** ({counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass, "
-             f"{counts['skip']} skipped)", ""]
+    lines = [
+        f"### hjepa-report: `{_cell(run.get('name') or '?')}` **{verdict.upper()}**",
+        "",
+        f"Layout {_cell(run.get('layout') or '?')} · created {_cell(doc.get('created_at') or '?')} · "
+        f"hjepa-report {_cell(_dict(doc.get('tool')).get('version') or '?')}",
+        "",
+        f"**Verdict: {verdict.upper()}** ({counts['fail']} fail, {counts['warn']} warn, {counts['pass']} pass, "
+        f"{counts['skip']} skipped)",
+        "",
+    ]
     lines += _problem_table(checks, counts)
     lines += _metrics_table(key_metrics(doc))
     lines += _section_problems(doc)
@@ -109,14 +137,17 @@ def write_summary_md(report_json: dict, path: str | Path, html_name: str | None 
 
 def _problem_table(checks: list[dict], counts: dict[str, int]) -> list[str]:
     """Failing and warning checks, worst first, then one line counting the passing ones."""
-    problems = sorted((c for c in checks if c.get("status") in (Status.FAIL, Status.WARN)),
-                      key=lambda c: status_rank(c.get("status")))
+    problems = sorted(
+        (c for c in checks if c.get("status") in (Status.FAIL, Status.WARN)), key=lambda c: status_rank(c.get("status"))
+    )
     lines = []
     if problems:
         lines += ["| status | check | section | detail |", "|---|---|---|---|"]
         for c in problems[:MAX_CHECK_ROWS]:
-            lines.append(f"| **{str(c.get('status')).upper()}** | {_cell(c.get('name'))} | {_cell(c.get('section'))} "
-                         f"| {_cell(_shorten(str(c.get('detail') or ''), MAX_DETAIL))} |")
+            lines.append(
+                f"| **{str(c.get('status')).upper()}** | {_cell(c.get('name'))} | {_cell(c.get('section'))} "
+                f"| {_cell(_shorten(str(c.get('detail') or ''), MAX_DETAIL))} |"
+            )
         if len(problems) > MAX_CHECK_ROWS:
             lines.append(f"| ... | {len(problems) - MAX_CHECK_ROWS} more | | see the HTML report |")
         lines.append("")
@@ -204,7 +235,7 @@ def format_value(value: Any) -> str:
 
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 3].rstrip() + "..."
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
 
 
 def _cell(value: Any) -> str:

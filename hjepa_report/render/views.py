@@ -107,11 +107,20 @@ def build_view(report: Report, scale: float = 1.0) -> ReportView:
     checks = [c for s in sections for c in s.checks]
     run = report.run
     return ReportView(
-        title=f"{run.name}: JEPA run report", run_name=run.name, run_path=str(run.root), layout=run.layout,
-        layout_reason=run.layout_reason, created_at=report.created_at, version=report.version,
-        command_line=report.settings.command_line or "(called from Python)", seed=report.settings.seed,
-        verdict=report.verdict(), checks=sorted(checks, key=lambda c: status_rank(c.status)), sections=sections,
-        total_seconds=round(report.seconds, 1), counts=count_statuses(c.status for c in checks),
+        title=f"{run.name}: JEPA run report",
+        run_name=run.name,
+        run_path=str(run.root),
+        layout=run.layout,
+        layout_reason=run.layout_reason,
+        created_at=report.created_at,
+        version=report.version,
+        command_line=report.settings.command_line or "(called from Python)",
+        seed=report.settings.seed,
+        verdict=report.verdict(),
+        checks=sorted(checks, key=lambda c: status_rank(c.status)),
+        sections=sections,
+        total_seconds=round(report.seconds, 1),
+        counts=count_statuses(c.status for c in checks),
     )
 
 
@@ -133,15 +142,30 @@ def _section_view(section: Section, scale: float) -> SectionView:
     anchor = f"sec-{section.name}"
     checks = [CheckView(section.title, anchor, c.name, c.status, c.detail, c.figure_id) for c in section.checks]
     return SectionView(
-        name=section.name, anchor=anchor, title=section.title, status=section.status, message=section.message,
-        intro=section.intro, figures=[encode_figure(f, scale) for f in section.figures],
-        tables=[_table_view(t) for t in section.tables], checks=checks, notes=list(section.notes),
-        seconds=section.seconds, error=section.error)
+        name=section.name,
+        anchor=anchor,
+        title=section.title,
+        status=section.status,
+        message=section.message,
+        intro=section.intro,
+        figures=[encode_figure(f, scale) for f in section.figures],
+        tables=[_table_view(t) for t in section.tables],
+        checks=checks,
+        notes=list(section.notes),
+        seconds=section.seconds,
+        error=section.error,
+    )
 
 
 def _table_view(table: Table) -> TableView:
-    return TableView(table.id, table.title, list(table.columns), [[format_cell(v) for v in row] for row in table.rows],
-                     table.caption, table.collapsed)
+    return TableView(
+        table.id,
+        table.title,
+        list(table.columns),
+        [[format_cell(v) for v in row] for row in table.rows],
+        table.caption,
+        table.collapsed,
+    )
 
 
 def format_cell(value: Any) -> str:
@@ -165,4 +189,3 @@ def format_cell(value: Any) -> str:
     if hasattr(value, "item"):  # numpy scalar
         return format_cell(value.item())
     return str(value)
-

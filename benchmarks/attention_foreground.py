@@ -31,7 +31,7 @@ def foreground_share(model, images, coverages) -> tuple[float, float]:
         out = model.encode(images, encoder="target", attention_layers=list(range(model.info.depth)))
     rollout = attention_rollout([out.attentions[k].numpy() for k in sorted(out.attentions)], "mean", 0.9, True)
     maps = rollout_cls_map(rollout)
-    mass = [float((m.reshape(-1) * c).sum()) for m, c in zip(maps, coverages)]
+    mass = [float((m.reshape(-1) * c).sum()) for m, c in zip(maps, coverages, strict=True)]
     return float(np.mean(mass)), float(np.mean([c.mean() for c in coverages]))
 
 
@@ -53,7 +53,8 @@ def main(run_dir: Path) -> None:
         untrained = build_network(recipe.with_changes(seed=seed))
         state = {"model_state_dict": untrained.state_dict()}
         fresh = load(state, config)
-        print(f"untrained (init seed {seed}): rollout mass on foreground {foreground_share(fresh, images, coverages)[0]:.1%}")
+        mass = foreground_share(fresh, images, coverages)[0]
+        print(f"untrained (init seed {seed}): rollout mass on foreground {mass:.1%}")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def test_layer_head_small_multiples_are_titled_by_layer_and_head(image):
     maps = np.random.default_rng(1).random((2, 3, *GRID))
     with plot_style():
         fig = figures.layer_head_maps_figure(image, maps, layers=[0, 5], heads=[0, 1, 2])
-    assert visible_titles(fig) == [f"layer {l} head {h}" for l in (0, 5) for h in range(3)]
+    assert visible_titles(fig) == [f"layer {layer} head {h}" for layer in (0, 5) for h in range(3)]
 
 
 def test_threshold_view_dims_exactly_the_patches_outside_the_kept_mass(image):
@@ -76,7 +76,8 @@ def test_encoder_comparison_hatches_hidden_patches(image):
 
 def test_rollout_pairs_each_image_with_its_map_and_names_the_variant(image):
     with plot_style():
-        fig = figures.rollout_figure([image] * 5, np.ones((5, *GRID)), "rollout variant X", [f"im{k}" for k in range(5)])
+        names = [f"im{k}" for k in range(5)]
+        fig = figures.rollout_figure([image] * 5, np.ones((5, *GRID)), "rollout variant X", names)
     axes = np.asarray(fig.axes).reshape(4, 4)
     assert [ax.get_title() for ax in axes[0]] == ["im0", "im1", "im2", "im3"]
     assert axes[2, 0].get_title() == "im4" and axes[3, 0].get_title() == "rollout"

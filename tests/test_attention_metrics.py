@@ -8,10 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hjepa_report.analysis.attention import (attention_entropy, centre_patch, choose_query_patches,
-                                             cls_attention_maps, foreground_mass, mean_attention_distance,
-                                             mean_received_attention, most_attended_patch, patch_distances,
-                                             query_patch_attention, target_block_patch, threshold_top_mass)
+from hjepa_report.analysis.attention import (
+    attention_entropy,
+    centre_patch,
+    choose_query_patches,
+    cls_attention_maps,
+    foreground_mass,
+    mean_attention_distance,
+    mean_received_attention,
+    most_attended_patch,
+    patch_distances,
+    query_patch_attention,
+    target_block_patch,
+    threshold_top_mass,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

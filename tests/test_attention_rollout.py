@@ -13,8 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hjepa_report.analysis.attention import (attention_rollout, discard_lowest, fuse_heads, rollout_cls_map,
-                                             rollout_mean_query_map, rollout_patch_map)
+from hjepa_report.analysis.attention import (
+    attention_rollout,
+    discard_lowest,
+    fuse_heads,
+    rollout_cls_map,
+    rollout_mean_query_map,
+    rollout_patch_map,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -19,8 +19,8 @@ from hjepa_report.analysis.attention import section as attention_section
 from hjepa_report.analysis.attention.foreground import patch_coverage
 from hjepa_report.analysis.context import ReportContext
 from hjepa_report.analysis.session import SampleImages
-from hjepa_report.errors import ReportError
 from hjepa_report.collect.collector import collect_run
+from hjepa_report.errors import ReportError
 from hjepa_report.models.info import ModelInfo, Unsupported
 from hjepa_report.settings import ReportSettings
 

@@ -245,7 +245,8 @@ def test_hjepa_levels_and_fallbacks_match_reference(hjepa_draws, hjepa_ref):
             if count >= 100:  # block-shape counts out of 8000 blocks, Poisson error of the difference
                 assert abs(shapes[hw] - count) <= K * math.sqrt(2 * count) + 1, (name, hw, shapes[hw], count)
     padding = extras["predictor_padding"]["padding_fraction"]
-    ref_pad = hjepa_ref["hierarchical"]["what_training_feeds_the_model"]["per_batch_padding_fraction_of_predicted_tokens"]
+    fed = hjepa_ref["hierarchical"]["what_training_feeds_the_model"]
+    ref_pad = fed["per_batch_padding_fraction_of_predicted_tokens"]
     assert mean_ok(padding, ref_pad, padding["n"], ref_pad["n"])
 
 

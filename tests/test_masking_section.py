@@ -12,8 +12,14 @@ from matplotlib.figure import Figure
 
 from hjepa_report.analysis.base import Animation
 from hjepa_report.analysis.context import ReportContext
-from hjepa_report.analysis.masking import central_block_masks, mask_stats, random_patch_masks, sample_masks
-from hjepa_report.analysis.masking import figures, gifs
+from hjepa_report.analysis.masking import (
+    central_block_masks,
+    figures,
+    gifs,
+    mask_stats,
+    random_patch_masks,
+    sample_masks,
+)
 from hjepa_report.analysis.masking.section import MaskingPass
 from hjepa_report.analysis.masking.stats import level_groups, split_groups, summary
 from hjepa_report.collect import collect_run

@@ -47,7 +47,7 @@ def rollout_foreground_shares(rollout_maps: np.ndarray, coverages: Sequence[np.n
     no image has a mask.
     """
     per_image = []
-    for rollout, cover, name in zip(rollout_maps, coverages, names):
+    for rollout, cover, name in zip(rollout_maps, coverages, names, strict=True):
         if cover is None:
             continue
         mass, area = foreground_mass(rollout, cover)

@@ -105,9 +105,9 @@ def _depth_figures(result: AttentionResult, shown: Presentation) -> None:
         f"Left: mean attention distance (Dosovitskiy et al. 2021, ViT, Fig. 7): for each query patch the "
         f"attention-weighted distance to the key patches (CLS row and column removed, rows re-normalised), "
         f"averaged over queries, in patches ({result.patch_size} px each). Right: attention entropy in nats (mean "
-        f"over queries of -sum a ln a, all tokens). Dashed: uniform attention. Healthy trained ViT: early blocks mix local (low) and global (high) "
-        f"heads, later blocks mostly global; every head on the dashed line in every block means uniform attention, "
-        f"typical of an untrained or collapsed encoder.",
+        f"over queries of -sum a ln a, all tokens). Dashed: uniform attention. Healthy trained ViT: early blocks "
+        f"mix local (low) and global (high) heads, later blocks mostly global; every head on the dashed line in "
+        f"every block means uniform attention, typical of an untrained or collapsed encoder.",
         figures.distance_entropy_figure(distance, entropy, result.attention.layers, "patches",
                                         float(patch_distances(result.grid).mean()), float(np.log(result.num_tokens))))
 

@@ -11,8 +11,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .metrics import (attention_entropy, choose_query_patches, cls_attention_maps, mean_attention_distance,
-                      mean_received_attention, query_patch_attention)
+from .metrics import (
+    attention_entropy,
+    choose_query_patches,
+    cls_attention_maps,
+    mean_attention_distance,
+    mean_received_attention,
+    query_patch_attention,
+)
 from .rollout import attention_rollout, rollout_patch_map
 
 

@@ -128,14 +128,15 @@ def hierarchy(d: MaskDraws, pooling: dict | None) -> str:
             "next row). x marks the last k mod 2^level hidden patches: the model pads every image's list to the "
             "batch's largest hidden count with copies of patch 0 and pools the padded list, so these patches "
             "share a token with padding (kept in the loss only when they are more than half of it) or fall "
-            "outside every valid token. Healthy: few split tokens and few leftovers." + split + " Bottom: the generator's "
-            "own level-l target masks for the same draw, which the trainer computes but never uses.")
+            "outside every valid token. Healthy: few split tokens and few leftovers." + split
+            + " Bottom: the generator's own level-l target masks for the same draw, which the trainer computes but "
+            "never uses.")
 
 
 def process(d: MaskDraws) -> str:
     steps = ("the image, the context block, each target block cut out of it in turn, the cut the batch collation "
-             "makes (when it shortens this context), then the predictor's view" if _ijepa(d) else "the image, each target block in turn, the context (all the rest), then the "
-             "predictor's view")
+             "makes (when it shortens this context), then the predictor's view" if _ijepa(d) else
+             "the image, each target block in turn, the context (all the rest), then the predictor's view")
     return (f"Animation of draw 1: {steps}: context patches visible in their own colours, target blocks as "
             "outlined white holes the predictor must fill, other patches grey. Loops forever.")
 

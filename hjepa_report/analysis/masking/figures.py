@@ -12,7 +12,6 @@ import numpy as np
 from ..plotting import new_figure
 from .compose import CONTEXT, block_box, patch_grid_rgba, target_colour, wash
 
-
 # pooled-token lines: Okabe-Ito colours with enough contrast on the light grey image (no yellow, no sky blue)
 GROUP_COLOURS = ["#D55E00", "#009E73", "#CC79A7", "#E69F00", "#000000"]
 
@@ -100,7 +99,7 @@ def plot_original_mask_masked(image, targets, context, grid, *, hidden_label: st
     rows, cols = grid
     axes[1].imshow(patch_grid_rgba(targets, context, grid, alpha=1.0), extent=(0, cols, rows, 0),
                    interpolation="nearest")
-    for j, t in enumerate(targets):
+    for t in targets:
         _outline(axes[1], block_box(t, grid), "black", width=1.0)
     img = np.asarray(image, np.uint8)
     seen = img if img.shape[0] % rows == 0 and img.shape[1] % cols == 0 else _resize_to_grid(img, grid)
@@ -138,7 +137,7 @@ def plot_strategy_comparison(image, strategies, grid):
     """The same image under several strategies: [(name, targets [n_blocks, N], context [N]), ...]."""
     fig, axes = new_figure(2.5 * len(strategies), 3.0, 1, len(strategies))
     n = grid[0] * grid[1]
-    for ax, (name, targets, context) in zip(np.atleast_1d(axes), strategies):
+    for ax, (name, targets, context) in zip(np.atleast_1d(axes), strategies, strict=True):
         union = np.asarray(targets, bool).any(axis=0)
         _overlay_axes(ax, image, targets, context, grid, None,
                       f"{name}\nhidden {_percent(union, n)}, context {_percent(context, n)}")

@@ -83,7 +83,7 @@ def random_draws(image, targets, contexts, grid) -> Animation:
     base = wash(upscale(image, grid))
     n = grid[0] * grid[1]
     frames = []
-    for i, (t, c) in enumerate(zip(np.asarray(targets, bool), np.asarray(contexts, bool))):
+    for i, (t, c) in enumerate(zip(np.asarray(targets, bool), np.asarray(contexts, bool), strict=True)):
         panel = _with_targets(tint(base, pixel_mask(c, grid, base.shape[:2]), CONTEXT, 0.5), t, grid, len(t))
         union = t.any(axis=0).sum()
         frames.append(_frame(panel, f"draw {i + 1}/{len(targets)}: ctx {100 * c.sum() / n:.0f}%, "

@@ -22,8 +22,16 @@ from . import captions, figures, gifs
 from .config import mask_settings
 from .images import run_images, synthetic_image
 from .samplers import MaskDraws, central_block_masks, random_patch_masks, sample_masks
-from .stats import (LOGGED_MASK_TAGS, MaskStats, batch_values, collation_effect, compare_with_log, draw_stats,
-                    hierarchy_pooling, hjepa_extras)
+from .stats import (
+    LOGGED_MASK_TAGS,
+    MaskStats,
+    batch_values,
+    collation_effect,
+    compare_with_log,
+    draw_stats,
+    hierarchy_pooling,
+    hjepa_extras,
+)
 
 N_DRAWS = 1000  # draws behind every statistic
 N_GRID = 9  # draws shown side by side

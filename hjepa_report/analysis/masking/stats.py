@@ -219,7 +219,7 @@ def hierarchy_pooling(draws: MaskDraws, levels: int) -> dict:
     for level in range(levels):
         size = 2 ** level
         split = [split_groups(level_groups(h, draws.grid, level)[0], draws.grid).mean() if c >= size else 0.0
-                 for h, c in zip(hidden, counts)]
+                 for h, c in zip(hidden, counts, strict=True)]
         left = counts % size
         mixed = valid_token_counts(counts, batch_max, level) > counts // size
         out[f"level_{level}"] = {

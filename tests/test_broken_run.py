@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -39,6 +40,7 @@ def make_broken_run(tmp_path):
     return run
 
 
+@pytest.mark.slow  # builds a whole (--minimal) report
 def test_broken_run_fails_with_the_right_reasons(tmp_path):
     run = make_broken_run(tmp_path)
     out = tmp_path / "out" / "report.html"

@@ -21,7 +21,7 @@ from browser_driver import CHROMIUM, inspect_page
 from reportfixtures import build, cached_report, fast_sections
 
 # CI sets HJEPA_REQUIRE_BROWSER=1 so that a missing Chromium fails there instead of skipping silently.
-pytestmark = [pytest.mark.browser,
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
               pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("HJEPA_REQUIRE_BROWSER"),
                                  reason=f"headless Chromium not found at {CHROMIUM}")]
 

@@ -149,6 +149,7 @@ def test_max_report_mb_downscales_and_says_so(tmp_path):
     assert "Figures were rendered at" in out.read_text()
 
 
+@pytest.mark.slow  # runs the sample trainer
 def test_make_sample_quick_writes_a_run_the_report_reads(tmp_path):
     out = tmp_path / "sample"
     result = invoke("make-sample", out, "--quick", "--quiet")
@@ -171,6 +172,7 @@ def test_minimal_lists_the_slow_sections_it_left_out(tmp_path):
     assert sections["attention"]["status"] == "skipped" and "--minimal" in sections["attention"]["message"]
 
 
+@pytest.mark.slow  # the representations section: t-SNE, UMAP and its numba compilation
 def test_probe_images_option_reaches_the_report(tmp_path):
     from conftest import IJEPA_RUN
 

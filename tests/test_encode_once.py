@@ -17,6 +17,7 @@ from hjepa_report.pipeline import build_report
 from hjepa_report.settings import ReportSettings
 
 
+@pytest.mark.slow  # builds a whole report
 def test_each_sample_image_passes_each_encoder_once_per_checkpoint(monkeypatch):
     pytest.importorskip("torch")
     calls: Counter = Counter()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow  # builds a wheel with pip and a report in a fresh interpreter
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ from hjepa_report.sample.data import CLASS_NAMES
 from hjepa_report.sample.recipe import SampleRecipe, recipe_from_config
 from hjepa_report.sample.train import build_network
 
+pytestmark = pytest.mark.slow  # every test reads the run that the sample trainer writes
+
 HJEPA_CHECKPOINT_KEYS = {"epoch", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "metrics",
                          "best_metric", "global_step"}
 HJEPA_TAGS = ["train/loss", "train/loss_h0", "train/loss_h1", "train/loss_h2", "train/loss_unweighted", "train/lr",

@@ -271,6 +271,7 @@ def _accuracy_row(name: str, acc: dict) -> list:
 
 
 def _round3(value):
+    """Round a table value to 3 decimals, keeping None (not measured) as None."""
     return None if value is None else round(value, 3)
 
 

@@ -70,7 +70,7 @@ def test_every_gif_is_animated(report_html):
 
 
 def test_compare_page_loads_cleanly(report_html, tmp_path):
-    from hjepa_report.render.compare import build_comparison
+    from hjepa_report.compare import build_comparison
 
     out = build_comparison([report_html.with_name("report.json")] * 2, tmp_path / "compare.html")
     page = inspect_page(out)

@@ -16,13 +16,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hjepa_report"
 # so that any NEW upward import still fails; test_allowed_upward_imports_still_exist makes a fixed entry
 # leave the list. Each entry: (importer, imported module).
 ALLOWED_UPWARD: set[tuple[str, str]] = {
-    # TODO(issue 12, compare redesign): render/compare.py reads the pipeline's default_output and draws with
-    # the training pass's tag groups and curves; remove once compare is a report.json reader, an analysis
-    # module for rows, deltas and overlay figures, and a template-only renderer.
-    ("hjepa_report.render.compare", "hjepa_report.pipeline"),
-    ("hjepa_report.render.compare", "hjepa_report.analysis.training"),
-    ("hjepa_report.render.compare", "hjepa_report.analysis.curves"),
-    ("hjepa_report.render.compare", "hjepa_report.analysis.plotting"),
     # TODO(issue 12): render/assets.py saves figures inside analysis.plotting's plot_style; the figure style
     # belongs below both (a style module that analysis' present() and render's figure_png both read).
     ("hjepa_report.render.assets", "hjepa_report.analysis.plotting"),

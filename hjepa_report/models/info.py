@@ -2,7 +2,8 @@
 
 The EMA gap is the relative L2 distance between the target and context encoder weights,
 ||theta_target - theta_context|| / ||theta_target||, per encoder part (patch_embed, pos_embed, cls_token,
-each block, final norm). The target encoder is an exponential moving average of the context encoder
+each block, final norm), computed by models/ema.py (the same function and part names as the Schedules
+section's EMA drift). The target encoder is an exponential moving average of the context encoder
 (BYOL, Grill et al. 2020; I-JEPA src/train.py momentum update), so the gap says how far the EMA trails:
 0 means identical weights (momentum 1 from the start, or a copy); a gap that only grows means the
 context encoder keeps moving away from its average.
@@ -88,40 +89,6 @@ class ModelInfo:
         return out
 
 
-def _relative_distance(target: list, context: list) -> float | None:
-    """||t - c|| / ||t|| over a group of tensors (float64 accumulation); None when ||t|| is 0."""
-    num = sum(float(((t.double() - c.double()) ** 2).sum()) for t, c in zip(target, context))
-    den = sum(float((t.double() ** 2).sum()) for t in target)
-    return (num ** 0.5) / (den ** 0.5) if den > 0 else None
-
-
-def _groups(vit) -> dict[str, list[str]]:
-    """Name -> parameter names of one ViT: patch_embed, pos_embed, cls_token, block_i, norm."""
-    groups: dict[str, list[str]] = {}
-    for name, _ in vit.named_parameters():
-        head = name.split(".")[0]
-        key = f"block_{name.split('.')[1]}" if head == "blocks" else head
-        groups.setdefault(key, []).append(name)
-    return groups
-
-
-def ema_gap(context_vit, target_vit) -> dict[str, Any]:
-    """Relative L2 distance ||theta_t - theta_c|| / ||theta_t|| per encoder part and overall.
-
-    Returns {"parts": {name: gap}, "blocks": [gap per block], "overall": gap, "fixed": [names of
-    non-trainable parts, e.g. I-JEPA's sin-cos pos_embed, whose gap is 0 by construction]}.
-    """
-    ctx, tgt = dict(context_vit.named_parameters()), dict(target_vit.named_parameters())
-    parts = {}
-    for group, names in _groups(target_vit).items():
-        parts[group] = _relative_distance([tgt[n].detach() for n in names], [ctx[n].detach() for n in names])
-    blocks = [parts[f"block_{i}"] for i in range(len(target_vit.blocks))]
-    overall = _relative_distance([p.detach() for p in tgt.values()], [ctx[n].detach() for n in tgt])
-    fixed = sorted({n.split(".")[0] for n, p in ctx.items() if not p.requires_grad and n in tgt})
-    return {"parts": parts, "blocks": blocks, "overall": overall, "fixed": fixed,
-            "method": "relative L2 distance ||theta_target - theta_context|| / ||theta_target||"}
-
-
 def model_card(model) -> dict[str, Any]:
     """Return the Model card data for a loaded JepaModel: architecture, parameter counts, what was rebuilt,
     unsupported options, warnings and the EMA gap (None when there is no separate target encoder)."""
@@ -131,6 +98,8 @@ def model_card(model) -> dict[str, Any]:
     gap = None
     pair = model.encoder_pair()
     if pair is not None:
+        from .ema import ema_gap
+
         gap = ema_gap(*pair)
     return {
         "architecture": info.as_dict(),

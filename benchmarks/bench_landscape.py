@@ -3,9 +3,11 @@
 Usage: .venv/bin/python benchmarks/bench_landscape.py [--layout hjepa|ijepa] [--grid 21] [--points 6]
        [--threads N] [--device cpu|cuda]
 
-Times the pieces the report runs (analysis/dynamics): the target cache (one target-encoder pass), the loss at
-one grid point (context encoder + predictor + loss under inference_mode, parameters moved in place), and
-extrapolates to the full grid (grid^2 points); --points sets how many grid points are actually timed
+Times the pieces the report runs (models/loss.py, analysis/dynamics): the target side of the loss (one
+target-encoder pass), the loss at one grid point (context encoder + predictor + loss under inference_mode,
+parameters moved in place), prints the FLOP estimate the report sizes its grid with (models/flops.py) and the
+speed it implies, and extrapolates to the full grid (grid^2 points); --points sets how many grid points are
+actually timed
 (--points 0 runs the whole grid). Networks: H-JEPA configs/default.yaml (ViT-B/16, predictor depth 6, 12 heads,
 3 levels); I-JEPA ViT-B/16 with its default predictor (depth 12, width 384).
 """
@@ -18,8 +20,10 @@ import time
 import numpy as np
 import torch
 
+from hjepa_report.analysis.dynamics.batch import training_masks
 from hjepa_report.analysis.dynamics.landscape import filter_normalized_direction, loss_surface, trainable_parameters
-from hjepa_report.analysis.dynamics.loss import context_loss, loss_settings, target_cache, training_masks
+from hjepa_report.models.flops import loss_flops
+from hjepa_report.models.loss import loss_settings, loss_targets, network_loss
 
 VIT_B16 = dict(img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12)
 
@@ -63,12 +67,12 @@ def main() -> None:
     settings = loss_settings(config, args.layout, getattr(net, "num_levels", 1))
 
     t0 = time.perf_counter()
-    cache = target_cache(net, images, masks, args.layout)
+    targets = loss_targets(net, images, masks, settings)
     t_target = time.perf_counter() - t0
 
     def loss_fn():
         with torch.inference_mode():
-            return float(context_loss(net, images, cache, settings)[0])
+            return float(network_loss(net, images, masks, settings, targets).total)
 
     params = trainable_parameters(net)
     d1, d2 = filter_normalized_direction(params, 1), filter_normalized_direction(params, 2)
@@ -78,7 +82,10 @@ def main() -> None:
     full = t_target + per_point * (args.grid**2 + 1)
     print(f"layout {args.layout}, device {args.device}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
           f"{sum(p.numel() for p in params.values()) / 1e6:.1f} M trainable parameters")
+    flops = loss_flops(net, masks, settings.target_norm)
     print(f"target cache: {t_target:.2f} s; one grid point: {per_point:.2f} s (timed {n * n + 1} points)")
+    print(f"estimated FLOPs (models/flops.py): {flops.context / 1e9:.0f} GFLOP per grid point, "
+          f"{flops.target / 1e9:.0f} GFLOP for the target side; {flops.context / per_point / 1e9:.0f} GFLOP/s here")
     print(f"{args.grid}x{args.grid} grid: {full:.0f} s = {full / 60:.1f} min (estimated from the timed points)"
           if args.points else f"{args.grid}x{args.grid} grid: {full:.0f} s measured")
 

@@ -96,10 +96,14 @@ def main():
 @click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
 @click.option("--landscape-grid", type=click.IntRange(3, 101), default=default("landscape_grid"),
               show_default=True,
-              help="Points per axis of the loss-landscape grid.")
-@click.option("--landscape-seconds", type=click.FloatRange(0), default=default("landscape_seconds"),
+              help="Points per axis of the loss-landscape grid (shrunk to fit --landscape-tflop).")
+@click.option("--landscape-tflop", type=click.FloatRange(0), default=default("landscape_tflop"),
               show_default=True,
-              help="Time budget of the loss landscape; the grid shrinks to fit it (0: no limit).")
+              help="FLOP budget of the loss landscape in TFLOP, from the model and batch (the same grid on any "
+                   "machine); the grid shrinks to fit it (0: no limit).")
+@click.option("--landscape-seconds", type=click.FloatRange(0), default=default("landscape_seconds"),
+              help="Also limit the loss landscape to this many seconds, measured on this machine (the report "
+                   "says when it shrank the grid). Off by default.")
 @click.option("--thresholds", "thresholds_file", type=click.Path(path_type=Path),
               help="YAML/JSON file overriding health-check thresholds (names in the README).")
 @click.option("--json-only", is_flag=True,

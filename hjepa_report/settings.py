@@ -30,8 +30,12 @@ class ReportSettings:
     model_factory: str | None = None  # "module:callable" escape hatch
     minimal: bool = False
     attention_encoder: str = "target"  # target | context: whose attention the attention section shows
-    landscape_grid: int = 21  # points per axis of the loss-landscape grid
-    landscape_seconds: float | None = 120.0  # the grid shrinks to fit this budget (None or 0: no limit)
+    landscape_grid: int = 21  # points per axis of the loss-landscape grid asked for
+    # The grid shrinks until grid^2 x the estimated FLOPs of one loss evaluation fit this budget, in TFLOP
+    # (models/flops.py; None or 0: no limit). 25 gives a ViT-B/16 at batch 8 a 5x5 to 9x9 grid (1-3 min on
+    # 2 CPU threads) and small models the full grid.
+    landscape_tflop: float | None = 25.0
+    landscape_seconds: float | None = None  # opt-in time limit (s), measured; the report says when it acted
     thresholds: dict[str, float] = field(default_factory=dict)  # health-check overrides (--thresholds FILE)
     fail_on: str | None = None  # warn | fail: exit non-zero when the verdict is at least this bad
     summary_md: Path | None = None  # write a PR-comment-sized Markdown summary here

@@ -11,17 +11,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from hjepa_report.analysis.base import ReportContext
-from hjepa_report.analysis.dynamics import hierarchy as hl
-from hjepa_report.analysis.dynamics.drift import encoder_part, relative_drift
+from hjepa_report.analysis.context import ReportContext
+from hjepa_report.analysis.dynamics import hierarchy
+from hjepa_report.analysis.dynamics.hierarchy_section import HierarchyLossPass
 from hjepa_report.analysis.dynamics.schedules import (
     best_comparison,
     compare_schedule,
     config_schedule,
     steps_per_epoch_from_logs,
 )
-from hjepa_report.analysis.dynamics.section import HierarchyLossPass, SchedulesPass
+from hjepa_report.analysis.dynamics.schedules_section import SchedulesPass
 from hjepa_report.collect import Run, ScalarTable, collect_run
+from hjepa_report.models.ema import encoder_part, relative_l2, relative_l2_by_part
+from hjepa_report.render.jsonreport import jsonable
 from hjepa_report.settings import ReportSettings
 
 FIX = Path(__file__).parent / "fixtures"
@@ -57,18 +59,19 @@ def ijepa_scalars() -> ScalarTable:
 def test_level_tags_follow_the_documented_patterns_and_prefer_the_group_with_most_points():
     t = table({"train/loss_h0": ([1, 2, 3], [3, 2, 1]), "train/loss_h1": ([1, 2, 3], [3, 2, 1]),
                "val/loss_h0": ([3], [1]), "val/loss_h1": ([3], [1]), "train/loss": ([1, 2, 3], [1, 1, 1])})
-    tags = hl.find_level_tags(t.tags(), t)
+    tags = hierarchy.find_level_tags(t.tags(), t)
     assert tags.prefix == "train/" and tags.levels == {0: "train/loss_h0", 1: "train/loss_h1"}
     assert tags.total == "train/loss"
-    other = hl.find_level_tags(["train/hierarchy/level_0_loss", "train/hierarchy/level_1_loss", "loss"])
+    other = hierarchy.find_level_tags(["train/hierarchy/level_0_loss", "train/hierarchy/level_1_loss", "loss"])
     assert other.levels == {0: "train/hierarchy/level_0_loss", 1: "train/hierarchy/level_1_loss"}
     assert other.total is None  # no train/hierarchy/loss
-    assert hl.find_level_tags(["loss_level_0", "loss_level_2", "loss"]).levels == {0: "loss_level_0", 2: "loss_level_2"}
-    assert hl.find_level_tags(["loss", "train/lr", "loss_head"]) is None
+    assert hierarchy.find_level_tags(["loss_level_0", "loss_level_2", "loss"]).levels == {
+        0: "loss_level_0", 2: "loss_level_2"}
+    assert hierarchy.find_level_tags(["loss", "train/lr", "loss_head"]) is None
 
 
 def test_hjepa_logged_total_is_the_weighted_sum_of_its_levels():
-    h = hl.hierarchy_losses(hjepa_scalars(), HJEPA_CONFIG)
+    h = hierarchy.hierarchy_losses(hjepa_scalars(), HJEPA_CONFIG)
     assert h.weights == [1.0, 0.5, 0.25] and len(h.steps) == 18
     # the three extra end-of-epoch points of train/loss (steps 30, 60, 90) have no per-level partner
     assert len(h.total_steps) == 18
@@ -80,7 +83,7 @@ def test_hjepa_logged_total_is_the_weighted_sum_of_its_levels():
 
 def test_wrong_weights_show_up_as_a_residual():
     config = {"loss": {"hierarchy_weights": [1.0, 1.0, 1.0]}}
-    h = hl.hierarchy_losses(hjepa_scalars(), config)
+    h = hierarchy.hierarchy_losses(hjepa_scalars(), config)
     assert h.max_relative_residual() > 0.1
 
 
@@ -88,11 +91,12 @@ def test_a_level_that_stops_improving_while_others_improve_is_flagged():
     steps = np.arange(30)
     falling = 2.0 * np.exp(-steps / 10)
     flat = np.r_[np.linspace(1.0, 0.5, 10), np.full(20, 0.5)]
-    imp = [hl.relative_improvement(v) for v in (falling, flat, falling)]
+    imp = [hierarchy.relative_improvement(v) for v in (falling, flat, falling)]
     assert imp[0] == pytest.approx(1 - np.median(falling[20:]) / np.median(falling[10:20]))
-    assert hl.stalled_levels(imp) == [1]
-    assert hl.stalled_levels([hl.relative_improvement(flat)] * 2) == []  # none improves: nothing singled out
-    assert hl.relative_improvement(falling[:8]) is None  # too few points
+    assert hierarchy.stalled_levels(imp) == [1]
+    # none improves: nothing singled out
+    assert hierarchy.stalled_levels([hierarchy.relative_improvement(flat)] * 2) == []
+    assert hierarchy.relative_improvement(falling[:8]) is None  # too few points
 
 
 def test_hierarchy_pass_on_the_hjepa_fixture_and_skip_on_ijepa():
@@ -101,7 +105,7 @@ def test_hierarchy_pass_on_the_hjepa_fixture_and_skip_on_ijepa():
     checks = {c.name: c.status for c in section.checks}
     assert checks == {"hierarchy-weighted-sum": "pass", "hierarchy-level-stall": "pass"}
     assert [f.id for f in section.figures] == ["hierarchy-losses-levels", "hierarchy-losses-weighted-sum"]
-    json.dumps(section.metrics, allow_nan=False)
+    json.dumps(jsonable(section.metrics), allow_nan=False)
     skipped = HierarchyLossPass().run(ReportContext(ijepa_run(), ReportSettings()))
     assert skipped.status == "skipped" and "no per-level losses" in skipped.message
 
@@ -110,13 +114,13 @@ def test_hierarchy_pass_on_the_hjepa_fixture_and_skip_on_ijepa():
 
 def test_hjepa_schedule_by_hand():
     s = config_schedule(HJEPA_CONFIG, "hjepa", steps_per_epoch=30)
-    at = dict(zip(s.steps.astype(int), s.lr))
+    at = dict(zip(s.steps.astype(int), s.lr, strict=True))
     assert at[1] == 0.0  # logged step 1 = CosineScheduler(0): warmup starts at 0
     assert at[16] == pytest.approx(0.05 * 15 / 30)
     assert at[31] == pytest.approx(0.05)  # end of warmup (1 epoch of 30 steps)
     assert at[61] == pytest.approx(1e-6 + (0.05 - 1e-6) * 0.5)  # cosine midpoint; min_lr from scheduler_params
     assert at[90] == pytest.approx(1e-6 + (0.05 - 1e-6) * 0.5 * (1 + math.cos(math.pi * 59 / 60)))
-    ema = dict(zip(s.steps.astype(int), s.ema_momentum))
+    ema = dict(zip(s.steps.astype(int), s.ema_momentum, strict=True))
     assert ema[1] == ema[29] == 0.996  # constant for the 30 warmup steps
     assert ema[60] == pytest.approx(0.998) and ema[90] == pytest.approx(1.0)
     assert set(s.weight_decay) == {1e-4}
@@ -169,13 +173,18 @@ def test_schedules_pass_on_both_fixtures():
     assert {c.name: c.status for c in section.checks} == {"lr-schedule": "pass", "ema-schedule": "pass"}
     assert section.metrics["steps_per_epoch"] == 30
     drift = np.array(section.metrics["ema_drift"]["values"], dtype=float)
-    assert drift.shape == (2, 5) and np.all((drift > 0) & (drift < 1))
+    assert drift.shape == (2, 7) and np.all(drift > 0) and np.all(drift[:, 1:] < 1)
+    # the CLS token starts near 0 (timm init, std 1e-6) and the EMA target's has barely left it while the context
+    # encoder's moved: relative to its tiny norm the lag exceeds 1 (a merged "embed" part used to hide this)
+    assert np.all(drift[:, 0] > 1)
+    assert section.metrics["ema_drift"]["parts"] == ["cls_token", "pos_embed", "patch_embed", "block_0", "block_1",
+                                                     "block_2", "norm"]
     isec = SchedulesPass().run(ReportContext(ijepa_run(), ReportSettings()))
     assert isec.status == "ok" and isec.checks == []  # the CSV logs no schedule: nothing to check
     assert any("logged no learning rate" in n for n in isec.notes)
     assert isec.metrics["steps_per_epoch"] == 16 and "schedules-ema-drift" in [f.id for f in isec.figures]
     for metrics in (section.metrics, isec.metrics):
-        json.dumps(metrics, allow_nan=False)
+        json.dumps(jsonable(metrics), allow_nan=False)
 
 
 # --- EMA drift ---------------------------------------------------------------------------------------------
@@ -187,11 +196,38 @@ def test_relative_drift_by_hand():
               "patch_embed.proj.weight": torch.full((2, 3), 2.0), "norm.weight": torch.ones(3)}
     context = {k: v * 1.1 for k, v in target.items()}
     context["norm.weight"] = torch.tensor([1.0, 1.0, 4.0])  # ||t - c|| = 3, ||t|| = sqrt(3)
-    drift = relative_drift(context, target)
-    assert drift["block 0"] == pytest.approx(0.1) and drift["embed"] == pytest.approx(0.1)
+    drift = relative_l2_by_part(target, context)
+    assert drift["block_0"] == pytest.approx(0.1) and drift["patch_embed"] == pytest.approx(0.1)
     assert drift["norm"] == pytest.approx(3 / math.sqrt(3))
+    assert list(drift) == ["patch_embed", "block_0", "norm"]  # embeddings, blocks in order, norm
     assert [encoder_part(n) for n in ("blocks.11.mlp.fc1.weight", "cls_token", "pos_embed", "norm.bias")] == [
-        "block 11", "embed", "embed", "norm"]
+        "block_11", "cls_token", "pos_embed", "norm"]
+
+
+def test_relative_l2_known_answers_and_its_zero_norm_rule():
+    import torch
+
+    t, c = torch.tensor([3.0, 4.0]), torch.tensor([3.0, 1.0])
+    assert relative_l2([t], [c]) == pytest.approx(3 / 5)  # ||(0, 3)|| / ||(3, 4)||
+    assert relative_l2([t, torch.zeros(2)], [c, torch.tensor([0.0, 4.0])]) == pytest.approx(5 / 5)  # pooled
+    assert relative_l2([t], [t]) == 0.0
+    zero = torch.zeros(3)
+    assert relative_l2([zero], [zero]) == 0.0  # ||t|| = 0 and t == c: no lag at all
+    assert relative_l2([zero], [torch.ones(3)]) is None  # ||t|| = 0, t != c: undefined, never inf or NaN
+    assert relative_l2_by_part({"cls_token": zero}, {"cls_token": torch.ones(3)}) == {"cls_token": None}
+
+
+def test_the_ema_gap_and_the_ema_drift_agree_on_a_checkpoint():
+    """One function and one naming: the Model card's EMA gap of the fixture's latest checkpoint is the last
+    row of the Schedules section's drift table, part by part."""
+    from hjepa_report.models import load_model, model_card
+
+    run = hjepa_run()
+    gap = model_card(load_model(run.latest_checkpoint().path, HJEPA_CONFIG, encoder_heads=2))["ema_gap"]
+    drift = SchedulesPass().run(ReportContext(run, ReportSettings())).metrics["ema_drift"]
+    last = drift["checkpoints"].index(run.latest_checkpoint().name)
+    assert drift["parts"] == list(gap["parts"])
+    assert drift["values"][last] == pytest.approx([gap["parts"][p] for p in drift["parts"]], rel=1e-12)
 
 
 def test_thresholds_file_overrides_the_stall_rule():

@@ -87,7 +87,7 @@ def test_grey_palette_has_no_colour_and_keeps_contrast():
     grey = make_shape_set(3, seed=2, palette="grey", backgrounds=("solid",))
     assert np.array_equal(grey.images[..., 0], grey.images[..., 1])
     assert np.array_equal(grey.images[..., 1], grey.images[..., 2])
-    for image, mask, label in zip(grey.images, grey.foreground, grey.labels):
+    for image, mask, label in zip(grey.images, grey.foreground, grey.labels, strict=True):
         if CLASS_NAMES[label] in FLAT_CLASSES:
             inside, outside = image[_erode(mask, 1), 0].astype(float), image[_erode(~mask, 2), 0].astype(float)
             assert abs(inside.mean() - outside.mean()) >= 75 and outside.std() < 1.0  # solid background

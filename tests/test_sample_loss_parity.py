@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
-
 import torch.nn.functional as F
+import yaml
 
 from hjepa_report.models import load
 from hjepa_report.models.loss import network_loss
@@ -43,12 +42,13 @@ def test_jepa_loss_equals_the_sample_trainers_loss_on_the_same_batch():
 def _by_hand(outputs: dict, weights) -> dict:
     """HJEPALoss type mse against layer-normed target tokens at the hidden patches, pooled like each level."""
     tokens = F.layer_norm(outputs["target_features"][:, 1:], (outputs["target_features"].shape[-1],))
-    hidden = torch.stack([row[i] for row, i in zip(tokens, outputs["mask_indices"])])
+    hidden = torch.stack([row[i] for row, i in zip(tokens, outputs["mask_indices"], strict=True)])
     levels = []
     for level, pred in enumerate(outputs["predictions"]):  # AvgPool1d(2^l) over the token list, remainder dropped
         k, size = pred.shape[1], 2 ** level
         levels.append(F.mse_loss(pred, hidden[:, :k * size].reshape(len(hidden), k, size, -1).mean(2)))
-    return {"loss": sum(w * v for w, v in zip(weights, levels)), **{f"loss_h{i}": v for i, v in enumerate(levels)}}
+    total = sum(w * v for w, v in zip(weights, levels, strict=True))
+    return {"loss": total, **{f"loss_h{i}": v for i, v in enumerate(levels)}}
 
 
 def test_level_targets_are_layer_normed_and_pooled_not_projected():

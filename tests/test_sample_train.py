@@ -58,7 +58,7 @@ def test_projected_loss_is_h_jepa_weighted_mse():
     out = _outputs()
     settings = LossSettings(layout="hjepa", kind="mse", weights=[1.0, 0.5, 0.25], target_norm="projected")
     result = hierarchical_loss(out["predictions"], out["targets"], settings).logged()
-    per_level = [((p - t) ** 2).mean() for p, t in zip(out["predictions"], out["targets"])]
+    per_level = [((p - t) ** 2).mean() for p, t in zip(out["predictions"], out["targets"], strict=True)]
     assert result["loss"].item() == pytest.approx(float(per_level[0] + 0.5 * per_level[1] + 0.25 * per_level[2]))
     assert result["loss_unweighted"].item() == pytest.approx(float(sum(per_level) / 3))
     assert result["loss_h2"].item() == pytest.approx(float(per_level[2]))

@@ -13,14 +13,14 @@ PASSES = [
     "modelcard:ModelCardPass",
     "loghealth:LogHealthPass",
     "training:TrainingPass",
-    "dynamics.section:HierarchyLossPass",
-    "dynamics.section:SchedulesPass",
+    "dynamics.hierarchy_section:HierarchyLossPass",
+    "dynamics.schedules_section:SchedulesPass",
     "masking.section:MaskingPass",
     "attention.section:AttentionPass",
     "representations.prediction_section:PredictionsPass",
     "representations.embedding_section:RepresentationsPass",
-    "dynamics.model_passes:GradientFlowPass",
-    "dynamics.model_passes:LandscapePass",
+    "dynamics.gradient_section:GradientFlowPass",
+    "dynamics.landscape_section:LandscapePass",
 ]
 
 

@@ -222,12 +222,12 @@ class JepaModel:
             raise ValueError("the loss targets were computed with other masks than the ones given")
         return network_loss(self.network, images, masks, settings, targets)
 
-    def loss_flops(self, masks):
-        """Estimated forward FLOPs of the loss on one batch with these masks (models.flops.LossFlops: target
-        side once, context side per evaluation), from the networks' shapes alone."""
+    def loss_flops(self, masks, settings):
+        """Estimated forward FLOPs of the loss on one batch with these masks and loss settings
+        (models.flops.LossFlops: target side once, context side per evaluation), from the networks' shapes."""
         from .flops import loss_flops
 
-        return loss_flops(self.network, masks)
+        return loss_flops(self.network, masks, settings.target_norm)
 
     def parameter_counts(self) -> dict[str, int]:
         """Number of parameter values per rebuilt sub-model."""

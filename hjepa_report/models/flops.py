@@ -53,16 +53,18 @@ def encoder_flops(vit, rows: int, tokens: int) -> float:
     return patches + transformer_flops(vit.blocks, rows, tokens, vit.embed_dim)
 
 
-def hjepa_loss_flops(network, hidden) -> LossFlops:
+def hjepa_loss_flops(network, hidden, target_norm: str = "projected") -> LossFlops:
     """H-JEPA (models/loss.py): hidden = the bool [B, N] mask; K = the largest hidden count (padded slots are
-    computed too). The hierarchy heads count once, for the predictions: under projected targets they also
-    project the cached target tokens, which is under 2 % of a ViT's work and left out."""
+    computed too). The hierarchy heads project the predictions and, under projected targets, the cached
+    target tokens too (at every evaluation: they are trained)."""
     batch, n = hidden.shape
     k = int(hidden.sum(dim=1).max()) if batch else 0
     vit = network.context_encoder.vit
     tokens = n + vit.num_prefix_tokens
     predictor = network.predictor
-    heads = 2.0 * (matrix_weights(predictor.head) + sum(matrix_weights(m) for m in _hierarchy(network))) * k * batch
+    passes = 2 if target_norm == "projected" else 1
+    hierarchy = passes * sum(matrix_weights(m) for m in _hierarchy(network))
+    heads = 2.0 * (matrix_weights(predictor.head) + hierarchy) * k * batch
     context = (encoder_flops(vit, batch, tokens) + transformer_flops(predictor.blocks, batch, n + k, vit.embed_dim)
                + heads)
     return LossFlops(target=encoder_flops(network.target.vit, batch, tokens), context=context)
@@ -84,17 +86,19 @@ def ijepa_loss_flops(network, masks) -> LossFlops:
     return LossFlops(target=encoder_flops(network.target_encoder, batch, encoder.num_patches), context=context)
 
 
-def loss_flops(network, masks) -> LossFlops:
-    """Estimated FLOPs of one loss evaluation of an HJepaNetwork or IJepaNetwork with the trainer's masks."""
+def loss_flops(network, masks, target_norm: str = "projected") -> LossFlops:
+    """Estimated FLOPs of one loss evaluation of an HJepaNetwork or IJepaNetwork with the trainer's masks
+    (target_norm: the H-JEPA loss setting, models.loss.LossSettings.target_norm)."""
     from .ijepa import IJepaNetwork
 
     if isinstance(network, IJepaNetwork):
         return ijepa_loss_flops(network, masks)
-    return hjepa_loss_flops(network, masks)
+    return hjepa_loss_flops(network, masks, target_norm)
 
 
 def _hierarchy(network) -> list:
-    """The hierarchy heads the predictions (and projected targets) pass: projections and any feature pyramid."""
+    """The hierarchy heads: the level projections and any feature pyramid (2 FLOPs per weight per token is
+    exact for the projections and approximate for the pyramid's 1-D convolutions)."""
     modules = list(network.hierarchy_projections)
     return modules + [getattr(network, name) for name in ("fpn_lateral_convs", "fpn_top_down_convs",
                                                           "fpn_fusion_convs") if hasattr(network, name)]

@@ -112,8 +112,8 @@ def loss_settings(config: dict | None, layout: str, num_levels: int = 1) -> Loss
     weights = [float(weights)] * num_levels if isinstance(weights, (int, float)) else [float(w) for w in weights]
     if len(weights) != num_levels:
         raise ValueError(f"loss.hierarchy_weights has {len(weights)} entries for {num_levels} levels")
-    return LossSettings(layout="hjepa", kind=kind, weights=weights, normalize=bool(loss.get("normalize_embeddings", True)),
-                        target_norm=loss_target_norm(config), notes=notes)
+    return LossSettings(layout="hjepa", kind=kind, weights=weights, target_norm=loss_target_norm(config), notes=notes,
+                        normalize=bool(loss.get("normalize_embeddings", True)))
 
 
 def base_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -130,7 +130,7 @@ def base_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tens
 def hierarchical_loss(predictions: list, targets: list, settings: LossSettings) -> Loss:
     """L = sum_l w_l L_l over the levels, targets detached (HJEPALoss.forward, no validity masks)."""
     levels = []
-    for pred, target in zip(predictions, targets):
+    for pred, target in zip(predictions, targets, strict=True):
         if settings.normalize:
             pred, target = F.normalize(pred, dim=-1, eps=1e-8), F.normalize(target, dim=-1, eps=1e-8)
         levels.append(base_loss(pred, target.detach(), settings.kind))
@@ -205,7 +205,7 @@ def same_masks(a, b) -> bool:
         return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and bool(
             torch.equal(a, b.to(a.device)))
     a, b = list(a), list(b)
-    return len(a) == len(b) and all(same_masks(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(same_masks(x, y) for x, y in zip(a, b, strict=True))
 
 
 def _is_ijepa(network) -> bool:

@@ -67,7 +67,7 @@ class SampleRecipe:
     threads: int = 2
 
     @classmethod
-    def quick(cls, **changes) -> "SampleRecipe":
+    def quick(cls, **changes) -> SampleRecipe:
         """Return a tiny recipe (seconds on a CPU) for tests: same code path, 1 epoch, small model and data."""
         small = dict(name="hjepa_shapes64_quick", epochs=1, train_per_class=8, val_per_class=4, batch_size=16,
                      embed_dim=32, depth=2, num_heads=2, predictor_depth=1, predictor_heads=2, save_every=1,
@@ -75,7 +75,7 @@ class SampleRecipe:
         small.update(changes)
         return cls(**small)
 
-    def with_changes(self, **changes) -> "SampleRecipe":
+    def with_changes(self, **changes) -> SampleRecipe:
         """Return a copy with some fields changed (None values are ignored)."""
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 

@@ -1,4 +1,5 @@
-"""Figures of the training-dynamics sections. Each function takes computed numbers and returns a Figure.
+"""Figures of the training-dynamics sections. Each function takes computed numbers (a pass's result) and
+returns a Figure.
 
 No pyplot (analysis.plotting.new_figure); the caller draws inside plot_style() (AnalysisPass.run does).
 """
@@ -31,7 +32,8 @@ def hierarchy_levels_figure(h, weight: float):
     if shares is not None:
         ax = axes[1]
         ax.stackplot(h.steps, np.nan_to_num(shares), colors=PALETTE[: len(shares)],
-                     labels=[f"level {lv} (w={w:g})" for lv, w in zip(h.tags.levels, h.weights)], alpha=0.85)
+                     labels=[f"level {lv} (w={w:g})" for lv, w in zip(h.tags.levels, h.weights, strict=True)],
+                     alpha=0.85)
         ax.set(xlabel="step", ylabel="share of weighted total", ylim=(0, 1), xlim=(h.steps[0], h.steps[-1]),
                title="share  w_l L_l / sum_k w_k L_k")
         ax.legend(loc="lower left", framealpha=0.9)
@@ -57,7 +59,7 @@ def schedules_figure(implied, logged: dict[str, tuple[np.ndarray, np.ndarray]], 
     """One panel per schedule: the config-implied curve (line) and the logged values (dots) if any."""
     fig, axes = new_figure(3.2 * len(names), 3.0, 1, len(names))
     axes = np.atleast_1d(axes)
-    for ax, name in zip(axes, names):
+    for ax, name in zip(axes, names, strict=True):
         curve = implied.get(name) if implied is not None else None
         if curve is not None:
             ax.plot(implied.steps, curve, "--", lw=1.4, color=PALETTE[1], label="implied by config")
@@ -162,13 +164,13 @@ def gradient_blocks_heatmap(checkpoints: list[str], columns: list[tuple[str, str
     return fig
 
 
-def logged_curves_figure(scalars, tags: list[str], weight: float):
-    """The run's own gradient tags, one curve each."""
+def logged_curves_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]], weight: float):
+    """The run's own gradient tags, one curve each: {tag: (steps, values)}."""
     from ..curves import draw_curve
 
     fig, ax = new_figure(7.0, 3.2)
-    for k, tag in enumerate(tags):
-        draw_curve(ax, *scalars.arrays(tag), weight=weight, label=tag, color=PALETTE[k % 8])
+    for k, (tag, (steps, values)) in enumerate(curves.items()):
+        draw_curve(ax, steps, values, weight=weight, label=tag, color=PALETTE[k % 8])
     ax.set(xlabel="step", ylabel="value")
     ax.legend(loc="best")
     return fig

@@ -1,0 +1,225 @@
+"""The "loss-landscape" section: the run's loss around the stored weights along two filter-normalised random
+directions, and along the straight lines between consecutive checkpoints (landscape.py), on the report's
+fixed batch (batch.py).
+
+How many loss evaluations it makes follows from the model and the batch, never from a stopwatch: the grid
+shrinks from --landscape-grid until grid^2 times the estimated FLOPs of one evaluation (models/flops.py) fit
+the FLOP budget --landscape-tflop, and the interpolation takes as many checkpoint pairs as fit half of it. So
+the same run and seed give the same report on any machine and under any load. The 25 TFLOP default keeps a
+ViT-B/16 with a batch of 8 at about 120 s on 2 CPU threads (benchmarks/bench_landscape.py: ~0.54 TFLOP and
+2.9 s per H-JEPA point, 5 x 5; ~0.25 TFLOP and 1.2 s per I-JEPA point, 9 x 9) while small models keep the
+full 21 x 21. --landscape-seconds adds an opt-in time limit, measured, which the report names when it acted.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+import numpy as np
+
+from ..base import AnalysisPass, PassResult, Presentation
+from ..context import ReportContext
+from . import figures, landscape
+from .batch import LossBatch, checkpoints_in_order
+
+MAX_PAIRS = 3  # interpolation: at most the last 3 consecutive checkpoint pairs, fewer (at least 1) when their
+# evaluations would not fit half of the landscape's budget
+INTERPOLATION_T = np.linspace(-0.25, 1.25, 7)
+DEFAULT_GRID = 21  # points per axis asked for (settings.landscape_grid, --landscape-grid) ...
+MIN_GRID = 5  # ... reduced in steps of 2, not below this, until the grid fits the budget
+
+
+def choose_grid(asked: int, cost_per_point: float, budget: float | None) -> int:
+    """Return the grid size: `asked`, reduced by 2 at a time (not below MIN_GRID) until asked^2 evaluations at
+    `cost_per_point` each fit `budget` (the same unit: FLOPs, or seconds under --landscape-seconds); no
+    budget (None or 0): `asked`."""
+    n = asked
+    while budget and n - 2 >= MIN_GRID and n * n * cost_per_point > budget:
+        n -= 2
+    return n
+
+
+@dataclass
+class Budget:
+    """What limits the landscape's evaluations: the FLOP budget and, if asked for, a time limit."""
+
+    point_flops: float  # estimated FLOPs of one grid point (the loss's context side)
+    loss_flops: float  # estimated FLOPs of one whole loss (an interpolation point)
+    flops: float | None  # settings.landscape_tflop * 1e12; None = no limit
+    seconds: float | None = None  # settings.landscape_seconds; None = no time limit
+    point_seconds: float | None = None  # one measured grid point, only under a time limit
+    loss_seconds: float | None = None  # one measured whole loss, only under a time limit
+
+
+@dataclass
+class LandscapeResult(PassResult):
+    """The loss surface, how its grid was chosen, the interpolation paths and the batch they all used."""
+
+    surface: landscape.Surface
+    seeds: list[int]
+    grid_from: str
+    batch: str  # the batch, its mask seed and the loss formula, in words
+    interpolation: list[dict] = field(default_factory=list)
+    pairs_from: str = ""
+    distinct_checkpoints: int = 0
+
+
+class LandscapePass(AnalysisPass[LandscapeResult]):
+    """2-D loss surface along two filter-normalised directions, and 1-D interpolation between checkpoints."""
+
+    name = "loss-landscape"
+    title = "Loss landscape"
+    minimal = False
+    needs_model = True
+
+    def applies(self, ctx: ReportContext) -> str | None:
+        if ctx.settings.minimal:
+            return "skipped under --minimal (the landscape evaluates the loss hundreds of times)"
+        return ctx.session.skip_reason()
+
+    def compute(self, ctx: ReportContext) -> LandscapeResult:
+        model = ctx.session.model()
+        batch = LossBatch.draw(ctx, model)
+        closure = batch.loss_with(model)
+        loss_fn = lambda: _inference(closure)  # noqa: E731
+        params = landscape.trainable_parameters(model.network)
+        seeds = [int(s) for s in ctx.rng("landscape-directions").integers(2**31, size=2)]
+        d1, d2 = (landscape.filter_normalized_direction(params, s) for s in seeds)
+        budget = _budget(ctx, model, batch, loss_fn)
+        asked = int(ctx.settings.landscape_grid or DEFAULT_GRID)
+        grid, why = grid_size(asked, budget)
+        ctx.progress(f"loss landscape: {grid}x{grid} grid")
+        surface = landscape.loss_surface(loss_fn, params, d1, d2, np.linspace(-1.0, 1.0, grid), ctx.progress)
+        refs = checkpoints_in_order(ctx.run)
+        count, pairs_from = pair_count(len(refs) - 1, budget)
+        result = LandscapeResult(surface=surface, seeds=seeds, grid_from=why, batch=batch.describe(),
+                                 interpolation=_interpolate(ctx, model, batch, refs[-(count + 1):] if count else []),
+                                 pairs_from=pairs_from, distinct_checkpoints=len(ctx.run.unique_checkpoints()))
+        summary = landscape.sharpness_summary(surface)
+        finite = summary["non_finite_points"] == 0
+        result.add_check("landscape-finite", "pass" if finite else "warn",
+                         "the loss is finite on the whole grid" if finite else
+                         f"{summary['non_finite_points']} grid points give a non-finite loss", figure_id="contour")
+        if not result.interpolation:
+            result.notes.append("No checkpoint interpolation: the run has fewer than two distinct checkpoints.")
+        result.metrics.update({"grid": grid, "grid_from": why, "batch_size": len(batch.images),
+                               "mask_seed": batch.seed, "direction_seeds": seeds, "seconds": surface.seconds,
+                               **summary, "interpolation": result.interpolation, "loss_grid": surface.loss.tolist(),
+                               "point_gflop": budget.point_flops / 1e9, "budget_tflop": ctx.settings.landscape_tflop,
+                               "time_limit_s": budget.seconds})
+        result.notes.extend(batch.settings.notes)
+        return result
+
+    def present(self, result: LandscapeResult) -> Presentation:
+        s = result.surface
+        n = len(s.coords)
+        how = (f"{n}x{n} grid on [-1, 1]^2 ({result.grid_from}), {result.batch}, the same batch and masks at "
+               f"every point; directions: Gaussian seeds {result.seeds[0]} and {result.seeds[1]}, "
+               "filter-normalised (Li et al. 2018), biases and norm parameters fixed; only the trained parameters "
+               "move (context encoder, predictor, projections), the EMA target encoder is held fixed")
+        shown = Presentation(intro=("The loss around the stored weights along two random directions scaled to "
+                                    "each filter's size (Li et al. 2018, 'Visualizing the Loss Landscape of Neural "
+                                    "Nets')."))
+        shown.add_figure(
+            "contour", "Loss landscape: contour",
+            f"Loss L(theta + a d1 + b d2) over {how}. The star is the stored weights (a = b = 0), the cross the grid "
+            f"minimum. Healthy: a basin around the star with roughly round contours; contours crowded near the "
+            "star mean a sharp minimum, a minimum far from the star means training had not settled along these "
+            f"directions. Took {s.seconds:.0f} s.", figures.landscape_contour(s))
+        shown.add_figure(
+            "surface", "Loss landscape: 3-D surface",
+            "The same grid as the contour plot, drawn as a surface (height and colour = loss). Healthy: one smooth "
+            "bowl; ridges, plateaus or spikes point to an irregular, chaotic landscape.", figures.landscape_surface(s))
+        pairs = result.interpolation
+        if pairs:
+            shown.add_figure(
+                "interpolation", "Linear interpolation between consecutive checkpoints",
+                "Loss on the same batch and masks at (1 - t) theta_A + t theta_B, all tensors interpolated (EMA "
+                "target included), t from -0.25 to 1.25 (Goodfellow et al. 2015). t = 0 and t = 1 are the "
+                f"checkpoints; the last {len(pairs)} of {result.distinct_checkpoints - 1} consecutive pairs "
+                f"({result.pairs_from}). Healthy: a monotone or convex path with the later checkpoint lower; a "
+                "bump between them is a barrier the optimiser crossed.", figures.interpolation_figure(pairs))
+        return shown
+
+
+def grid_size(asked: int, budget: Budget) -> tuple[int, str]:
+    """Return the grid size and how it was chosen: the FLOP rule, then the time limit if one was set."""
+    n = choose_grid(asked, budget.point_flops, budget.flops)
+    why = f"{asked} points per axis as asked" if n == asked else (
+        f"reduced from {asked} to {n} to fit the FLOP budget of {budget.flops / 1e12:g} TFLOP at an estimated "
+        f"{budget.point_flops / 1e9:.3g} GFLOP per point; --landscape-grid and --landscape-tflop set it")
+    if budget.seconds:
+        timed = choose_grid(n, budget.point_seconds, budget.seconds)
+        if timed < n:
+            why += (f"; then reduced from {n} to {timed} by --landscape-seconds {budget.seconds:g} at a measured "
+                    f"{budget.point_seconds:.2f} s per point")
+        n = timed
+    return n, why
+
+
+def pair_count(available: int, budget: Budget) -> tuple[int, str]:
+    """Return how many of the last consecutive checkpoint pairs to interpolate (0 without a pair, else 1 to
+    MAX_PAIRS: as many as fit half the FLOP budget, and half the time limit if one was set) and why."""
+    if available < 1:
+        return 0, "the run has fewer than two distinct checkpoints"
+    points = len(INTERPOLATION_T)
+    fits = int(budget.flops / 2 / max(budget.loss_flops * points, 1.0)) if budget.flops else MAX_PAIRS
+    count = max(1, min(available, MAX_PAIRS, fits))
+    why = f"at most {MAX_PAIRS}, fewer when their evaluations would exceed half the FLOP budget"
+    if budget.seconds:
+        timed = max(1, int(budget.seconds / 2 / max(budget.loss_seconds * points, 1e-9)))
+        if timed < count:
+            count, why = timed, (f"{why}; reduced to {timed} by --landscape-seconds {budget.seconds:g} at a "
+                                 f"measured {budget.loss_seconds:.2f} s per loss")
+    return count, why
+
+
+def _budget(ctx: ReportContext, model, batch: LossBatch, loss_fn) -> Budget:
+    """The FLOP estimates of this batch against the settings' budget; under --landscape-seconds also one
+    measured grid point and one measured whole loss (the only place a clock decides anything)."""
+    flops = model.loss_flops(batch.masks, batch.settings)
+    tflop, seconds = ctx.settings.landscape_tflop, ctx.settings.landscape_seconds
+    budget = Budget(point_flops=flops.context, loss_flops=flops.total, flops=tflop * 1e12 if tflop else None,
+                    seconds=seconds or None)
+    if budget.seconds:
+        budget.point_seconds = _timed(loss_fn)
+        budget.loss_seconds = _timed(lambda: batch.full_loss(model))
+    return budget
+
+
+def _timed(fn) -> float:
+    """Seconds one call of `fn` takes."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _interpolate(ctx: ReportContext, model, batch: LossBatch, refs: list) -> list[dict]:
+    """L((1 - t) theta_A + t theta_B) for consecutive pairs of `refs` (all tensors, EMA included)."""
+    state = {k: v for k, v in model.network.state_dict().items() if v.is_floating_point()}
+    chosen = str(ctx.session.checkpoint.path)
+    pairs = []
+    for a, b in pairwise(refs):
+        ctx.progress(f"loss landscape: interpolating {a.name} -> {b.name}")
+        # cloned: one of them may be the very network whose tensors the interpolation overwrites
+        sa, sb = ({k: v.detach().clone() for k, v in _network(ctx, model, chosen, r).state_dict().items()}
+                  for r in (a, b))
+        losses = landscape.interpolation(lambda: batch.full_loss(model), state, sa, sb, INTERPOLATION_T)
+        pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(), "loss": losses.tolist()})
+    return pairs
+
+
+def _network(ctx: ReportContext, model, chosen: str, ref):
+    """The network of checkpoint `ref`: the chosen model's own when it is the chosen checkpoint (not loaded
+    twice), else the session's (which holds one checkpoint's networks at a time)."""
+    return model.network if str(ref.path) == chosen else ctx.session.model(ref).network
+
+
+def _inference(closure) -> float:
+    """Evaluate a loss closure under torch.inference_mode and return a float."""
+    import torch
+
+    with torch.inference_mode():
+        return float(closure())

@@ -58,59 +58,114 @@ def main():
 
 @main.command("report")
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Report file (or folder for report.html). Default: ./reports/<run name>/report.html, with "
-                   "report.json beside it. Never inside RUN_DIR.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Report file (or folder for report.html). Default: ./reports/<run name>/report.html, with "
+    "report.json beside it. Never inside RUN_DIR.",
+)
 @click.option("--config", type=click.Path(path_type=Path), help="Training config YAML, if not in RUN_DIR.")
-@click.option("--images", type=click.Path(path_type=Path),
-              help="Folder of sample images (sub-folder names are class labels). Default: RUN_DIR/images or samples.")
-@click.option("--checkpoint", type=click.Path(path_type=Path),
-              help="Checkpoint for model-based sections. Default: the latest one in RUN_DIR.")
+@click.option(
+    "--images",
+    type=click.Path(path_type=Path),
+    help="Folder of sample images (sub-folder names are class labels). Default: RUN_DIR/images or samples.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    help="Checkpoint for model-based sections. Default: the latest one in RUN_DIR.",
+)
 @click.option("--sections", multiple=True, callback=_split_list, help="Only these sections (comma-separated).")
 @click.option("--skip", multiple=True, callback=_split_list, help="Leave out these sections (comma-separated).")
 @click.option("--layout", type=click.Choice(["hjepa", "ijepa", "generic"]), help="Force the run layout.")
-@click.option("--trust-checkpoints", is_flag=True,
-              help="Allow full unpickling of checkpoints that need it. This can run code in the file: only for "
-                   "files you trust.")
+@click.option(
+    "--trust-checkpoints",
+    is_flag=True,
+    help="Allow full unpickling of checkpoints that need it. This can run code in the file: only for files you trust.",
+)
 @click.option("--strict", is_flag=True, help=f"Exit with status {ExitCode.SECTION_FAILED:d} when any section fails.")
-@click.option("--smoothing", type=click.FloatRange(0.0, 1.0, max_open=True), default=default("smoothing"),
-              show_default=True,
-              help="Curve smoothing weight (TensorBoard's debiased EMA).")
-@click.option("--seed", type=int, default=default("seed"), show_default=True,
-              help="Seed of every random choice in the report.")
+@click.option(
+    "--smoothing",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=default("smoothing"),
+    show_default=True,
+    help="Curve smoothing weight (TensorBoard's debiased EMA).",
+)
+@click.option(
+    "--seed", type=int, default=default("seed"), show_default=True, help="Seed of every random choice in the report."
+)
 @click.option("--device", default=default("device"), show_default=True, help="Device for the networks (cpu or cuda).")
-@click.option("--max-images", type=click.IntRange(1, 4096), default=default("max_images"), show_default=True,
-              help="Sample images passed through the networks.")
-@click.option("--probe-images", type=click.IntRange(0, 100_000), default=default("probe_images"),
-              show_default=True,
-              help="Labelled images for the kNN and linear-probe accuracies (target encoder only; includes the "
-                   "sample images).")
+@click.option(
+    "--max-images",
+    type=click.IntRange(1, 4096),
+    default=default("max_images"),
+    show_default=True,
+    help="Sample images passed through the networks.",
+)
+@click.option(
+    "--probe-images",
+    type=click.IntRange(0, 100_000),
+    default=default("probe_images"),
+    show_default=True,
+    help="Labelled images for the kNN and linear-probe accuracies (target encoder only; includes the sample images).",
+)
 @click.option("--encoder-heads", type=click.IntRange(1), help="Encoder attention heads, when the config does not say.")
-@click.option("--predictor-heads", type=click.IntRange(1),
-              help="Predictor attention heads, when the config does not say.")
-@click.option("--model-factory", metavar="MODULE:CALLABLE",
-              help="Build the networks with your own constructor: called with (state_dict, config).")
-@click.option("--attention-encoder", type=click.Choice(["target", "context"]),
-              default=default("attention_encoder"), show_default=True,
-              help="Whose attention the attention section shows.")
+@click.option(
+    "--predictor-heads", type=click.IntRange(1), help="Predictor attention heads, when the config does not say."
+)
+@click.option(
+    "--model-factory",
+    metavar="MODULE:CALLABLE",
+    help="Build the networks with your own constructor: called with (state_dict, config).",
+)
+@click.option(
+    "--attention-encoder",
+    type=click.Choice(["target", "context"]),
+    default=default("attention_encoder"),
+    show_default=True,
+    help="Whose attention the attention section shows.",
+)
 @click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
-@click.option("--landscape-grid", type=click.IntRange(3, 101), default=default("landscape_grid"),
-              show_default=True,
-              help="Points per axis of the loss-landscape grid (shrunk to fit --landscape-tflop).")
-@click.option("--landscape-tflop", type=click.FloatRange(0), default=default("landscape_tflop"),
-              show_default=True,
-              help="FLOP budget of the loss landscape in TFLOP, from the model and batch (the same grid on any "
-                   "machine); the grid shrinks to fit it (0: no limit).")
-@click.option("--landscape-seconds", type=click.FloatRange(0), default=default("landscape_seconds"),
-              help="Also limit the loss landscape to this many seconds, measured on this machine (the report "
-                   "says when it shrank the grid). Off by default.")
-@click.option("--thresholds", "thresholds_file", type=click.Path(path_type=Path),
-              help="YAML/JSON file overriding health-check thresholds (names in the README).")
-@click.option("--json-only", is_flag=True,
-              help="Compute every number and check but draw no figure: write report.json only (no HTML). "
-                   "--fail-on and --summary-md work as usual.")
-@click.option("--fail-on", type=click.Choice([Status.WARN.value, Status.FAIL.value]),
-              help=f"Exit with status {ExitCode.VERDICT:d} when the verdict is this bad or worse (for CI).")
+@click.option(
+    "--landscape-grid",
+    type=click.IntRange(3, 101),
+    default=default("landscape_grid"),
+    show_default=True,
+    help="Points per axis of the loss-landscape grid (shrunk to fit --landscape-tflop).",
+)
+@click.option(
+    "--landscape-tflop",
+    type=click.FloatRange(0),
+    default=default("landscape_tflop"),
+    show_default=True,
+    help="FLOP budget of the loss landscape in TFLOP, from the model and batch (the same grid on any "
+    "machine); the grid shrinks to fit it (0: no limit).",
+)
+@click.option(
+    "--landscape-seconds",
+    type=click.FloatRange(0),
+    default=default("landscape_seconds"),
+    help="Also limit the loss landscape to this many seconds, measured on this machine (the report "
+    "says when it shrank the grid). Off by default.",
+)
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(path_type=Path),
+    help="YAML/JSON file overriding health-check thresholds (names in the README).",
+)
+@click.option(
+    "--json-only",
+    is_flag=True,
+    help="Compute every number and check but draw no figure: write report.json only (no HTML). "
+    "--fail-on and --summary-md work as usual.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice([Status.WARN.value, Status.FAIL.value]),
+    help=f"Exit with status {ExitCode.VERDICT:d} when the verdict is this bad or worse (for CI).",
+)
 @click.option("--summary-md", type=click.Path(path_type=Path), help="Also write a short Markdown summary for a PR.")
 @click.option("--max-report-mb", type=click.FloatRange(0.1), help="Downscale figures until the HTML fits this size.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
@@ -124,7 +179,8 @@ def report_command(run_dir: Path, thresholds_file: Path | None, **options):
     thresholds = _guarded(lambda: load_thresholds(thresholds_file))
     settings = ReportSettings(**options, thresholds=thresholds, command_line=_command_line())
     report, html_path, json_path = _guarded(
-        lambda: generate(run_dir, settings, None if settings.quiet else stderr_progress))
+        lambda: generate(run_dir, settings, None if settings.quiet else stderr_progress)
+    )
     verdict = report.verdict()
     if not settings.quiet:
         click.echo(f"report: {html_path or '(none: --json-only)'}\njson:   {json_path}\nverdict: {verdict}", err=True)
@@ -149,10 +205,19 @@ def _refuse_failed_sections(report) -> None:
 
 @main.command("compare")
 @click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--baseline", type=click.Path(path_type=Path),
-              help="Run or report the others are compared with (default: the first).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=Path("reports/compare.html"),
-              show_default=True, help="Comparison page (compare.json is written beside it).")
+@click.option(
+    "--baseline",
+    type=click.Path(path_type=Path),
+    help="Run or report the others are compared with (default: the first).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("reports/compare.html"),
+    show_default=True,
+    help="Comparison page (compare.json is written beside it).",
+)
 @click.option("--labels", multiple=True, callback=_split_list, help="Names for the runs (comma-separated).")
 def compare_command(runs, baseline, output, labels):
     """Compare reported runs: verdicts, metric deltas, overlaid curves, masking and attention side by side.
@@ -212,8 +277,11 @@ def _guarded(action):
     except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
         if os.environ.get("HJEPA_REPORT_DEBUG"):
             raise
-        click.echo(f"internal error: {type(exc).__name__}: {exc} (set HJEPA_REPORT_DEBUG=1 for the traceback "
-                   "and please report it)", err=True)
+        click.echo(
+            f"internal error: {type(exc).__name__}: {exc} (set HJEPA_REPORT_DEBUG=1 for the traceback "
+            "and please report it)",
+            err=True,
+        )
         sys.exit(ExitCode.INTERNAL)
 
 

@@ -40,7 +40,7 @@ def ijepa():
     return load_model(FIX / "ijepa_small/jepa-latest.pth.tar", IJEPA_CONFIG)
 
 
-def test_jepa_loss_reproduces_the_ijepa_training_loss(ijepa):
+def test_the_models_loss_reproduces_the_ijepa_training_loss(ijepa):
     ref = np.load(FIX / "ijepa_small/reference/reference.npz")
     masks = (list(torch.from_numpy(ref["masks_enc"])), list(torch.from_numpy(ref["masks_pred"])))
     with torch.no_grad():
@@ -49,7 +49,7 @@ def test_jepa_loss_reproduces_the_ijepa_training_loss(ijepa):
     assert float(loss.total) == pytest.approx(float(ref["loss_smooth_l1"]), abs=1e-5)
 
 
-def test_jepa_loss_reproduces_the_hjepa_hierarchical_formula(hjepa):
+def test_the_models_loss_reproduces_the_hjepa_hierarchical_formula(hjepa):
     ref = np.load(FIX / "hjepa_small/reference/reference.npz")
     with torch.no_grad():
         loss = hjepa.loss(torch.from_numpy(ref["images"]), torch.from_numpy(ref["context_mask"]),

@@ -20,7 +20,7 @@ RUN = Path(__file__).resolve().parent.parent / "sample_runs" / "hjepa_shapes64"
 pytestmark = pytest.mark.skipif(not RUN.is_dir(), reason="the sample run is not in this checkout")
 
 
-def test_jepa_loss_equals_the_sample_trainers_loss_on_the_same_batch():
+def test_the_models_loss_is_the_sample_trainers_loss_on_the_same_batch():
     config = yaml.safe_load((RUN / "config.yaml").read_text())
     model = load(RUN / "checkpoints" / "checkpoint_latest.pth", config)
     assert model.info.target_norm == "layernorm"

@@ -1,11 +1,12 @@
 """Gradient flow: per-layer gradient statistics after one backward pass of the run's own loss.
 
-One backward pass of `loss.context_loss` on a fixed batch with seeded masks, with the network's weights as
-stored. For every layer (a module's parameters together, e.g. `blocks.3.attn.qkv` = weight + bias) we report
-the gradient L2 norm, the mean and max |g| over its entries, and the gradient-to-weight ratio ||g|| / ||w||
-(the relative step an SGD update with lr 1 would take; "You et al. 2017, LARS" uses the same ratio to set
-per-layer learning rates). Vanishing gradients show up as tiny ratios in the early blocks, exploding ones as
-huge ratios or non-finite values (thresholds: analysis.thresholds gradients.vanishing / .exploding).
+One backward pass of the run's loss (JepaModel.loss, its context side) on a fixed batch with seeded masks, with
+the network's weights as stored. For every layer (a module's parameters together, e.g. `blocks.3.attn.qkv` =
+weight + bias) we report the gradient L2 norm, the mean and max |g| over its entries, and the gradient-to-weight
+ratio ||g|| / ||w|| (the relative step an SGD update with lr 1 would take; "You et al. 2017, LARS" uses the
+same ratio to set per-layer learning rates). Vanishing gradients show up as tiny ratios in the early blocks,
+exploding ones as huge ratios or non-finite values (thresholds: analysis.thresholds gradients.vanishing /
+.exploding).
 The gradients are the training ones: targets are stop-gradient (H-JEPA HJEPALoss detach_targets, I-JEPA
 torch.no_grad), so H-JEPA's hierarchy projections get gradient only through the prediction branch although
 they also shape the targets. Parameters that get no gradient at all (not used in the loss, e.g. H-JEPA's

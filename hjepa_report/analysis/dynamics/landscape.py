@@ -11,8 +11,8 @@ over a grid of (a, b). 1-D linear interpolation between checkpoints: Goodfellow,
 
 Which parameters move: the ones the optimizer trains (context encoder, predictor, hierarchy projections; every
 parameter with requires_grad). The EMA target encoder is not trained by gradients and the loss stops its
-gradient, so it is held fixed and its features are computed once per batch (loss.TargetCache): the surface is
-the one the optimizer descends on, and each grid point costs one context-encoder + predictor pass.
+gradient, so it is held fixed and its features are computed once per batch (JepaModel.loss_targets): the
+surface is the one the optimizer descends on, and each grid point costs one context-encoder + predictor pass.
 """
 
 from __future__ import annotations

@@ -312,3 +312,21 @@ def test_the_models_loss_refuses_targets_of_other_masks(hjepa):
         other[:, 5] = True
         with pytest.raises(ValueError, match="other masks"):
             hjepa.loss(images, other, settings, targets=targets)
+
+
+def test_an_ijepa_network_without_a_target_encoder_takes_its_targets_from_the_context_encoder():
+    from hjepa_report.models.flops import loss_flops
+    from hjepa_report.models.ijepa import IJepaNetwork
+    from hjepa_report.models.loss import LossSettings, network_loss
+
+    torch.manual_seed(0)
+    net = IJepaNetwork(dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2), 16, 1).eval()
+    images = torch.randn(2, 3, 32, 32)
+    masks = ([torch.tensor([[0, 1, 2, 3, 4, 5]] * 2)], [torch.tensor([[10, 11]] * 2), torch.tensor([[14, 15]] * 2)])
+    settings = LossSettings(layout="ijepa", kind="smoothl1")
+    with torch.no_grad():
+        net.target_encoder.load_state_dict(net.encoder.state_dict())
+        with_copy = network_loss(net, images, masks, settings).total
+        net.target_encoder = None
+        assert torch.equal(network_loss(net, images, masks, settings).total, with_copy)
+    assert loss_flops(net, masks).target > 0

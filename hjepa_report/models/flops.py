@@ -83,7 +83,8 @@ def ijepa_loss_flops(network, masks) -> LossFlops:
                + 2.0 * matrix_weights(predictor.predictor_embed) * kc * rows
                + transformer_flops(predictor.predictor_blocks, rows * len(pred), kc + kp, width)
                + 2.0 * matrix_weights(predictor.predictor_proj) * kp * rows * len(pred))
-    return LossFlops(target=encoder_flops(network.target_encoder, batch, encoder.num_patches), context=context)
+    target = network.target_encoder if network.target_encoder is not None else encoder  # models/loss.py
+    return LossFlops(target=encoder_flops(target, batch, encoder.num_patches), context=context)
 
 
 def loss_flops(network, masks, target_norm: str = "projected") -> LossFlops:

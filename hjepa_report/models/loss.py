@@ -163,7 +163,7 @@ def loss_targets(network, images: torch.Tensor, masks, settings: LossSettings) -
     with torch.no_grad():
         if _is_ijepa(network):
             enc, pred = as_mask_list(masks[0]), as_mask_list(masks[1])
-            features = network.target_encoder(images)
+            features = _ijepa_target(network)(images)
             normed = F.layer_norm(features, (features.shape[-1],))  # I-JEPA src/train.py forward_target
             tokens = repeat_groups(gather_each(normed, pred), len(images), len(enc))
             return LossTargets("ijepa", (enc, pred), tokens, features)
@@ -206,6 +206,11 @@ def same_masks(a, b) -> bool:
             torch.equal(a, b.to(a.device)))
     a, b = list(a), list(b)
     return len(a) == len(b) and all(same_masks(x, y) for x, y in zip(a, b, strict=True))
+
+
+def _ijepa_target(network):
+    """I-JEPA's target encoder, or its context encoder in a run without one (models.builders warns)."""
+    return network.target_encoder if network.target_encoder is not None else network.encoder
 
 
 def _is_ijepa(network) -> bool:

@@ -140,6 +140,7 @@ def test_thresholds_file_errors_are_one_line(tmp_path):
     assert result.exit_code == 2 and "unknown threshold(s)" in result.output and "divergence.wran" in result.output
 
 
+@pytest.mark.slow  # re-encodes every figure until the report fits
 def test_max_report_mb_downscales_and_says_so(tmp_path):
     out = tmp_path / "r.html"
     result = invoke(HJEPA_RUN, "-o", out, "--sections", "training", "--max-report-mb", "0.25", "--quiet")

@@ -94,6 +94,7 @@ def test_curves_are_overlaid_from_the_run_directories(pair, compared):
     )
 
 
+@pytest.mark.slow  # reads a report with the masking and attention figures
 def test_masking_figures_side_by_side_are_the_reports_own(with_figures, tmp_path):
     out = build_comparison([with_figures, with_figures.parent], tmp_path / "same.html")
     data, html = json.loads(out.with_suffix(".json").read_text()), out.read_text()
@@ -181,6 +182,7 @@ def test_bad_sources_are_clear_errors(pair, tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
+@pytest.mark.slow  # reads a report with the masking and attention figures
 def test_figures_come_from_the_figures_file_not_the_html(with_figures, tmp_path):
     """compare reads the figures file named in report.json; report.html is not needed (nor parsed)."""
     doc = _doc(with_figures)
@@ -201,6 +203,7 @@ def test_figures_come_from_the_figures_file_not_the_html(with_figures, tmp_path)
     assert [r["link"] for r in data["runs"]][1] is None and "no HTML" in html  # no report.html to link to
 
 
+@pytest.mark.slow  # reads a report with the masking and attention figures
 def test_a_json_only_report_has_no_figures_to_compare_and_says_why(with_figures, tmp_path):
     doc = _doc(with_figures)
     doc["settings"]["json_only"], doc["render"]["figures_file"] = True, None

@@ -174,6 +174,7 @@ def test_layer_names_parts_and_blocks():
         "non-finite": ["nan"], "vanishing": ["tiny"], "exploding": ["big"]}
 
 
+@pytest.mark.slow  # both model-heavy passes of a report on a fixture run
 def test_gradient_and_landscape_passes_on_the_ijepa_fixture():
     settings = ReportSettings(landscape_grid=3)
     ctx = ReportContext(collect_run(FIX / "ijepa_small"), settings)
@@ -212,6 +213,7 @@ def test_the_grid_follows_the_flop_budget():
     assert choose_grid(21, 540e9, None) == 21
 
 
+@pytest.mark.slow  # three loss landscapes at the default FLOP budget (about a minute on 2 cores)
 def test_the_landscape_grid_does_not_depend_on_the_clock(monkeypatch):
     """Issue 12 bug 4: the grid was chosen by timing one loss evaluation against 120 s, so a slower or busier
     machine got a smaller grid and another report. Under a clock that runs 100x slow the old rule shrinks the

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hjepa_report.analysis.attention import figures
-from hjepa_report.analysis.plotting import plot_style
+from hjepa_report.plotting import plot_style
 
 GRID = (4, 4)
 

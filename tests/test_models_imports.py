@@ -15,11 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hjepa_report"
 # Edges that break the layering today in areas being redesigned by others (issue 12), allowed explicitly
 # so that any NEW upward import still fails; test_allowed_upward_imports_still_exist makes a fixed entry
 # leave the list. Each entry: (importer, imported module).
-ALLOWED_UPWARD: set[tuple[str, str]] = {
-    # TODO(issue 12): render/assets.py saves figures inside analysis.plotting's plot_style; the figure style
-    # belongs below both (a style module that analysis' present() and render's figure_png both read).
-    ("hjepa_report.render.assets", "hjepa_report.analysis.plotting"),
-}
+ALLOWED_UPWARD: set[tuple[str, str]] = set()
 
 
 def module_names() -> dict[str, Path]:

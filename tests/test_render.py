@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from hjepa_report.analysis.base import Animation, Picture
-from hjepa_report.analysis.plotting import new_figure
+from hjepa_report.plotting import new_figure
 from hjepa_report.render.assets import data_uri, figure_png, gif_bytes, picture_bytes
 from hjepa_report.render.jsonreport import jsonable
 from hjepa_report.render.views import format_cell

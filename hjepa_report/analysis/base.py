@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import numpy as np
 
 from ..status import SectionStatus, Status
-from .plotting import plot_style
+from ..plotting import plot_style
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure

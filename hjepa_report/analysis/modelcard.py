@@ -8,7 +8,7 @@ import numpy as np
 
 from .base import AnalysisPass, PassResult, Presentation
 from .context import ReportContext
-from .plotting import PALETTE, new_figure
+from ..plotting import PALETTE, new_figure
 
 
 @dataclass

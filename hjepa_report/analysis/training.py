@@ -11,7 +11,7 @@ import numpy as np
 from .base import AnalysisPass, PassResult, Presentation
 from .context import ReportContext
 from .curves import MIN_POINTS_TO_SMOOTH, draw_curve
-from .plotting import PALETTE, new_figure
+from ..plotting import PALETTE, new_figure
 
 PANELS_PER_FIGURE = 12
 COLUMNS = 3

@@ -101,7 +101,7 @@ def draw_overlay(tables: dict, tags: list[str], weight: float) -> Figure:
     import numpy as np
 
     from ..analysis.curves import draw_curve
-    from ..analysis.plotting import PALETTE, new_figure, plot_style
+    from ..plotting import PALETTE, new_figure, plot_style
 
     cols = min(3, len(tags))
     rows = math.ceil(len(tags) / cols)

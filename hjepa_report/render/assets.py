@@ -23,7 +23,7 @@ FIGURE_DPI = 110
 
 def figure_png(fig, scale: float = 1.0) -> bytes:
     """Render a matplotlib Figure to PNG bytes inside the report style, at `scale` times the report's dpi."""
-    from ..analysis.plotting import plot_style
+    from ..plotting import plot_style
 
     buf = io.BytesIO()
     with plot_style():

@@ -3,7 +3,7 @@
 Every function takes arrays only: `image` is uint8 [H, W, 3] (the model's input, de-normalised), maps are on
 the patch grid [rows, cols] and are drawn over the image with nearest-neighbour upsampling (one block per
 patch, the model's real resolution). Small multiples carry no colour bar: each panel is scaled to its own
-range, brighter = more attention. No pyplot: figures come from `analysis.plotting.new_figure`.
+range, brighter = more attention. No pyplot: figures come from `hjepa_report.plotting.new_figure`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..plotting import PALETTE, new_figure
+from ...plotting import PALETTE, new_figure
 from .metrics import threshold_top_mass
 
 MAP_CMAP = "inferno"

@@ -1,14 +1,14 @@
 """Figures of the training-dynamics sections. Each function takes computed numbers (a pass's result) and
 returns a Figure.
 
-No pyplot (analysis.plotting.new_figure); the caller draws inside plot_style() (AnalysisPass.run does).
+No pyplot (hjepa_report.plotting.new_figure); the caller draws inside plot_style() (AnalysisPass.run does).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import PALETTE, new_figure
+from ...plotting import PALETTE, new_figure
 
 
 def short_name(name: str) -> str:

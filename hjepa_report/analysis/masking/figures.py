@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import new_figure
+from ...plotting import new_figure
 from .compose import CONTEXT, block_box, patch_grid_rgba, target_colour, wash
 
 # pooled-token lines: Okabe-Ito colours with enough contrast on the light grey image (no yellow, no sky blue)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import PALETTE, new_figure
+from ...plotting import PALETTE, new_figure
 
 LOGGED_FAMILIES = {  # H-JEPA trainer tags (src/trainers/trainer.py, _compute_collapse_metrics)
     "std": ["train/context_std", "train/target_std"],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import PALETTE, new_figure
+from ...plotting import PALETTE, new_figure
 from . import metrics
 from .embedding import Projection
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import PALETTE, new_figure
+from ...plotting import PALETTE, new_figure
 from .predictions import LevelErrors, patch_grid
 
 MAX_MAP_IMAGES = 4

@@ -1,4 +1,4 @@
-"""Figure helpers for library code: no pyplot, one style applied through rc_context.
+"""Figure helpers for every layer that draws (analysis, compare, render): no pyplot, one style via rc_context.
 
 Passes create figures with `new_figure`; `AnalysisPass.run` draws them inside `plot_style()` and the
 renderer saves them inside it too, so the global rcParams are never mutated.

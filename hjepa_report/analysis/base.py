@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
-from ..status import SectionStatus, Status
 from ..plotting import plot_style
+from ..status import SectionStatus, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -88,6 +88,7 @@ class PassResult:
     metrics: dict[str, Any] = field(default_factory=dict, kw_only=True)
     checks: list[Check] = field(default_factory=list, kw_only=True)
     notes: list[str] = field(default_factory=list, kw_only=True)
+    summary: str = field(default="", kw_only=True)  # the section's one-line message, when it has one
 
     def add_check(self, name: str, status: str, detail: str, figure_id: str | None = None, value=None) -> Check:
         """Append a health check. figure_id names a figure of this pass's section (with or without the section
@@ -115,8 +116,9 @@ class Presentation:
         self.figures.append(item)
         return item
 
-    def add_table(self, id: str, title: str, columns: list[str], rows: list[list[Any]], caption: str = "",
-                  collapsed: bool = False) -> Table:
+    def add_table(
+        self, id: str, title: str, columns: list[str], rows: list[list[Any]], caption: str = "", collapsed: bool = False
+    ) -> Table:
         """Append a table and return it."""
         table = Table(id=id, title=title, columns=columns, rows=rows, caption=caption, collapsed=collapsed)
         self.tables.append(table)
@@ -192,18 +194,38 @@ class AnalysisPass(Generic[R]):
         """Put a result and its presentation together under this pass's name (figure ids get its prefix)."""
         for item in (*shown.figures, *shown.tables):
             item.id = self._full_id(item.id)
-        checks = [Check(c.name, c.status, c.detail, c.figure_id and self._full_id(c.figure_id), c.value)
-                  for c in result.checks]
-        return Section(self.name, self.title, intro=shown.intro, figures=shown.figures, tables=shown.tables,
-                       metrics=result.metrics, checks=checks, notes=[*result.notes, *shown.notes])
+        checks = [
+            Check(c.name, c.status, c.detail, c.figure_id and self._full_id(c.figure_id), c.value)
+            for c in result.checks
+        ]
+        return Section(
+            self.name,
+            self.title,
+            message=result.summary,
+            intro=shown.intro,
+            figures=shown.figures,
+            tables=shown.tables,
+            metrics=result.metrics,
+            checks=checks,
+            notes=[*result.notes, *shown.notes],
+        )
 
     def error_section(self, exc: Exception) -> Section:
         """The error card of this pass: what failed, why, a hint, and the traceback."""
         why = f"{type(exc).__name__}: {exc}"
         hint = getattr(exc, "hint", f"Re-run with --skip {self.name} to leave it out, or report the traceback below.")
-        return Section(self.name, self.title, status=SectionStatus.ERROR, message=why,
-                       error={"what": f"The {self.title or self.name} section failed.", "why": why, "hint": hint,
-                              "traceback": traceback.format_exc(limit=8)})
+        return Section(
+            self.name,
+            self.title,
+            status=SectionStatus.ERROR,
+            message=why,
+            error={
+                "what": f"The {self.title or self.name} section failed.",
+                "why": why,
+                "hint": hint,
+                "traceback": traceback.format_exc(limit=8),
+            },
+        )
 
     def _full_id(self, local: str) -> str:
         if local.startswith("#"):

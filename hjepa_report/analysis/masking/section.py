@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..base import AnalysisPass, PassResult, Presentation, Section
+from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
 from ..thresholds import threshold
 from . import captions, figures, gifs
@@ -53,7 +53,6 @@ class MaskingResult(PassResult):
     synthetic: bool
     baselines: list[tuple[str, MaskDraws]]
     log_comparison: dict
-    summary: str = ""  # the section's one-line message
 
 
 class MaskingPass(AnalysisPass[MaskingResult]):
@@ -72,8 +71,10 @@ class MaskingPass(AnalysisPass[MaskingResult]):
         ctx.progress(f"masking: {N_DRAWS} draws")
         draws = sample_masks(run.config, N_DRAWS, seed, layout=layout, patch_size=patch)
         s = draws.settings
-        notes.append(f"Masking settings: {s['source']}; patch size {s['patch_size']} from {s['patch_source']}; "
-                     f"grid {s['grid'][0]}x{s['grid'][1]}; batch size {s['batch_size']} ({s['batch_source']}).")
+        notes.append(
+            f"Masking settings: {s['source']}; patch size {s['patch_size']} from {s['patch_source']}; "
+            f"grid {s['grid'][0]}x{s['grid'][1]}; batch size {s['batch_size']} ({s['batch_source']})."
+        )
         images, failed = run_images([r.path for r in run.images], s["image_size"])
         if failed:
             notes.append(f"Could not read {len(failed)} image(s): {', '.join(failed[:3])}.")
@@ -82,16 +83,26 @@ class MaskingPass(AnalysisPass[MaskingResult]):
             images = [synthetic_image(s["image_size"], draws.grid)]
             notes.append("The run has no sample images: masks are drawn on a synthetic image (labelled SYNTHETIC).")
         hidden = [int(draws.hidden[0].sum())]
-        baselines = [("random patches, same count", random_patch_masks(draws.grid, hidden,
-                                                                        ctx.rng("masking-random-baseline"))),
-                     ("one central block, same area", central_block_masks(draws.grid, hidden))]
+        baselines = [
+            ("random patches, same count", random_patch_masks(draws.grid, hidden, ctx.rng("masking-random-baseline"))),
+            ("one central block, same area", central_block_masks(draws.grid, hidden)),
+        ]
         extras = hjepa_extras(draws)
         pooling = hierarchy_pooling(draws, s["num_hierarchies"]) if family == "hjepa" else None
         stats = draw_stats(draws)
-        result = MaskingResult(draws=draws, stats=stats, collation=collation_effect(draws), hjepa=extras,
-                               pooling=pooling, images=images, synthetic=synthetic, baselines=baselines,
-                               log_comparison=_log_comparison(ctx, draws, layout, patch), notes=notes,
-                               summary=captions.summary(stats["raw"], draws))
+        result = MaskingResult(
+            draws=draws,
+            stats=stats,
+            collation=collation_effect(draws),
+            hjepa=extras,
+            pooling=pooling,
+            images=images,
+            synthetic=synthetic,
+            baselines=baselines,
+            log_comparison=_log_comparison(ctx, draws, layout, patch),
+            notes=notes,
+            summary=captions.summary(stats["raw"], draws),
+        )
         if not draws.levels:
             notes.append("I-JEPA has no hierarchy levels: the per-level figure applies to H-JEPA runs only.")
         result.metrics = _metrics(result)
@@ -101,18 +112,13 @@ class MaskingPass(AnalysisPass[MaskingResult]):
     def present(self, result: MaskingResult) -> Presentation:
         d = result.draws
         shown = Presentation(intro=captions.intro(d))
-        shown.add_table("settings", "Sampler settings", ["setting", "value"], _settings_rows(d),
-                        caption=captions.settings_table(d))
+        shown.add_table(
+            "settings", "Sampler settings", ["setting", "value"], _settings_rows(d), caption=captions.settings_table(d)
+        )
         _add_instance_figures(shown, result)
         _add_statistics(shown, result)
         _add_animations(shown, result)
         return shown
-
-    def assemble(self, result: MaskingResult, shown: Presentation) -> Section:
-        """The section, with the result's summary as its one-line message."""
-        section = super().assemble(result, shown)
-        section.message = result.summary
-        return section
 
 
 def _log_comparison(ctx: ReportContext, draws: MaskDraws, layout, patch) -> dict:
@@ -141,23 +147,42 @@ def _add_instance_figures(shown: Presentation, r: MaskingResult) -> None:
     d, image = r.draws, r.images[0]
     block = d.context_blocks[0, 0] if d.context_blocks is not None else None
     args = (image, d.targets[0], d.context[0], d.grid)
-    shown.add_figure("instance", "One masking draw", captions.instance(d, r.synthetic),
-                     figures.plot_masking_instance(*args, context_block=block))
+    shown.add_figure(
+        "instance",
+        "One masking draw",
+        captions.instance(d, r.synthetic),
+        figures.plot_masking_instance(*args, context_block=block),
+    )
     collated = d.collated_contexts[0, 0] if d.collated_contexts is not None else None
-    shown.add_figure("views", "Original, mask, masked image", captions.views(d),
-                     figures.plot_original_mask_masked(*args, hidden_label=captions.hidden_word(d),
-                                                       encoder_context=collated))
-    shown.add_figure("regions", "Context and target regions", captions.regions(d),
-                     figures.plot_region_overlays(*args, context_block=block))
+    shown.add_figure(
+        "views",
+        "Original, mask, masked image",
+        captions.views(d),
+        figures.plot_original_mask_masked(*args, hidden_label=captions.hidden_word(d), encoder_context=collated),
+    )
+    shown.add_figure(
+        "regions",
+        "Context and target regions",
+        captions.regions(d),
+        figures.plot_region_overlays(*args, context_block=block),
+    )
     strategies = [(captions.strategy_name(d), d.targets[0], d.context[0])]
     strategies += [(name, b.targets[0], b.context[0]) for name, b in r.baselines]
-    shown.add_figure("strategies", "The run's masking against simple baselines", captions.strategies(d),
-                     figures.plot_strategy_comparison(image, strategies, d.grid))
+    shown.add_figure(
+        "strategies",
+        "The run's masking against simple baselines",
+        captions.strategies(d),
+        figures.plot_strategy_comparison(image, strategies, d.grid),
+    )
     k = min(N_GRID, d.n)
     images = [r.images[i % len(r.images)] for i in range(k)]
     blocks = d.context_blocks[:k, 0] if d.context_blocks is not None else None
-    shown.add_figure("draws", f"{k} random draws", captions.draw_grid(d, k, len(r.images) > 1),
-                     figures.plot_draw_grid(images, d.targets[:k], d.context[:k], d.grid, context_blocks=blocks))
+    shown.add_figure(
+        "draws",
+        f"{k} random draws",
+        captions.draw_grid(d, k, len(r.images) > 1),
+        figures.plot_draw_grid(images, d.targets[:k], d.context[:k], d.grid, context_blocks=blocks),
+    )
 
 
 def _add_statistics(shown: Presentation, r: MaskingResult) -> None:
@@ -166,15 +191,24 @@ def _add_statistics(shown: Presentation, r: MaskingResult) -> None:
     after = r.stats.get("after_collation")
     batched = after is not None and d.settings["batch_size"] > 1
     fig = figures.plot_spatial_statistics(
-        raw.target_frequency, raw.context_frequency, raw.context_sizes, raw.block_sizes, raw.union_sizes,
-        raw.aspect_ratios, collated_context_frequency=after.context_frequency if batched else None,
-        collated_context_sizes=after.context_sizes if batched else None)
+        raw.target_frequency,
+        raw.context_frequency,
+        raw.context_sizes,
+        raw.block_sizes,
+        raw.union_sizes,
+        raw.aspect_ratios,
+        collated_context_frequency=after.context_frequency if batched else None,
+        collated_context_sizes=after.context_sizes if batched else None,
+    )
     shown.add_figure("statistics", f"Statistics over {d.n} draws", captions.statistics(d, raw, after), fig)
     if d.levels:
         generator = np.stack([lv.targets[0] for lv in d.levels])
-        shown.add_figure("hierarchy", "What each hierarchy level pools", captions.hierarchy(d, r.pooling),
-                         figures.plot_hierarchy_levels(r.images[0], d.hidden[0], d.grid, len(d.levels),
-                                                       generator_targets=generator))
+        shown.add_figure(
+            "hierarchy",
+            "What each hierarchy level pools",
+            captions.hierarchy(d, r.pooling),
+            figures.plot_hierarchy_levels(r.images[0], d.hidden[0], d.grid, len(d.levels), generator_targets=generator),
+        )
 
 
 def _add_animations(shown: Presentation, r: MaskingResult) -> None:
@@ -182,20 +216,34 @@ def _add_animations(shown: Presentation, r: MaskingResult) -> None:
     d = r.draws
     block = d.context_blocks[0, 0] if d.context_blocks is not None else None
     collated = d.collated_contexts[0, 0] if d.collated_contexts is not None else None
-    shown.add_figure("process", "The masking process (animation)", captions.process(d),
-                     gifs.masking_process(r.images[0], d.targets[0], d.context[0], d.grid, context_block=block,
-                                          collated_context=collated))
+    shown.add_figure(
+        "process",
+        "The masking process (animation)",
+        captions.process(d),
+        gifs.masking_process(
+            r.images[0], d.targets[0], d.context[0], d.grid, context_block=block, collated_context=collated
+        ),
+    )
     k = min(N_GIF, d.n)
-    shown.add_figure("draws-animation", "Successive draws (animation)", captions.draws_animation(d, k),
-                     gifs.random_draws(r.images[0], d.targets[:k], d.context[:k], d.grid))
+    shown.add_figure(
+        "draws-animation",
+        "Successive draws (animation)",
+        captions.draws_animation(d, k),
+        gifs.random_draws(r.images[0], d.targets[:k], d.context[:k], d.grid),
+    )
 
 
 def _metrics(r: MaskingResult) -> dict:
     """The section's report.json metrics: method, settings, statistics, and the comparisons made."""
     d = r.draws
-    out = {"method": captions.method(d), "settings": d.settings, "seed": d.seed, "n_draws": d.n,
-           "images": "synthetic" if r.synthetic else "run images",
-           "raw": r.stats["raw"].to_metrics()}
+    out = {
+        "method": captions.method(d),
+        "settings": d.settings,
+        "seed": d.seed,
+        "n_draws": d.n,
+        "images": "synthetic" if r.synthetic else "run images",
+        "raw": r.stats["raw"].to_metrics(),
+    }
     if "after_collation" in r.stats:
         out["after_collation"] = r.stats["after_collation"].to_metrics()
         out["collation_effect"] = r.collation
@@ -217,19 +265,35 @@ def _add_checks(r: MaskingResult, limits: dict[str, float]) -> None:
     """Add the masking health checks to the result (thresholds from `limits`, see thresholds.py)."""
     raw, d = r.stats["raw"], r.draws
     never_t, never_c = raw.never_target, raw.never_context
-    fallback_warn, collation_warn, log_z = (limits[n] for n in (
-        "masks.fallback.warn", "masks.collation.warn", "masks.log_z"))
+    fallback_warn, collation_warn, log_z = (
+        limits[n] for n in ("masks.fallback.warn", "masks.collation.warn", "masks.log_z")
+    )
     if max(never_t, never_c) >= limits["masks.never_sampled.warn"]:
-        r.add_check("masks-never-sampled", "warn", captions.never_sampled(d, never_t, never_c),
-                    figure_id="statistics", value=float(max(never_t, never_c)))
+        r.add_check(
+            "masks-never-sampled",
+            "warn",
+            captions.never_sampled(d, never_t, never_c),
+            figure_id="statistics",
+            value=float(max(never_t, never_c)),
+        )
     else:
-        r.add_check("masks-never-sampled", "pass", f"every patch was a target and a context patch in some of "
-                    f"the {d.n} draws", figure_id="statistics", value=0.0)
+        r.add_check(
+            "masks-never-sampled",
+            "pass",
+            f"every patch was a target and a context patch in some of the {d.n} draws",
+            figure_id="statistics",
+            value=0.0,
+        )
     if r.collation and d.settings["batch_size"] > 1:
         lost = r.collation["fraction_of_context_removed"]["mean"]
         status = "warn" if lost > collation_warn else "pass"
-        r.add_check("masks-collation-truncation", status, captions.collation_check(d, r.collation, collation_warn),
-                    figure_id="statistics", value=round(lost, 4))
+        r.add_check(
+            "masks-collation-truncation",
+            status,
+            captions.collation_check(d, r.collation, collation_warn),
+            figure_id="statistics",
+            value=round(lost, 4),
+        )
     for tag, cmp in r.log_comparison.items():
         z = cmp["z"]
         status = "warn" if z is None or abs(z) > log_z else "pass"
@@ -238,5 +302,10 @@ def _add_checks(r: MaskingResult, limits: dict[str, float]) -> None:
     if r.hjepa:
         share = r.hjepa["levels"]["level_0"]["fallback_fraction_of_target_blocks"]
         status = "warn" if share > fallback_warn else "pass"
-        r.add_check("masks-fallback-blocks", status, captions.fallback_check(d, share, fallback_warn),
-                    figure_id="statistics", value=round(share, 4))
+        r.add_check(
+            "masks-fallback-blocks",
+            status,
+            captions.fallback_check(d, share, fallback_warn),
+            figure_id="statistics",
+            value=round(share, 4),
+        )

@@ -88,7 +88,7 @@ class PassResult:
     metrics: dict[str, Any] = field(default_factory=dict, kw_only=True)
     checks: list[Check] = field(default_factory=list, kw_only=True)
     notes: list[str] = field(default_factory=list, kw_only=True)
-    summary: str = field(default="", kw_only=True)  # the section's one-line message, when it has one
+    message: str = field(default="", kw_only=True)  # the section's one-line message, when it has one
 
     def add_check(self, name: str, status: str, detail: str, figure_id: str | None = None, value=None) -> Check:
         """Append a health check. figure_id names a figure of this pass's section (with or without the section
@@ -201,7 +201,7 @@ class AnalysisPass(Generic[R]):
         return Section(
             self.name,
             self.title,
-            message=result.summary,
+            message=result.message,
             intro=shown.intro,
             figures=shown.figures,
             tables=shown.tables,

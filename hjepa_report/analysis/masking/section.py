@@ -101,7 +101,7 @@ class MaskingPass(AnalysisPass[MaskingResult]):
             baselines=baselines,
             log_comparison=_log_comparison(ctx, draws, layout, patch),
             notes=notes,
-            summary=captions.summary(stats["raw"], draws),
+            message=captions.summary(stats["raw"], draws),
         )
         if not draws.levels:
             notes.append("I-JEPA has no hierarchy levels: the per-level figure applies to H-JEPA runs only.")

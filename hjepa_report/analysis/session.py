@@ -12,9 +12,10 @@ it into the one-line reason the section shows, and the failure is remembered so 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class ProbeImages:
     @property
     def extra(self) -> list[np.ndarray]:
         """The pictures of the images beyond the sample images."""
-        return self.pictures[self.first_extra:]
+        return self.pictures[self.first_extra :]
 
 
 @dataclass
@@ -113,8 +114,14 @@ class ProbeEmbeddings:
 class ModelSession:
     """The networks, images, masks and encodings of one report (see the module docstring)."""
 
-    def __init__(self, run: Run, settings: ReportSettings, *, rng: Callable[[str], np.random.Generator],
-                 progress: Callable[[str], None]):
+    def __init__(
+        self,
+        run: Run,
+        settings: ReportSettings,
+        *,
+        rng: Callable[[str], np.random.Generator],
+        progress: Callable[[str], None],
+    ):
         self.run = run
         self.settings = settings
         self._rng = rng
@@ -143,8 +150,13 @@ class ModelSession:
         for ref in self.run.checkpoints:
             if Path(ref.path).resolve() == wanted:
                 return ref
-        return CheckpointRef(path=wanted, name=wanted.name, size=wanted.stat().st_size if wanted.exists() else 0,
-                             format="safetensors" if wanted.suffix == ".safetensors" else "torch", role="other")
+        return CheckpointRef(
+            path=wanted,
+            name=wanted.name,
+            size=wanted.stat().st_size if wanted.exists() else 0,
+            format="safetensors" if wanted.suffix == ".safetensors" else "torch",
+            role="other",
+        )
 
     def model(self, checkpoint: CheckpointRef | None = None) -> JepaModel:
         """Return the JepaModel of a checkpoint (default: the chosen one), loading it if it is not the one in
@@ -204,6 +216,19 @@ class ModelSession:
         """The chosen model's info for report.json when any pass of this report rebuilt it, else None."""
         return None if self._chosen_info is None else self._chosen_info.as_dict()
 
+    def visiting_order(self, refs: list[CheckpointRef]) -> list[CheckpointRef]:
+        """Order checkpoints for a pass that visits each: the one whose networks are in memory first, then the
+        others as given, with the chosen one last (the next pass most likely starts from it). Each is then loaded
+        at most once per pass, and no pass reloads what the previous one left in memory."""
+        loaded = self._loaded[0] if self._loaded else None
+        chosen = str(self.checkpoint.path) if self.checkpoint else None
+
+        def rank(ref: CheckpointRef) -> int:
+            key = str(ref.path)
+            return 0 if key == loaded else 2 if key == chosen else 1
+
+        return sorted(refs, key=rank)  # stable: the given order within each rank
+
     def release(self) -> None:
         """Drop the networks in memory (cached encodings stay); the next `model()` loads again."""
         if self._loaded is not None:
@@ -219,9 +244,16 @@ class ModelSession:
 
         s = self.settings
         self._progress(f"loading {ref.name}")
-        return load_model(ref.path, self.run.config, layout=s.layout if s.layout in ("hjepa", "ijepa") else None,
-                          encoder_heads=s.encoder_heads, predictor_heads=s.predictor_heads, device=s.device,
-                          trust=s.trust_checkpoints, model_factory=s.model_factory)
+        return load_model(
+            ref.path,
+            self.run.config,
+            layout=s.layout if s.layout in ("hjepa", "ijepa") else None,
+            encoder_heads=s.encoder_heads,
+            predictor_heads=s.predictor_heads,
+            device=s.device,
+            trust=s.trust_checkpoints,
+            model_factory=s.model_factory,
+        )
 
     # -- images and masks -----------------------------------------------------------------------------------
 
@@ -231,12 +263,14 @@ class ModelSession:
             from ..models import load_images
 
             info = self.info()
-            refs = self._image_order()[:self.settings.max_images]
+            refs = self._image_order()[: self.settings.max_images]
             paths = [r.path for r in refs]
-            tensor, pictures = load_images(paths, info.image_size, info.norm_mean, info.norm_std,
-                                           method=info.preprocess)
-            self._sample = SampleImages(tensor, pictures, [r.label for r in refs], paths,
-                                        [self.run.relative_name(p) for p in paths])
+            tensor, pictures = load_images(
+                paths, info.image_size, info.norm_mean, info.norm_std, method=info.preprocess
+            )
+            self._sample = SampleImages(
+                tensor, pictures, [r.label for r in refs], paths, [self.run.relative_name(p) for p in paths]
+            )
         return self._sample
 
     def probe_images(self) -> ProbeImages:
@@ -249,12 +283,16 @@ class ModelSession:
             sample = self.sample_images()
             n = len(sample.paths)
             limit = n if self.settings.minimal else max(self.settings.probe_images, n)
-            extra = probe_order(self._image_order()[n:], set(sample.labels))[:limit - n]
+            extra = probe_order(self._image_order()[n:], set(sample.labels))[: limit - n]
             if extra:
                 self._progress(f"loading {len(extra)} further images for the class probes")
             pictures = sample.pictures + [load_rgb(r.path, info.image_size, info.preprocess) for r in extra]
-            self._probe = ProbeImages(pictures, sample.labels + [r.label for r in extra],
-                                      sample.paths + [r.path for r in extra], first_extra=n)
+            self._probe = ProbeImages(
+                pictures,
+                sample.labels + [r.label for r in extra],
+                sample.paths + [r.path for r in extra],
+                first_extra=n,
+            )
         return self._probe
 
     def masks(self) -> ReportMasks:
@@ -267,8 +305,14 @@ class ModelSession:
             info = self.info()
             seed = int(self._rng("report-masks").integers(2**31))
             layout = info.layout if info.layout in ("hjepa", "ijepa") else None
-            draws = sample_masks(self.run.config, len(self.sample_images().paths), seed, layout=layout,
-                                 grid=info.grid, patch_size=info.patch_size)
+            draws = sample_masks(
+                self.run.config,
+                len(self.sample_images().paths),
+                seed,
+                layout=layout,
+                grid=info.grid,
+                patch_size=info.patch_size,
+            )
             if draws.strategy.startswith("hjepa"):
                 # H-JEPA training hides the union of the level-0 target blocks and predicts every hidden patch
                 hidden = draws.targets.any(axis=1)
@@ -296,9 +340,15 @@ class ModelSession:
             self._features = FeatureCache()
         return self._features
 
-    def encode(self, encoder: str = "target", checkpoint: CheckpointRef | None = None,
-               attention_layers: tuple[int, ...] = (), *, masked: bool = False,
-               first: int | None = None) -> EncoderOutput:
+    def encode(
+        self,
+        encoder: str = "target",
+        checkpoint: CheckpointRef | None = None,
+        attention_layers: tuple[int, ...] = (),
+        *,
+        masked: bool = False,
+        first: int | None = None,
+    ) -> EncoderOutput:
         """Return the EncoderOutput (CPU tensors) of the first `first` sample images (default all) through
         `encoder` of a checkpoint (default the chosen one): unmasked, or under the report's masks (`masked`).
 
@@ -314,8 +364,14 @@ class ModelSession:
         if masked:
             masks = self.masks()
             masking = {"context_mask": torch.as_tensor(masks.hidden[:n]), "mask_id": masks.mask_id}
-        return self.features.encode(model, images.tensor[:n], _image_ids(images.paths[:n]), encoder=encoder,
-                                    attention_layers=attention_layers, **masking)
+        return self.features.encode(
+            model,
+            images.tensor[:n],
+            _image_ids(images.paths[:n]),
+            encoder=encoder,
+            attention_layers=attention_layers,
+            **masking,
+        )
 
     def predict(self, checkpoint: CheckpointRef | None = None) -> Prediction:
         """Return the Prediction (CPU tensors) of a checkpoint for the sample images under the report's masks,
@@ -325,8 +381,15 @@ class ModelSession:
         model = self.model(checkpoint)
         images = self.sample_images()
         masks = self.masks()
-        return self.features.predict(model, images.tensor, _image_ids(images.paths), torch.as_tensor(masks.hidden),
-                                     masks.mask_id, torch.as_tensor(masks.targets), masks.mask_id)
+        return self.features.predict(
+            model,
+            images.tensor,
+            _image_ids(images.paths),
+            torch.as_tensor(masks.hidden),
+            masks.mask_id,
+            torch.as_tensor(masks.targets),
+            masks.mask_id,
+        )
 
     def embeddings(self, checkpoint: CheckpointRef | None = None) -> ImageEmbeddings:
         """The target encoder's embeddings of the sample images for a checkpoint, once per report (the health
@@ -353,11 +416,14 @@ class ModelSession:
             else:
                 model = self.model(checkpoint)
                 info = model.info
-                mean, cls = model.pooled_features(normalise_batch(extra[i:i + BATCH], info.norm_mean, info.norm_std)
-                                                  for i in range(0, len(extra), BATCH))
+                mean, cls = model.pooled_features(
+                    normalise_batch(extra[i : i + BATCH], info.norm_mean, info.norm_std)
+                    for i in range(0, len(extra), BATCH)
+                )
                 self._probe_embeddings[key] = ProbeEmbeddings(
                     np.concatenate([sample.mean_pooled, mean]),
-                    None if cls is None else np.concatenate([sample.cls, cls]))
+                    None if cls is None else np.concatenate([sample.cls, cls]),
+                )
         return self._probe_embeddings[key]
 
     # -- prediction errors per level (the predictions section and the representations checkpoint sweep) -----
@@ -407,8 +473,10 @@ def choose_images(images: list, limit: int, rng: np.random.Generator) -> list:
     by_label: dict[Any, list] = {}
     for ref in images:
         by_label.setdefault(ref.label, []).append(ref)
-    queues = [list(np.array(group, dtype=object)[rng.permutation(len(group))]) for _, group in sorted(
-        by_label.items(), key=lambda kv: str(kv[0]))]
+    queues = [
+        list(np.array(group, dtype=object)[rng.permutation(len(group))])
+        for _, group in sorted(by_label.items(), key=lambda kv: str(kv[0]))
+    ]
     chosen: list = []
     while len(chosen) < limit and any(queues):
         for queue in queues:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise
 
 import numpy as np
@@ -80,81 +81,115 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
         return ctx.session.skip_reason()
 
     def compute(self, ctx: ReportContext) -> LandscapeResult:
-        model = ctx.session.model()
-        batch = LossBatch.draw(ctx, model)
-        closure = batch.loss_with(model)
-        loss_fn = lambda: _inference(closure)  # noqa: E731
-        params = landscape.trainable_parameters(model.network)
-        seeds = [int(s) for s in ctx.rng("landscape-directions").integers(2**31, size=2)]
-        d1, d2 = (landscape.filter_normalized_direction(params, s) for s in seeds)
-        budget = _budget(ctx, model, batch, loss_fn)
-        asked = int(ctx.settings.landscape_grid or DEFAULT_GRID)
-        grid, why = grid_size(asked, budget)
-        ctx.progress(f"loss landscape: {grid}x{grid} grid")
-        surface = landscape.loss_surface(loss_fn, params, d1, d2, np.linspace(-1.0, 1.0, grid), ctx.progress)
+        batch = LossBatch.draw(ctx, ctx.session.model())
+        surface, seeds, budget, grid, why = _surface(ctx, batch)
         refs = checkpoints_in_order(ctx.run)
         count, pairs_from = pair_count(len(refs) - 1, budget)
-        result = LandscapeResult(surface=surface, seeds=seeds, grid_from=why, batch=batch.describe(),
-                                 interpolation=_interpolate(ctx, model, batch, refs[-(count + 1):] if count else []),
-                                 pairs_from=pairs_from, distinct_checkpoints=len(ctx.run.unique_checkpoints()))
+        result = LandscapeResult(
+            surface=surface,
+            seeds=seeds,
+            grid_from=why,
+            batch=batch.describe(),
+            interpolation=_interpolate(ctx, batch, refs[-(count + 1) :] if count else []),
+            pairs_from=pairs_from,
+            distinct_checkpoints=len(ctx.run.unique_checkpoints()),
+        )
         summary = landscape.sharpness_summary(surface)
         finite = summary["non_finite_points"] == 0
-        result.add_check("landscape-finite", "pass" if finite else "warn",
-                         "the loss is finite on the whole grid" if finite else
-                         f"{summary['non_finite_points']} grid points give a non-finite loss", figure_id="contour")
+        result.add_check(
+            "landscape-finite",
+            "pass" if finite else "warn",
+            "the loss is finite on the whole grid"
+            if finite
+            else f"{summary['non_finite_points']} grid points give a non-finite loss",
+            figure_id="contour",
+        )
         if not result.interpolation:
             result.notes.append("No checkpoint interpolation: the run has fewer than two distinct checkpoints.")
-        result.metrics.update({"grid": grid, "grid_from": why, "batch_size": len(batch.images),
-                               "mask_seed": batch.seed, "direction_seeds": seeds, "seconds": surface.seconds,
-                               **summary, "interpolation": result.interpolation, "loss_grid": surface.loss.tolist(),
-                               "point_gflop": budget.point_flops / 1e9, "budget_tflop": ctx.settings.landscape_tflop,
-                               "time_limit_s": budget.seconds})
+        result.metrics.update(
+            {
+                "grid": grid,
+                "grid_from": why,
+                "batch_size": len(batch.images),
+                "mask_seed": batch.seed,
+                "direction_seeds": seeds,
+                "seconds": surface.seconds,
+                **summary,
+                "interpolation": result.interpolation,
+                "loss_grid": surface.loss.tolist(),
+                "point_gflop": budget.point_flops / 1e9,
+                "budget_tflop": ctx.settings.landscape_tflop,
+                "time_limit_s": budget.seconds,
+            }
+        )
         result.notes.extend(batch.settings.notes)
         return result
 
     def present(self, result: LandscapeResult) -> Presentation:
         s = result.surface
         n = len(s.coords)
-        how = (f"{n}x{n} grid on [-1, 1]^2 ({result.grid_from}), {result.batch}, the same batch and masks at "
-               f"every point; directions: Gaussian seeds {result.seeds[0]} and {result.seeds[1]}, "
-               "filter-normalised (Li et al. 2018), biases and norm parameters fixed; only the trained parameters "
-               "move (context encoder, predictor, projections), the EMA target encoder is held fixed")
-        shown = Presentation(intro=("The loss around the stored weights along two random directions scaled to "
-                                    "each filter's size (Li et al. 2018, 'Visualizing the Loss Landscape of Neural "
-                                    "Nets')."))
+        how = (
+            f"{n}x{n} grid on [-1, 1]^2 ({result.grid_from}), {result.batch}, the same batch and masks at "
+            f"every point; directions: Gaussian seeds {result.seeds[0]} and {result.seeds[1]}, "
+            "filter-normalised (Li et al. 2018), biases and norm parameters fixed; only the trained parameters "
+            "move (context encoder, predictor, projections), the EMA target encoder is held fixed"
+        )
+        shown = Presentation(
+            intro=(
+                "The loss around the stored weights along two random directions scaled to "
+                "each filter's size (Li et al. 2018, 'Visualizing the Loss Landscape of Neural "
+                "Nets')."
+            )
+        )
         shown.add_figure(
-            "contour", "Loss landscape: contour",
+            "contour",
+            "Loss landscape: contour",
             f"Loss L(theta + a d1 + b d2) over {how}. The star is the stored weights (a = b = 0), the cross the grid "
             f"minimum. Healthy: a basin around the star with roughly round contours; contours crowded near the "
             "star mean a sharp minimum, a minimum far from the star means training had not settled along these "
-            f"directions. Took {s.seconds:.0f} s.", figures.landscape_contour(s))
+            f"directions. Took {s.seconds:.0f} s.",
+            figures.landscape_contour(s),
+        )
         shown.add_figure(
-            "surface", "Loss landscape: 3-D surface",
+            "surface",
+            "Loss landscape: 3-D surface",
             "The same grid as the contour plot, drawn as a surface (height and colour = loss). Healthy: one smooth "
-            "bowl; ridges, plateaus or spikes point to an irregular, chaotic landscape.", figures.landscape_surface(s))
+            "bowl; ridges, plateaus or spikes point to an irregular, chaotic landscape.",
+            figures.landscape_surface(s),
+        )
         pairs = result.interpolation
         if pairs:
             shown.add_figure(
-                "interpolation", "Linear interpolation between consecutive checkpoints",
+                "interpolation",
+                "Linear interpolation between consecutive checkpoints",
                 "Loss on the same batch and masks at (1 - t) theta_A + t theta_B, all tensors interpolated (EMA "
                 "target included), t from -0.25 to 1.25 (Goodfellow et al. 2015). t = 0 and t = 1 are the "
                 f"checkpoints; the last {len(pairs)} of {result.distinct_checkpoints - 1} consecutive pairs "
                 f"({result.pairs_from}). Healthy: a monotone or convex path with the later checkpoint lower; a "
-                "bump between them is a barrier the optimiser crossed.", figures.interpolation_figure(pairs))
+                "bump between them is a barrier the optimiser crossed.",
+                figures.interpolation_figure(pairs),
+            )
         return shown
 
 
 def grid_size(asked: int, budget: Budget) -> tuple[int, str]:
     """Return the grid size and how it was chosen: the FLOP rule, then the time limit if one was set."""
     n = choose_grid(asked, budget.point_flops, budget.flops)
-    why = f"{asked} points per axis as asked" if n == asked else (
-        f"reduced from {asked} to {n} to fit the FLOP budget of {budget.flops / 1e12:g} TFLOP at an estimated "
-        f"{budget.point_flops / 1e9:.3g} GFLOP per point; --landscape-grid and --landscape-tflop set it")
+    why = (
+        f"{asked} points per axis as asked"
+        if n == asked
+        else (
+            f"reduced from {asked} to {n} to fit the FLOP budget of {budget.flops / 1e12:g} TFLOP at an estimated "
+            f"{budget.point_flops / 1e9:.3g} GFLOP per point; --landscape-grid and --landscape-tflop set it"
+        )
+    )
     if budget.seconds:
         timed = choose_grid(n, budget.point_seconds, budget.seconds)
         if timed < n:
-            why += (f"; then reduced from {n} to {timed} by --landscape-seconds {budget.seconds:g} at a measured "
-                    f"{budget.point_seconds:.2f} s per point")
+            why += (
+                f"; then reduced from {n} to {timed} by --landscape-seconds {budget.seconds:g} at a measured "
+                f"{budget.point_seconds:.2f} s per point"
+            )
         n = timed
     return n, why
 
@@ -171,8 +206,13 @@ def pair_count(available: int, budget: Budget) -> tuple[int, str]:
     if budget.seconds:
         timed = max(1, int(budget.seconds / 2 / max(budget.loss_seconds * points, 1e-9)))
         if timed < count:
-            count, why = timed, (f"{why}; reduced to {timed} by --landscape-seconds {budget.seconds:g} at a "
-                                 f"measured {budget.loss_seconds:.2f} s per loss")
+            count, why = (
+                timed,
+                (
+                    f"{why}; reduced to {timed} by --landscape-seconds {budget.seconds:g} at a "
+                    f"measured {budget.loss_seconds:.2f} s per loss"
+                ),
+            )
     return count, why
 
 
@@ -181,8 +221,12 @@ def _budget(ctx: ReportContext, model, batch: LossBatch, loss_fn) -> Budget:
     measured grid point and one measured whole loss (the only place a clock decides anything)."""
     flops = model.loss_flops(batch.masks, batch.settings)
     tflop, seconds = ctx.settings.landscape_tflop, ctx.settings.landscape_seconds
-    budget = Budget(point_flops=flops.context, loss_flops=flops.total, flops=tflop * 1e12 if tflop else None,
-                    seconds=seconds or None)
+    budget = Budget(
+        point_flops=flops.context,
+        loss_flops=flops.total,
+        flops=tflop * 1e12 if tflop else None,
+        seconds=seconds or None,
+    )
     if budget.seconds:
         budget.point_seconds = _timed(loss_fn)
         budget.loss_seconds = _timed(lambda: batch.full_loss(model))
@@ -196,25 +240,47 @@ def _timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def _interpolate(ctx: ReportContext, model, batch: LossBatch, refs: list) -> list[dict]:
-    """L((1 - t) theta_A + t theta_B) for consecutive pairs of `refs` (all tensors, EMA included)."""
-    state = {k: v for k, v in model.network.state_dict().items() if v.is_floating_point()}
-    chosen = str(ctx.session.checkpoint.path)
-    pairs = []
-    for a, b in pairwise(refs):
+def _surface(ctx: ReportContext, batch: LossBatch):
+    """The 2-D filter-normalised landscape of the chosen checkpoint: (surface, direction seeds, budget, grid,
+    why that grid). Its networks and directions are dropped on return, before other checkpoints are loaded."""
+    model = ctx.session.model()
+    closure = batch.loss_with(model)
+    loss_fn = lambda: _inference(closure)  # noqa: E731
+    params = landscape.trainable_parameters(model.network)
+    seeds = [int(s) for s in ctx.rng("landscape-directions").integers(2**31, size=2)]
+    d1, d2 = (landscape.filter_normalized_direction(params, s) for s in seeds)
+    budget = _budget(ctx, model, batch, loss_fn)
+    grid, why = grid_size(int(ctx.settings.landscape_grid or DEFAULT_GRID), budget)
+    ctx.progress(f"loss landscape: {grid}x{grid} grid")
+    surface = landscape.loss_surface(loss_fn, params, d1, d2, np.linspace(-1.0, 1.0, grid), ctx.progress)
+    return surface, seeds, budget, grid, why
+
+
+def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list) -> list[dict]:
+    """L((1 - t) theta_A + t theta_B) for consecutive pairs of `refs` (all tensors, EMA included).
+
+    The pairs are walked from the last one back, so each checkpoint is loaded once and the one in memory (the
+    chosen, last checkpoint after the surface) is not loaded again; the network in memory is the vessel the
+    interpolated tensors are written into (landscape.interpolation restores them), and only the two ends'
+    tensors are kept as copies."""
+    pairs, later = [], None
+    for a, b in reversed(list(pairwise(refs))):
         ctx.progress(f"loss landscape: interpolating {a.name} -> {b.name}")
-        # cloned: one of them may be the very network whose tensors the interpolation overwrites
-        sa, sb = ({k: v.detach().clone() for k, v in _network(ctx, model, chosen, r).state_dict().items()}
-                  for r in (a, b))
-        losses = landscape.interpolation(lambda: batch.full_loss(model), state, sa, sb, INTERPOLATION_T)
+        later = later or _tensors(ctx, b)
+        earlier = _tensors(ctx, a)  # a's networks are now the ones in memory
+        vessel = ctx.session.model(a)
+        params = {k: v for k, v in vessel.network.state_dict().items() if v.is_floating_point()}
+        losses = landscape.interpolation(partial(batch.full_loss, vessel), params, earlier, later, INTERPOLATION_T)
         pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(), "loss": losses.tolist()})
-    return pairs
+        later = earlier
+    return pairs[::-1]
 
 
-def _network(ctx: ReportContext, model, chosen: str, ref):
-    """The network of checkpoint `ref`: the chosen model's own when it is the chosen checkpoint (not loaded
-    twice), else the session's (which holds one checkpoint's networks at a time)."""
-    return model.network if str(ref.path) == chosen else ctx.session.model(ref).network
+def _tensors(ctx: ReportContext, ref) -> dict:
+    """A copy of every floating-point tensor of checkpoint `ref`'s networks (copied: the interpolation writes
+    into the network in memory, which may be this very checkpoint's)."""
+    state = ctx.session.model(ref).network.state_dict()
+    return {k: v.detach().clone() for k, v in state.items() if v.is_floating_point()}
 
 
 def _inference(closure) -> float:

@@ -2,9 +2,9 @@
 cosine per evaluated checkpoint, and the PCA-of-tokens colours of the animation.
 
 The session holds one checkpoint's networks at a time and keeps every checkpoint's embeddings and prediction
-errors, so the chosen checkpoint, whose networks are in memory when the sweep starts and whose outputs are
-already cached, is measured first; the others are then loaded once each, in epoch order, and the chosen one
-is never loaded again just to read what the session already holds.
+errors, so the checkpoints are measured in the session's visiting order (ModelSession.visiting_order): the
+one in memory first (the chosen one, whose outputs are already cached, when the sweep starts), the others
+loaded once each, and the chosen one never loaded again just to read what the session already holds.
 """
 
 from __future__ import annotations
@@ -44,13 +44,15 @@ def checkpoint_sweep(ctx: ReportContext, labels, cap: int = DEFAULT_CAP) -> Swee
     measured first (see the module docstring)."""
     session = ctx.session
     refs = ctx.run.unique_checkpoints()
-    epochs = [float(r.epoch if r.epoch is not None else (r.step if r.step is not None else i))
-              for i, r in enumerate(refs)]
+    epochs = [
+        float(r.epoch if r.epoch is not None else (r.step if r.step is not None else i)) for i, r in enumerate(refs)
+    ]
     chosen = session.checkpoint
     # a byte copy of the chosen checkpoint is read through the chosen one, whose outputs are cached
     picked = [chosen if _same_file(refs[i], chosen) else refs[i] for i in select_evenly(epochs, cap)]
     rows: dict[int, dict] = {}
-    for i in sorted(range(len(picked)), key=lambda i: picked[i] is not chosen):  # stable: the chosen one first
+    order = session.visiting_order(picked)
+    for i in sorted(range(len(picked)), key=lambda i: order.index(picked[i])):
         ref = picked[i]
         ctx.progress(f"representations: checkpoint {ref.name}")
         rows[i] = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
@@ -81,9 +83,14 @@ def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels) -> di
     accuracy on the probe images (`labels`: theirs, None without labels)."""
     embeddings = session.embeddings(ref)
     tokens = embeddings.patch_tokens.reshape(-1, embeddings.patch_tokens.shape[-1])
-    row = {"rankme": metrics.rankme(embeddings.mean_pooled), "rankme_tokens": metrics.rankme(tokens),
-           "alpha_req": metrics.alpha_req(tokens), "knn_accuracy": None,
-           "prediction_cosine": None, "baseline_cosine": None}
+    row = {
+        "rankme": metrics.rankme(embeddings.mean_pooled),
+        "rankme_tokens": metrics.rankme(tokens),
+        "alpha_req": metrics.alpha_req(tokens),
+        "knn_accuracy": None,
+        "prediction_cosine": None,
+        "baseline_cosine": None,
+    }
     if labels is not None:
         accuracy = label_accuracies(session.probe_embeddings(ref).image, labels, linear_probe=False)
         row["knn_accuracy"], row["knn_interval"] = accuracy["knn_accuracy"], accuracy["knn_interval"]

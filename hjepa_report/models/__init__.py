@@ -23,7 +23,10 @@ JepaModel (api.py; HJepaModel / IJepaModel), B images, N patches (row-major), D 
   ``predict(images | context EncoderOutput, context_mask, targets=None, *, target=None) -> Prediction(
   predicted [B,K,D], target [B,K,D], indices [B,K], valid [B,K], block [B,K], target_kind)``.
   ``levels(tokens [B,K,D], valid=None, levels=None) -> [(tokens_l [B,K//2^l,D], valid_l)]``;
-  ``features(images, level=0, *, encoder="target") -> [B, N_l, D]``.
+  ``features(images, level=0, *, encoder="target") -> [B, N_l, D]``;
+  ``loss(images, masks, settings, *, targets=None) -> Loss(total, levels, ...)``: the run's training loss
+  (loss.py), with ``loss_settings(config)``, ``loss_targets(images, masks, settings)`` (the target side, once)
+  and ``loss_flops(masks)`` (its cost, flops.py); ``pooled_features(batches)``: pooled embeddings only.
   Attention probabilities are formed only for the requested blocks; on CUDA the methods run without TF32.
 
 Token helpers (gather, pool, index, pad) that the networks, the models, the cache and the loss share are in

@@ -139,8 +139,8 @@ def computed():
     fixture's); then the networks are released and a fresh instance of each pass presents its result, so
     present cannot lean on the context, the session, or state the pass object kept from compute.
     """
-    from hjepa_report.plotting import plot_style
     from hjepa_report.collect import collect_run
+    from hjepa_report.plotting import plot_style
 
     out = {}
     for run_name, run_dir in RUNS.items():

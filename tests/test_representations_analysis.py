@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hjepa_report.analysis.representations import checkpoints as ck
+from hjepa_report.analysis.representations import checkpoints
 from hjepa_report.analysis.representations import embedding, predictions
 
 
@@ -64,10 +64,10 @@ def test_nearest_neighbours_exclude_the_query():
 
 def test_select_evenly_spreads_over_epochs():
     epochs = list(range(10)) + [50, 100]
-    picked = ck.select_evenly(epochs, cap=3)
+    picked = checkpoints.select_evenly(epochs, cap=3)
     assert [epochs[i] for i in picked] == [0, 50, 100]
-    assert ck.select_evenly([3, 1, 2], cap=8) == [1, 2, 0]
-    assert len(ck.select_evenly(list(range(20)), cap=8)) == 8
+    assert checkpoints.select_evenly([3, 1, 2], cap=8) == [1, 2, 0]
+    assert len(checkpoints.select_evenly(list(range(20)), cap=8)) == 8
 
 
 def test_best_checkpoint_mean_rank_rule():
@@ -76,21 +76,21 @@ def test_best_checkpoint_mean_rank_rule():
         {"name": "b", "epoch": 1, "knn_accuracy": 0.6, "rankme": 9.0, "alpha_req": 1.1, "prediction_cosine": 0.5},
         {"name": "c", "epoch": 2, "knn_accuracy": 0.5, "rankme": 8.0, "alpha_req": 1.0, "prediction_cosine": 0.6},
     ]
-    assert ck.best_checkpoint(rows) == "c"  # rank sums a 8, b 2, c 2: the tie goes to the later checkpoint
+    assert checkpoints.best_checkpoint(rows) == "c"  # rank sums a 8, b 2, c 2: the tie goes to the later checkpoint
     rows[1]["prediction_cosine"] = 0.7  # b now best on three of four measures
-    assert ck.best_checkpoint(rows) == "b"
-    assert ck.best_checkpoint([{"name": "x", "epoch": 0, "rankme": None}]) is None
+    assert checkpoints.best_checkpoint(rows) == "b"
+    assert checkpoints.best_checkpoint([{"name": "x", "epoch": 0, "rankme": None}]) is None
 
 
 def test_pca_rgb_alignment_keeps_colours_between_frames():
     rng = np.random.default_rng(2)
     tokens = rng.standard_normal((2, 16, 8)) * [5, 3, 2, 0.1, 0.1, 0.1, 0.1, 0.1]
-    rgb, scores = ck.pca_rgb(tokens)
+    rgb, scores = checkpoints.pca_rgb(tokens)
     assert rgb.shape == (2, 16, 3) and rgb.min() >= 0 and rgb.max() <= 1
     swapped = tokens[..., [1, 0, 2, 3, 4, 5, 6, 7]] * [1, -1, 1, 1, 1, 1, 1, 1]
-    rgb2, _ = ck.pca_rgb(swapped * [1.0, 1.8, 1, 1, 1, 1, 1, 1], previous=scores)
+    rgb2, _ = checkpoints.pca_rgb(swapped * [1.0, 1.8, 1, 1, 1, 1, 1, 1], previous=scores)
     assert np.allclose(rgb2, rgb, atol=0.05)  # same colours although components are reordered and flipped
-    frame = ck.animation_frame([np.zeros((64, 64, 3), np.uint8)] * 2, rgb, (4, 4), "epoch 1")
+    frame = checkpoints.animation_frame([np.zeros((64, 64, 3), np.uint8)] * 2, rgb, (4, 4), "epoch 1")
     assert frame.dtype == np.uint8 and frame.shape == (18 + 2 * 128 + 4, 2 * 132, 3)
 
 

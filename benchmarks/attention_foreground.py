@@ -42,8 +42,9 @@ def main(run_dir: Path) -> None:
     info = model.info
     masks = image_foreground(run.foreground, [i.path for i in run.images])
     keep = [k for k, m in enumerate(masks) if m is not None]
-    images, _ = load_images([run.images[k].path for k in keep], info.image_size, info.norm_mean, info.norm_std,
-                            method=info.preprocess)
+    images, _ = load_images(
+        [run.images[k].path for k in keep], info.image_size, info.norm_mean, info.norm_std, method=info.preprocess
+    )
     coverages = [patch_coverage(masks[k], info.image_size, info.preprocess, info.grid) for k in keep]
     trained, area = foreground_share(model, images, coverages)
     print(f"{len(keep)} images; foreground area share {area:.1%}")

@@ -34,9 +34,12 @@ def build(layout: str):
         from hjepa_report.models.hjepa import HJepaNetwork
 
         net = HJepaNetwork(VIT_B16, predictor_depth=6, predictor_heads=12, predictor_mlp_ratio=4.0, num_levels=3)
-        config = {"masking": {"num_masks": 4, "mask_scale": [0.15, 0.2], "aspect_ratio": [0.75, 1.5]},
-                  "data": {"image_size": 224}, "model": {"num_hierarchies": 3},
-                  "loss": {"type": "smoothl1", "hierarchy_weights": [1.0, 0.5, 0.25]}}
+        config = {
+            "masking": {"num_masks": 4, "mask_scale": [0.15, 0.2], "aspect_ratio": [0.75, 1.5]},
+            "data": {"image_size": 224},
+            "model": {"num_hierarchies": 3},
+            "loss": {"type": "smoothl1", "hierarchy_weights": [1.0, 0.5, 0.25]},
+        }
     else:
         from hjepa_report.models.ijepa import IJepaNetwork
 
@@ -62,8 +65,11 @@ def main() -> None:
     net = net.to(args.device)
     images = torch.randn(args.batch, 3, 224, 224, device=args.device)
     masks = training_masks(config, args.layout, args.batch, seed=0, grid=(14, 14), patch_size=16)
-    masks = masks.to(args.device) if args.layout == "hjepa" else tuple(
-        [m.to(args.device) for m in group] for group in masks)
+    masks = (
+        masks.to(args.device)
+        if args.layout == "hjepa"
+        else tuple([m.to(args.device) for m in group] for group in masks)
+    )
     settings = loss_settings(config, args.layout, getattr(net, "num_levels", 1))
 
     t0 = time.perf_counter()
@@ -80,14 +86,21 @@ def main() -> None:
     surface = loss_surface(loss_fn, params, d1, d2, np.linspace(-1, 1, n))
     per_point = surface.seconds / (n * n + 1)  # + 1: the origin
     full = t_target + per_point * (args.grid**2 + 1)
-    print(f"layout {args.layout}, device {args.device}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
-          f"{sum(p.numel() for p in params.values()) / 1e6:.1f} M trainable parameters")
+    print(
+        f"layout {args.layout}, device {args.device}, batch {args.batch}, torch threads {torch.get_num_threads()}, "
+        f"{sum(p.numel() for p in params.values()) / 1e6:.1f} M trainable parameters"
+    )
     flops = loss_flops(net, masks, settings.target_norm)
     print(f"target cache: {t_target:.2f} s; one grid point: {per_point:.2f} s (timed {n * n + 1} points)")
-    print(f"estimated FLOPs (models/flops.py): {flops.context / 1e9:.0f} GFLOP per grid point, "
-          f"{flops.target / 1e9:.0f} GFLOP for the target side; {flops.context / per_point / 1e9:.0f} GFLOP/s here")
-    print(f"{args.grid}x{args.grid} grid: {full:.0f} s = {full / 60:.1f} min (estimated from the timed points)"
-          if args.points else f"{args.grid}x{args.grid} grid: {full:.0f} s measured")
+    print(
+        f"estimated FLOPs (models/flops.py): {flops.context / 1e9:.0f} GFLOP per grid point, "
+        f"{flops.target / 1e9:.0f} GFLOP for the target side; {flops.context / per_point / 1e9:.0f} GFLOP/s here"
+    )
+    print(
+        f"{args.grid}x{args.grid} grid: {full:.0f} s = {full / 60:.1f} min (estimated from the timed points)"
+        if args.points
+        else f"{args.grid}x{args.grid} grid: {full:.0f} s measured"
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import argparse
 import time
 
 import torch
-
 from bench_landscape import build  # noqa: E402  (run from the benchmarks folder or with it on sys.path)
 
 
@@ -35,13 +34,17 @@ def main() -> None:
         encoder(images[:2])  # warm-up
         start = time.perf_counter()
         for i in range(0, args.images, 16):
-            encoder(images[i:i + 16]).float().mean(dim=1).cpu()
+            encoder(images[i : i + 16]).float().mean(dim=1).cpu()
         per_image = (time.perf_counter() - start) / args.images
     extra = (256 - 64) * 8 * per_image
-    print(f"layout {args.layout}, device {args.device}, torch threads {torch.get_num_threads()}: "
-          f"{per_image:.3f} s per image through the target encoder (timed {args.images})")
-    print(f"default --probe-images 256 with 64 sample images and 8 checkpoints: 192 x 8 extra images = "
-          f"{extra:.0f} s = {extra / 60:.1f} min")
+    print(
+        f"layout {args.layout}, device {args.device}, torch threads {torch.get_num_threads()}: "
+        f"{per_image:.3f} s per image through the target encoder (timed {args.images})"
+    )
+    print(
+        f"default --probe-images 256 with 64 sample images and 8 checkpoints: 192 x 8 extra images = "
+        f"{extra:.0f} s = {extra / 60:.1f} min"
+    )
 
 
 if __name__ == "__main__":

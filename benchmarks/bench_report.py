@@ -20,8 +20,11 @@ def main(argv: list[str]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.html"
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "hjepa_report", run, "-o", str(out), "--quiet", *argv[1:]], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [sys.executable, "-m", "hjepa_report", run, "-o", str(out), "--quiet", *argv[1:]],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         wall = time.perf_counter() - start
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         doc = json.loads(out.with_name("report.json").read_text())

@@ -41,8 +41,9 @@ def write_events(folder: Path, n_tags: int, n_steps: int) -> Path:
                 event.summary.value.add(tag=f"train/metric_{t}", simple_value=1.0 / (step + 1) + t)
                 data = event.SerializeToString()
                 length = struct.pack("<Q", len(data))
-                fh.write(length + struct.pack("<I", masked_crc32c(length)) + data
-                         + struct.pack("<I", masked_crc32c(data)))
+                fh.write(
+                    length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
+                )
     return path
 
 
@@ -56,22 +57,27 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         path = write_events(Path(tmp), args.tags, args.steps)
-        print(f"wrote {args.tags * args.steps:,} points, {path.stat().st_size / 1e6:.1f} MB "
-              f"in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"wrote {args.tags * args.steps:,} points, {path.stat().st_size / 1e6:.1f} MB "
+            f"in {time.perf_counter() - t0:.1f} s"
+        )
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0, c0 = time.perf_counter(), time.process_time()
         result = read_event_file(path, "bench")
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"read: {result.detail}")
-        print(f"time {seconds:.2f} s wall, {cpu:.2f} s CPU; "
-              f"peak RSS {rss_after:.0f} MB (before reading {rss_before:.0f} MB)")
+        print(
+            f"time {seconds:.2f} s wall, {cpu:.2f} s CPU; "
+            f"peak RSS {rss_after:.0f} MB (before reading {rss_before:.0f} MB)"
+        )
         del result
         tracemalloc.start()
         read_event_file(path, "bench")
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(f"peak traced Python allocations while reading (second read, tracemalloc on): {peak / 1e6:.0f} MB")
+
 
 if __name__ == "__main__":
     main()

@@ -35,13 +35,19 @@ def evaluate(run_dir: Path, per_class: int) -> list[tuple[str, float]]:
 
     recipe = recipe_from_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
     network = build_network(recipe).eval()
-    rows = [(f"chance (1/{len(CLASS_NAMES)})", 100.0 / len(CLASS_NAMES)),
-            ("random init (seed %d)" % recipe.seed, fresh_image_knn(network, recipe, per_class))]
+    rows = [
+        (f"chance (1/{len(CLASS_NAMES)})", 100.0 / len(CLASS_NAMES)),
+        (f"random init (seed {recipe.seed})", fresh_image_knn(network, recipe, per_class)),
+    ]
     for path in sorted((run_dir / "checkpoints").glob("checkpoint_epoch_*.pth")):
         checkpoint = load_checkpoint(path)
         network.load_state_dict(checkpoint["model_state_dict"], strict=True)
-        rows.append((f"{path.name} (epoch {checkpoint['epoch']}, step {checkpoint['global_step']})",
-                     fresh_image_knn(network.eval(), recipe, per_class)))
+        rows.append(
+            (
+                f"{path.name} (epoch {checkpoint['epoch']}, step {checkpoint['global_step']})",
+                fresh_image_knn(network.eval(), recipe, per_class),
+            )
+        )
     return rows
 
 
@@ -57,8 +63,10 @@ def main() -> None:
     started = time.perf_counter()
     for what, accuracy in evaluate(args.run_dir, args.per_class):
         print(f"{accuracy:6.2f} %  {what}")
-    print(f"k = 5, cosine, {args.per_class} bank + {args.per_class} query images per class "
-          f"({time.perf_counter() - started:.0f} s)")
+    print(
+        f"k = 5, cosine, {args.per_class} bank + {args.per_class} query images per class "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 from . import __version__
 from .analysis.base import Section
@@ -25,35 +25,57 @@ def default_output(run_dir: Path) -> Path:
     return Path.cwd() / "reports" / Path(run_dir).resolve().name / "report.html"
 
 
-def build_report(run_dir: str | Path, settings: ReportSettings | None = None,
-                 progress: Progress | None = None) -> Report:
+def build_report(
+    run_dir: str | Path, settings: ReportSettings | None = None, progress: Progress | None = None
+) -> Report:
     """Collect a run and run every selected analysis pass; a failing pass becomes an error section."""
     settings = settings or ReportSettings()
     say = progress or (lambda msg: None)
     _check_section_names(settings)
     start = time.perf_counter()
-    run = collect_run(run_dir, config=settings.config, images=settings.images, checkpoint=settings.checkpoint,
-                      layout=settings.layout, trust_checkpoints=settings.trust_checkpoints)
-    say(f"collected {run.root} ({run.layout}): {len(run.scalars.tags())} tags, {len(run.checkpoints)} checkpoints, "
-        f"{len(run.images)} images ({time.perf_counter() - start:.1f} s)")
+    run = collect_run(
+        run_dir,
+        config=settings.config,
+        images=settings.images,
+        checkpoint=settings.checkpoint,
+        layout=settings.layout,
+        trust_checkpoints=settings.trust_checkpoints,
+    )
+    say(
+        f"collected {run.root} ({run.layout}): {len(run.scalars.tags())} tags, {len(run.checkpoints)} checkpoints, "
+        f"{len(run.images)} images ({time.perf_counter() - start:.1f} s)"
+    )
     ctx = ReportContext(run, settings, progress=lambda msg: say("  " + msg))
     selected = [p for p in all_passes() if settings.wants(p.name)]
     last_model_pass = max((i for i, p in enumerate(selected) if p.needs_model), default=-1)
     sections = []
     for i, analysis in enumerate(selected):
         if settings.minimal and not analysis.minimal:
-            section = Section(analysis.name, analysis.title, status="skipped",
-                              message="Left out by --minimal (a slow section); run without it to include it.")
+            section = Section(
+                analysis.name,
+                analysis.title,
+                status="skipped",
+                message="Left out by --minimal (a slow section); run without it to include it.",
+            )
         else:
             section = analysis.run(ctx, draw=not settings.json_only)
         if i == last_model_pass:
             ctx.session.release()  # no later pass needs the networks: give their memory back
         sections.append(section)
-        say(f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
-            + (f" - {section.message}" if section.status != "ok" and section.message else ""))
+        say(
+            f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
+            + (f" - {section.message}" if section.status != "ok" and section.message else "")
+        )
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    return Report(run=run, settings=settings, sections=sections, created_at=created, version=__version__,
-                  seconds=time.perf_counter() - start, model_info=ctx.session.described())
+    return Report(
+        run=run,
+        settings=settings,
+        sections=sections,
+        created_at=created,
+        version=__version__,
+        seconds=time.perf_counter() - start,
+        model_info=ctx.session.described(),
+    )
 
 
 def write_report(report: Report, output: str | Path | None = None) -> tuple[Path | None, Path]:
@@ -70,8 +92,9 @@ def write_report(report: Report, output: str | Path | None = None) -> tuple[Path
     return write_report_files(report, html_path)
 
 
-def generate(run_dir: str | Path, settings: ReportSettings | None = None,
-             progress: Progress | None = None) -> tuple[Report, Path | None, Path]:
+def generate(
+    run_dir: str | Path, settings: ReportSettings | None = None, progress: Progress | None = None
+) -> tuple[Report, Path | None, Path]:
     """Build and write the report of one run: the whole `hjepa-report RUN_DIR` in one call."""
     settings = settings or ReportSettings()
     report = build_report(run_dir, settings, progress)
@@ -96,8 +119,10 @@ def _refuse_inside_run(path: Path, run_root: Path) -> None:
         path.resolve().relative_to(Path(run_root).resolve())
     except ValueError:
         return
-    raise RunDirError(f"refusing to write the report inside the run directory {run_root} (it is read-only to "
-                      "hjepa-report); choose another place with -o")
+    raise RunDirError(
+        f"refusing to write the report inside the run directory {run_root} (it is read-only to "
+        "hjepa-report); choose another place with -o"
+    )
 
 
 __all__ = ["build_report", "write_report", "generate", "default_output"]

@@ -82,8 +82,14 @@ class DevToolsPipe:
             os.dup2(high_w, 4)
 
         self._log = tempfile.TemporaryFile()  # Chromium's stderr: a file, so a chatty browser never blocks
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=self._log, close_fds=False, preexec_fn=place_pipe_fds)
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=self._log,
+            close_fds=False,
+            preexec_fn=place_pipe_fds,
+        )
         for fd in (to_chrome_r, from_chrome_w, high_r, high_w):
             os.close(fd)
         self._reader = threading.Thread(target=self._read_loop, daemon=True)
@@ -159,15 +165,36 @@ class DevToolsPipe:
 
 def chromium_args(profile: Path, chromium: str = CHROMIUM) -> list[str]:
     """Return the command line of a headless Chromium that phones nowhere and keeps no state."""
-    return [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-default-apps",
-            "--disable-extensions", "--mute-audio", "--hide-scrollbars", f"--user-data-dir={profile}",
-            "--remote-debugging-pipe", "about:blank"]
+    return [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--mute-audio",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--remote-debugging-pipe",
+        "about:blank",
+    ]
 
 
-def inspect_page(html: Path, screenshot: Path | None = None, *, width: int = 1280, height: int = 900,
-                 full_page: bool = False, script: str | None = None, timeout: float = 40.0,
-                 chromium: str = CHROMIUM) -> PageReport:
+def inspect_page(
+    html: Path,
+    screenshot: Path | None = None,
+    *,
+    width: int = 1280,
+    height: int = 900,
+    full_page: bool = False,
+    script: str | None = None,
+    timeout: float = 40.0,
+    chromium: str = CHROMIUM,
+) -> PageReport:
     """Open `html` in headless Chromium; return requests, console errors, image decoding and broken anchors.
 
     `script`, a JavaScript expression (a promise is awaited), runs after the checks; its JSON-able value is
@@ -181,14 +208,22 @@ def inspect_page(html: Path, screenshot: Path | None = None, *, width: int = 128
         session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Network", "Runtime", "Log", "Page"):
             browser.send(f"{domain}.enable", session=session)
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         browser.events.clear()
         browser.send("Page.navigate", {"url": url}, session)
         browser.wait_for("Page.loadEventFired")
         found = json.loads(_evaluate(browser, session, PAGE_PROBE))
-        report = PageReport(url, images=found["images"], broken_anchors=found["broken_anchors"],
-                            height=found["height"], title=found["title"])
+        report = PageReport(
+            url,
+            images=found["images"],
+            broken_anchors=found["broken_anchors"],
+            height=found["height"],
+            title=found["title"],
+        )
         if script is not None:
             report.script_result = _evaluate(browser, session, script)
         if screenshot is not None:
@@ -205,8 +240,9 @@ def inspect_page(html: Path, screenshot: Path | None = None, *, width: int = 128
 
 def _evaluate(browser: DevToolsPipe, session: str, expression: str):
     """Evaluate a JavaScript expression in the page (awaiting a promise) and return its value."""
-    reply = browser.send("Runtime.evaluate", {"expression": expression, "awaitPromise": True,
-                                              "returnByValue": True}, session)
+    reply = browser.send(
+        "Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True}, session
+    )
     if "exceptionDetails" in reply:
         raise RuntimeError(f"script failed in the page: {reply['exceptionDetails']}")
     return reply["result"].get("value")
@@ -215,9 +251,16 @@ def _evaluate(browser: DevToolsPipe, session: str, expression: str):
 def _capture(browser: DevToolsPipe, session: str, out: Path, width: int, height: int, page_height: int | None):
     """Save a PNG of the viewport, or of the whole page (a viewport as tall as the page, capped)."""
     if page_height:
-        browser.send("Emulation.setDeviceMetricsOverride",
-                     {"width": width, "height": min(max(page_height, height), MAX_SCREENSHOT_HEIGHT),
-                      "deviceScaleFactor": 1, "mobile": False}, session)
+        browser.send(
+            "Emulation.setDeviceMetricsOverride",
+            {
+                "width": width,
+                "height": min(max(page_height, height), MAX_SCREENSHOT_HEIGHT),
+                "deviceScaleFactor": 1,
+                "mobile": False,
+            },
+            session,
+        )
     shot = browser.send("Page.captureScreenshot", {"format": "png"}, session)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(base64.b64decode(shot["data"]))
@@ -250,17 +293,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("png", type=Path)
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
-    parser.add_argument("--full-page", action="store_true", help=f"capture the whole page (up to "
-                        f"{MAX_SCREENSHOT_HEIGHT} px tall) instead of the first screen")
+    parser.add_argument(
+        "--full-page",
+        action="store_true",
+        help=f"capture the whole page (up to {MAX_SCREENSHOT_HEIGHT} px tall) instead of the first screen",
+    )
     args = parser.parse_args(argv)
     if not Path(CHROMIUM).exists():
         print(f"error: {CHROMIUM} not found", file=sys.stderr)
         return 2
     page = inspect_page(args.html, args.png, width=args.width, height=args.height, full_page=args.full_page)
     bad_images = [i for i in page.images if not i["ok"]]
-    print(f"{page.title}: {len(page.images)} images ({len(bad_images)} not decoded), {len(page.requests)} "
-          f"requests, {len(page.console_errors)} console errors, {len(page.broken_anchors)} broken anchors; "
-          f"screenshot {args.png}")
+    print(
+        f"{page.title}: {len(page.images)} images ({len(bad_images)} not decoded), {len(page.requests)} "
+        f"requests, {len(page.console_errors)} console errors, {len(page.broken_anchors)} broken anchors; "
+        f"screenshot {args.png}"
+    )
     for line in page.requests + page.console_errors + [f"broken anchor #{a}" for a in page.broken_anchors]:
         print("  " + line)
     return 1 if bad_images or page.requests or page.console_errors or page.broken_anchors else 0

@@ -46,8 +46,11 @@ def cached_report(tmp_path_factory, kind: str, sections: tuple[str, ...] = LOG_S
     key = (kind, sections)
     if key not in _BUILT:
         base = tmp_path_factory.mktemp(f"{kind}-{len(sections)}")
-        make = {"base": lambda d: copy_run(HJEPA_RUN, d), "changed": changed_run,
-                "ijepa": lambda d: copy_run(IJEPA_RUN, d)}[kind]
+        make = {
+            "base": lambda d: copy_run(HJEPA_RUN, d),
+            "changed": changed_run,
+            "ijepa": lambda d: copy_run(IJEPA_RUN, d),
+        }[kind]
         _BUILT[key] = build(make(base / kind), base / "reports" / kind, sections)
     return _BUILT[key]
 
@@ -68,7 +71,7 @@ def changed_run(dst: Path) -> Path:
     data, out, pos, nan_done = events.read_bytes(), bytearray(), 0, False
     while pos < len(data):  # TFRecord framing: u64 length, u32 crc(length), payload, u32 crc(payload)
         (length,) = struct.unpack_from("<Q", data, pos)
-        event = Event.FromString(data[pos + 12: pos + 12 + length])
+        event = Event.FromString(data[pos + 12 : pos + 12 + length])
         for value in event.summary.value:
             if value.tag == "train/loss" and value.WhichOneof("value") == "simple_value":
                 value.simple_value *= LOSS_SCALE

@@ -30,8 +30,14 @@ def reports():
         settings = ReportSettings(sections=["attention"], attention_encoder=encoder, max_images=4)
         ctx = ReportContext(collect_run(RUN), settings)
         section = AttentionPass().run(ctx)
-        report = Report(run=ctx.run, settings=settings, sections=[section], created_at="", version="test",
-                        model_info=ctx.session.described())
+        report = Report(
+            run=ctx.run,
+            settings=settings,
+            sections=[section],
+            created_at="",
+            version="test",
+            model_info=ctx.session.described(),
+        )
         out[encoder] = (section, json.loads(dumps(build_json(report))), AttentionPass().compute(ctx))
     return out
 

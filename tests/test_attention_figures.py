@@ -67,8 +67,7 @@ def test_encoder_comparison_hatches_hidden_patches(image):
     hidden = np.zeros((2, 16), bool)
     hidden[1, [0, 5, 6]] = True
     with plot_style():
-        fig = figures.encoder_comparison_figure([image, image], np.ones((2, *GRID)), np.ones((2, *GRID)), GRID,
-                                                hidden)
+        fig = figures.encoder_comparison_figure([image, image], np.ones((2, *GRID)), np.ones((2, *GRID)), GRID, hidden)
     axes = np.asarray(fig.axes).reshape(2, 3)
     assert len(axes[0, 2].patches) == 0 and len(axes[1, 2].patches) == 3
     assert [ax.get_title() for ax in axes[0]] == ["image", "target encoder", "context encoder"]

@@ -36,8 +36,7 @@ def test_mean_distance_of_uniform_attention_on_a_2x2_grid():
     np.testing.assert_allclose(mean_attention_distance(uniform(4), (2, 2), has_cls=False), [[expected]])
     # with CLS: the CLS row and column are dropped and rows renormalised, so the answer is the same
     np.testing.assert_allclose(mean_attention_distance(uniform(5), (2, 2), has_cls=True), [[expected]])
-    np.testing.assert_allclose(mean_attention_distance(uniform(4), (2, 2), False, patch_size=16),
-                               [[16 * expected]])
+    np.testing.assert_allclose(mean_attention_distance(uniform(4), (2, 2), False, patch_size=16), [[16 * expected]])
 
 
 def test_mean_distance_of_self_attention_is_zero_and_of_a_fixed_key_by_hand():
@@ -137,8 +136,10 @@ def test_summary_of_reference_attention_keeps_what_the_figures_need():
     assert [label for label, _ in whole.queries[0]][-1] == "target block"
     assert whole.query_maps[0].shape == (len(whole.queries[0]), 3, 8, 8)
     # chunks of images reduce to the same arrays as the whole batch
-    chunks = [summarise_encoder({i: a[s] for i, a in attentions.items()}, (8, 8), True, 3, ref["context_mask"][s])
-              for s in (slice(0, 1), slice(1, 4))]
+    chunks = [
+        summarise_encoder({i: a[s] for i, a in attentions.items()}, (8, 8), True, 3, ref["context_mask"][s])
+        for s in (slice(0, 1), slice(1, 4))
+    ]
     merged = merge_chunks(chunks)
     np.testing.assert_allclose(merged.rollout, whole.rollout)
     np.testing.assert_allclose(merged.entropy, whole.entropy)
@@ -153,6 +154,7 @@ def test_context_map_places_kept_tokens_at_their_patches():
     # no CLS, 2x2 grid, patches 0, 2, 3 kept (token order 3, 0, 2) plus one padding slot
     attn = np.zeros((1, 1, 4, 4))
     attn[0, 0, :3, :3] = [[0.5, 0.25, 0.25], [0.5, 0.5, 0.0], [0.2, 0.2, 0.6]]
-    maps = context_head_mean_map(attn, np.array([[3, 0, 2, 0]]), np.array([[True, True, True, False]]),
-                                 (2, 2), has_cls=False)
+    maps = context_head_mean_map(
+        attn, np.array([[3, 0, 2, 0]]), np.array([[True, True, True, False]]), (2, 2), has_cls=False
+    )
     np.testing.assert_allclose(maps[0], [[0.95 / 3, np.nan], [0.85 / 3, 1.2 / 3]])

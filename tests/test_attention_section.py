@@ -65,10 +65,22 @@ class FakeModel:
     """
 
     def __init__(self, focus: np.ndarray, focus_logit: float, unsupported=()):
-        self.info = ModelInfo(layout="hjepa", checkpoint="fake", embed_dim=8, depth=2, num_heads=2,
-                              heads_source="test double", heads_guessed=False, patch_size=8, image_size=32,
-                              grid=(4, 4), has_cls=True, mlp_ratio=4.0, qkv_bias=True,
-                              unsupported=list(unsupported))
+        self.info = ModelInfo(
+            layout="hjepa",
+            checkpoint="fake",
+            embed_dim=8,
+            depth=2,
+            num_heads=2,
+            heads_source="test double",
+            heads_guessed=False,
+            patch_size=8,
+            image_size=32,
+            grid=(4, 4),
+            has_cls=True,
+            mlp_ratio=4.0,
+            qkv_bias=True,
+            unsupported=list(unsupported),
+        )
         self.focus, self.focus_logit = focus, focus_logit
 
     def encoder_pair(self):
@@ -81,9 +93,11 @@ class FakeModel:
         logits = torch.zeros(batch, 2, tokens, tokens)
         logits[..., 1:] += self.focus_logit * torch.as_tensor(self.focus.reshape(-1), dtype=torch.float32)
         attn = logits.softmax(-1)
-        return SimpleNamespace(attentions={layer: attn for layer in attention_layers or ()},
-                               patch_indices=torch.arange(16).expand(batch, 16),
-                               valid=torch.ones(batch, 16, dtype=torch.bool))
+        return SimpleNamespace(
+            attentions={layer: attn for layer in attention_layers or ()},
+            patch_indices=torch.arange(16).expand(batch, 16),
+            valid=torch.ones(batch, 16, dtype=torch.bool),
+        )
 
 
 def make_images(root: Path, count: int) -> list[Path]:
@@ -105,11 +119,14 @@ def fake_context(tmp_path, monkeypatch, model, foreground: np.ndarray | None):
     paths = make_images(tmp_path, 3)
     if foreground is not None:
         (tmp_path / "sample_meta").mkdir()
-        np.savez_compressed(tmp_path / "sample_meta" / "foreground.npz",
-                            **{p.relative_to(tmp_path).as_posix(): foreground for p in paths})
+        np.savez_compressed(
+            tmp_path / "sample_meta" / "foreground.npz",
+            **{p.relative_to(tmp_path).as_posix(): foreground for p in paths},
+        )
     pictures = [np.zeros((32, 32, 3), np.uint8)] * 3
-    images = SampleImages(torch.zeros(3, 3, 32, 32), pictures, ["shapes"] * 3, paths,
-                          [p.relative_to(tmp_path).as_posix() for p in paths])
+    images = SampleImages(
+        torch.zeros(3, 3, 32, 32), pictures, ["shapes"] * 3, paths, [p.relative_to(tmp_path).as_posix() for p in paths]
+    )
     ctx = ReportContext(collect_run(tmp_path), ReportSettings())
 
     def no_masks():
@@ -178,7 +195,7 @@ def test_foreground_from_the_collector_gives_the_numbers_of_the_file_itself(tmp_
 def test_over_the_memory_budget_only_the_shown_blocks_are_captured(tmp_path, monkeypatch):
     model = FakeModel(np.zeros((4, 4), bool), 0.0)
     model.info.depth = 5
-    per_block = 2 * 17 ** 2 * 4  # heads * T^2 float32 values
+    per_block = 2 * 17**2 * 4  # heads * T^2 float32 values
     monkeypatch.setattr(attention_section, "ATTENTION_BUDGET_BYTES", 3 * per_block)  # 3 blocks of one image
     section = attention_section.AttentionPass().run(fake_context(tmp_path, monkeypatch, model, left_half()))
     assert section.status == "ok", section.message
@@ -203,9 +220,13 @@ def test_unsupported_attention_is_a_skip(tmp_path, monkeypatch):
     assert section.status == "skipped" and "RoPE is not rebuilt" in section.message
 
 
-@pytest.mark.parametrize("run,checkpoint,config,heads", [
-    ("hjepa_small", "checkpoints/checkpoint_latest.pth", "config.yaml", 2),
-    ("ijepa_small", "jepa-latest.pth.tar", "params-ijepa.yaml", None)])
+@pytest.mark.parametrize(
+    "run,checkpoint,config,heads",
+    [
+        ("hjepa_small", "checkpoints/checkpoint_latest.pth", "config.yaml", 2),
+        ("ijepa_small", "jepa-latest.pth.tar", "params-ijepa.yaml", None),
+    ],
+)
 def test_captured_attention_reduces_like_the_reference_arrays(run, checkpoint, config, heads):
     import torch
 

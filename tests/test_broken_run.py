@@ -32,8 +32,11 @@ def make_broken_run(tmp_path):
         state = {k: v.clone() for k, v in loaded["model_state_dict"].items()}
         for encoder in ("context_encoder", "target_encoder"):
             state[f"{encoder}.vit.norm.weight"] = torch.zeros_like(state[f"{encoder}.vit.norm.weight"])
-        checkpoint = {"epoch": int(loaded["epoch"]), "global_step": int(loaded["global_step"]),
-                      "model_state_dict": state}
+        checkpoint = {
+            "epoch": int(loaded["epoch"]),
+            "global_step": int(loaded["global_step"]),
+            "model_state_dict": state,
+        }
         del loaded
         torch.save(checkpoint, path.with_suffix(".tmp"))
         path.with_suffix(".tmp").replace(path)
@@ -44,8 +47,22 @@ def make_broken_run(tmp_path):
 def test_broken_run_fails_with_the_right_reasons(tmp_path):
     run = make_broken_run(tmp_path)
     out = tmp_path / "out" / "report.html"
-    result = CliRunner().invoke(main, [str(run), "-o", str(out), "--quiet", "--minimal", "--encoder-heads", "2",
-                                       "--sections", "log-health,training,representations", "--fail-on", "fail"])
+    result = CliRunner().invoke(
+        main,
+        [
+            str(run),
+            "-o",
+            str(out),
+            "--quiet",
+            "--minimal",
+            "--encoder-heads",
+            "2",
+            "--sections",
+            "log-health,training,representations",
+            "--fail-on",
+            "fail",
+        ],
+    )
     assert result.exit_code == 4, result.output
     assert "non-finite-values (fail)" in result.output and "collapse (fail)" in result.output
     doc = json.loads(out.with_name("report.json").read_text())

@@ -21,9 +21,14 @@ from browser_driver import CHROMIUM, inspect_page
 from reportfixtures import build, cached_report, fast_sections
 
 # CI sets HJEPA_REQUIRE_BROWSER=1 so that a missing Chromium fails there instead of skipping silently.
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("HJEPA_REQUIRE_BROWSER"),
-                                 reason=f"headless Chromium not found at {CHROMIUM}")]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists() and not os.environ.get("HJEPA_REQUIRE_BROWSER"),
+        reason=f"headless Chromium not found at {CHROMIUM}",
+    ),
+]
 
 SAMPLE_RUN = Path(__file__).resolve().parent.parent / "sample_runs" / "hjepa_shapes64"
 
@@ -110,10 +115,12 @@ def test_index_page_sorts_numbers_as_numbers(report_html, tmp_path):
 def test_the_driver_sees_requests_errors_broken_images_and_anchors(tmp_path):
     """The checks above can fail: a page with each fault is caught (the request goes to a closed local port)."""
     bad = tmp_path / "bad.html"
-    bad.write_text('<!DOCTYPE html><html><body><a href="#nowhere">x</a><p id="here"><a href="#here">y</a></p>'
-                   '<img src="http://127.0.0.1:9/remote.png"><img src="data:image/png;base64,AAAA">'
-                   '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==">'
-                   '<script>console.error("boom"); undefined_function();</script></body></html>')
+    bad.write_text(
+        '<!DOCTYPE html><html><body><a href="#nowhere">x</a><p id="here"><a href="#here">y</a></p>'
+        '<img src="http://127.0.0.1:9/remote.png"><img src="data:image/png;base64,AAAA">'
+        '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==">'
+        '<script>console.error("boom"); undefined_function();</script></body></html>'
+    )
     page = inspect_page(bad)
     assert page.requests == ["http://127.0.0.1:9/remote.png"]
     assert any("boom" in e for e in page.console_errors)

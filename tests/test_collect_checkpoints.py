@@ -94,13 +94,20 @@ def test_safetensors_inspected_from_the_header_and_loaded_lazily(tmp_path):
 
 def test_lightning_checkpoint_epoch_step_and_submodels(tmp_path):
     path = tmp_path / "epoch=3-step=120.ckpt"
-    torch.save({
-        "epoch": 3, "global_step": 120,
-        "state_dict": {"model.context_encoder.w": torch.zeros(5), "model.target_encoder.w": torch.zeros(5),
-                       "model.head.w": torch.zeros(2)},
-        "optimizer_states": [{"state": {0: {"exp_avg": torch.zeros(5)}}}],
-        "hyper_parameters": {"lr": 0.1, "batch_size": 32},
-    }, path)
+    torch.save(
+        {
+            "epoch": 3,
+            "global_step": 120,
+            "state_dict": {
+                "model.context_encoder.w": torch.zeros(5),
+                "model.target_encoder.w": torch.zeros(5),
+                "model.head.w": torch.zeros(2),
+            },
+            "optimizer_states": [{"state": {0: {"exp_avg": torch.zeros(5)}}}],
+            "hyper_parameters": {"lr": 0.1, "batch_size": 32},
+        },
+        path,
+    )
     ref = inspect_checkpoint(path, path.name)
     assert (ref.epoch, ref.step, ref.role) == (3, 120, "epoch")
     assert ref.param_counts == {"context encoder": 5, "target encoder": 5, "other": 2}
@@ -140,8 +147,13 @@ def test_loading_is_memory_mapped_so_a_big_checkpoint_does_not_need_its_size_in_
         "assert float(ckpt['model_state_dict']['context_encoder.w'][-1]) == 1.0\n"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, ref.param_counts)\n"
     )
-    out = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).parents[1]).stdout.split(maxsplit=1)
+    out = subprocess.run(
+        [sys.executable, "-c", probe, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[1],
+    ).stdout.split(maxsplit=1)
     grown_mb, counts = float(out[0]), out[1]
     assert "25000000" in counts
     assert grown_mb < 30, f"peak memory grew by {grown_mb:.0f} MB loading a 100 MB checkpoint"

@@ -49,8 +49,12 @@ def test_hjepa_checkpoints(hjepa):
     assert latest.same_as is None and epoch1.same_as is None  # same size, different weights
     assert isinstance(latest.metadata["metrics/val_loss"], float)
     assert latest.metadata["metrics/val_loss"] == pytest.approx(0.42397, abs=1e-5)
-    assert latest.param_counts == {"context encoder": 166656, "target encoder": 166656, "predictor": 71360,
-                                   "hierarchy heads": 12864}
+    assert latest.param_counts == {
+        "context encoder": 166656,
+        "target encoder": 166656,
+        "predictor": 71360,
+        "hierarchy heads": 12864,
+    }
     assert sum(latest.param_counts.values()) == 417536  # PROVENANCE.md: 417,536 values
     assert latest.dtypes == ["float32"]
     assert "optimizer_state_dict" in latest.top_level_keys
@@ -59,7 +63,10 @@ def test_hjepa_checkpoints(hjepa):
 
 def test_hjepa_images_config_and_inventory(hjepa):
     assert [(i.path.name, i.label) for i in hjepa.images][:3] == [
-        ("bars_0000.png", "bars"), ("blobs_0000.png", "blobs"), ("dots_0000.png", "dots")]
+        ("bars_0000.png", "bars"),
+        ("blobs_0000.png", "blobs"),
+        ("dots_0000.png", "dots"),
+    ]
     assert len(hjepa.images) == 8
     assert {i.label for i in hjepa.images} == {"bars", "blobs", "dots", "photos", "rings", "waves"}
     assert hjepa.config["model"]["embed_dim"] == 64

@@ -29,8 +29,9 @@ def test_the_sample_runs_foreground_file_is_read_and_carried_on_the_run():
 
 def test_an_image_outside_the_run_dir_has_no_foreground(tmp_path):
     run = _run_with_foreground(tmp_path, {"images/a_0000.png": np.ones((4, 4), bool)})
-    inside, outside = image_foreground(run.foreground, [tmp_path / "images" / "a_0000.png",
-                                                        tmp_path.parent / "a_0000.png"])
+    inside, outside = image_foreground(
+        run.foreground, [tmp_path / "images" / "a_0000.png", tmp_path.parent / "a_0000.png"]
+    )
     assert inside.all() and outside is None
 
 

@@ -153,12 +153,7 @@ def test_ijepa_csv_with_resume_header_and_garbage(tmp_path):
 def test_lightning_metrics_csv_sparse_columns(tmp_path):
     path = tmp_path / "metrics.csv"
     path.write_text(
-        "epoch,step,train_loss,val_loss,lr\n"
-        "0,9,1.5,,0.1\n"
-        "0,9,,1.7,\n"
-        "0,19,1.2,,0.1\n"
-        "1,19,,1.1,\n"
-        "not,a,row\n"
+        "epoch,step,train_loss,val_loss,lr\n0,9,1.5,,0.1\n0,9,,1.7,\n0,19,1.2,,0.1\n1,19,,1.1,\nnot,a,row\n"
     )
     result = read_csv_log(path, "lightning_logs/version_0/metrics.csv")
     assert result.flavour == "lightning"

@@ -41,10 +41,9 @@ def test_dir_with_only_unrecognised_files_is_not_usable(tmp_path):
 @pytest.fixture()
 def generic_run(tmp_path):
     """A run made by no JEPA code: TensorBoard in runs/, Lightning CSV, JSONL, safetensors, labelled samples."""
+    from PIL import Image
     from safetensors.torch import save_file
     from torch.utils.tensorboard import SummaryWriter
-
-    from PIL import Image
 
     root = tmp_path / "my_run"
     writer = SummaryWriter(str(root / "runs" / "exp"))
@@ -75,8 +74,9 @@ def test_generic_layout_reads_every_source(generic_run):
     assert records["stray.png"].status == "skipped"
     assert records["samples/cat/a.png"].detail == "label 'cat', from the sub-folder name"
     assert "step from field 'iteration'" in records["train.jsonl"].detail
-    assert {f.path for f in run.files} == {p.relative_to(generic_run).as_posix()
-                                           for p in generic_run.rglob("*") if p.is_file()}
+    assert {f.path for f in run.files} == {
+        p.relative_to(generic_run).as_posix() for p in generic_run.rglob("*") if p.is_file()
+    }
 
 
 def test_forced_layout_keeps_the_detection_in_the_reason():

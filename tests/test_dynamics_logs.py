@@ -33,8 +33,10 @@ IJEPA_CONFIG = yaml.safe_load((FIX / "ijepa_small/params-ijepa.yaml").read_text(
 
 def table(points: dict[str, tuple[list, list]]) -> ScalarTable:
     """Build a ScalarTable from {tag: (steps, values)}."""
-    frames = [pd.DataFrame({"source": "t", "tag": tag, "step": s, "value": v, "wall_time": np.nan})
-              for tag, (s, v) in points.items()]
+    frames = [
+        pd.DataFrame({"source": "t", "tag": tag, "step": s, "value": v, "wall_time": np.nan})
+        for tag, (s, v) in points.items()
+    ]
     return ScalarTable.concat(frames)
 
 
@@ -56,9 +58,17 @@ def ijepa_scalars() -> ScalarTable:
 
 # --- hierarchical losses -------------------------------------------------------------------------------------
 
+
 def test_level_tags_follow_the_documented_patterns_and_prefer_the_group_with_most_points():
-    t = table({"train/loss_h0": ([1, 2, 3], [3, 2, 1]), "train/loss_h1": ([1, 2, 3], [3, 2, 1]),
-               "val/loss_h0": ([3], [1]), "val/loss_h1": ([3], [1]), "train/loss": ([1, 2, 3], [1, 1, 1])})
+    t = table(
+        {
+            "train/loss_h0": ([1, 2, 3], [3, 2, 1]),
+            "train/loss_h1": ([1, 2, 3], [3, 2, 1]),
+            "val/loss_h0": ([3], [1]),
+            "val/loss_h1": ([3], [1]),
+            "train/loss": ([1, 2, 3], [1, 1, 1]),
+        }
+    )
     tags = hierarchy.find_level_tags(t.tags(), t)
     assert tags.prefix == "train/" and tags.levels == {0: "train/loss_h0", 1: "train/loss_h1"}
     assert tags.total == "train/loss"
@@ -66,7 +76,9 @@ def test_level_tags_follow_the_documented_patterns_and_prefer_the_group_with_mos
     assert other.levels == {0: "train/hierarchy/level_0_loss", 1: "train/hierarchy/level_1_loss"}
     assert other.total is None  # no train/hierarchy/loss
     assert hierarchy.find_level_tags(["loss_level_0", "loss_level_2", "loss"]).levels == {
-        0: "loss_level_0", 2: "loss_level_2"}
+        0: "loss_level_0",
+        2: "loss_level_2",
+    }
     assert hierarchy.find_level_tags(["loss", "train/lr", "loss_head"]) is None
 
 
@@ -111,6 +123,7 @@ def test_hierarchy_pass_on_the_hjepa_fixture_and_skip_on_ijepa():
 
 
 # --- schedules ---------------------------------------------------------------------------------------------
+
 
 def test_hjepa_schedule_by_hand():
     s = config_schedule(HJEPA_CONFIG, "hjepa", steps_per_epoch=30)
@@ -177,8 +190,15 @@ def test_schedules_pass_on_both_fixtures():
     # the CLS token starts near 0 (timm init, std 1e-6) and the EMA target's has barely left it while the context
     # encoder's moved: relative to its tiny norm the lag exceeds 1 (a merged "embed" part used to hide this)
     assert np.all(drift[:, 0] > 1)
-    assert section.metrics["ema_drift"]["parts"] == ["cls_token", "pos_embed", "patch_embed", "block_0", "block_1",
-                                                     "block_2", "norm"]
+    assert section.metrics["ema_drift"]["parts"] == [
+        "cls_token",
+        "pos_embed",
+        "patch_embed",
+        "block_0",
+        "block_1",
+        "block_2",
+        "norm",
+    ]
     isec = SchedulesPass().run(ReportContext(ijepa_run(), ReportSettings()))
     assert isec.status == "ok" and isec.checks == []  # the CSV logs no schedule: nothing to check
     assert any("logged no learning rate" in n for n in isec.notes)
@@ -189,11 +209,16 @@ def test_schedules_pass_on_both_fixtures():
 
 # --- EMA drift ---------------------------------------------------------------------------------------------
 
+
 def test_relative_drift_by_hand():
     import torch
 
-    target = {"blocks.0.attn.qkv.weight": torch.ones(4, 2), "blocks.0.norm1.bias": torch.ones(2),
-              "patch_embed.proj.weight": torch.full((2, 3), 2.0), "norm.weight": torch.ones(3)}
+    target = {
+        "blocks.0.attn.qkv.weight": torch.ones(4, 2),
+        "blocks.0.norm1.bias": torch.ones(2),
+        "patch_embed.proj.weight": torch.full((2, 3), 2.0),
+        "norm.weight": torch.ones(3),
+    }
     context = {k: v * 1.1 for k, v in target.items()}
     context["norm.weight"] = torch.tensor([1.0, 1.0, 4.0])  # ||t - c|| = 3, ||t|| = sqrt(3)
     drift = relative_l2_by_part(target, context)
@@ -201,7 +226,11 @@ def test_relative_drift_by_hand():
     assert drift["norm"] == pytest.approx(3 / math.sqrt(3))
     assert list(drift) == ["patch_embed", "block_0", "norm"]  # embeddings, blocks in order, norm
     assert [encoder_part(n) for n in ("blocks.11.mlp.fc1.weight", "cls_token", "pos_embed", "norm.bias")] == [
-        "block_11", "cls_token", "pos_embed", "norm"]
+        "block_11",
+        "cls_token",
+        "pos_embed",
+        "norm",
+    ]
 
 
 def test_relative_l2_known_answers_and_its_zero_norm_rule():

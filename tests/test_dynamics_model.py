@@ -52,8 +52,9 @@ def test_the_models_loss_reproduces_the_ijepa_training_loss(ijepa):
 def test_the_models_loss_reproduces_the_hjepa_hierarchical_formula(hjepa):
     ref = np.load(FIX / "hjepa_small/reference/reference.npz")
     with torch.no_grad():
-        loss = hjepa.loss(torch.from_numpy(ref["images"]), torch.from_numpy(ref["context_mask"]),
-                          hjepa.loss_settings(HJEPA_CONFIG))
+        loss = hjepa.loss(
+            torch.from_numpy(ref["images"]), torch.from_numpy(ref["context_mask"]), hjepa.loss_settings(HJEPA_CONFIG)
+        )
     total, levels = loss.total, loss.levels
     preds = [torch.from_numpy(ref[f"pred_level{i}"]) for i in range(3)]
     targets = [torch.from_numpy(ref[f"target_level{i}"]) for i in range(3)]
@@ -75,8 +76,14 @@ def test_loss_settings_follow_hjepa_defaults_and_options():
 
 def test_filter_normalized_direction_matches_each_filter_norm():
     conv, lin = torch.nn.Conv2d(3, 5, 3), torch.nn.Linear(4, 6)
-    params = {"conv.weight": conv.weight, "conv.bias": conv.bias, "lin.weight": lin.weight, "lin.bias": lin.bias,
-              "norm.weight": torch.nn.Parameter(torch.ones(6)), "pos_embed": torch.nn.Parameter(torch.randn(1, 7, 4))}
+    params = {
+        "conv.weight": conv.weight,
+        "conv.bias": conv.bias,
+        "lin.weight": lin.weight,
+        "lin.bias": lin.bias,
+        "norm.weight": torch.nn.Parameter(torch.ones(6)),
+        "pos_embed": torch.nn.Parameter(torch.randn(1, 7, 4)),
+    }
     d = landscape.filter_normalized_direction(params, seed=3)
     for name in ("conv.weight", "lin.weight", "pos_embed"):
         w, v = params[name].detach(), d[name]
@@ -160,9 +167,15 @@ def test_gradient_flow_matches_finite_differences_and_leaves_no_gradients(hjepa)
 
 def test_layer_names_parts_and_blocks():
     assert gradients.layer_of("context_encoder.vit.blocks.3.attn.qkv.weight") == (
-        "context_encoder.vit.blocks.3.attn.qkv", "encoder", "block 3")
+        "context_encoder.vit.blocks.3.attn.qkv",
+        "encoder",
+        "block 3",
+    )
     assert gradients.layer_of("predictor.blocks.1.attn.in_proj_bias") == (
-        "predictor.blocks.1.attn.in_proj", "predictor", "block 1")
+        "predictor.blocks.1.attn.in_proj",
+        "predictor",
+        "block 1",
+    )
     assert gradients.layer_of("encoder.patch_embed.proj.weight")[1:] == ("encoder", "embed")
     assert gradients.layer_of("predictor.predictor_blocks.0.mlp.fc2.bias")[1:] == ("predictor", "block 0")
     assert gradients.layer_of("hierarchy_projections.2.1.weight")[1:] == ("hierarchy", "level 2")
@@ -171,7 +184,10 @@ def test_layer_names_parts_and_blocks():
     big = gradients.LayerGrad("big", "predictor", "block 0", 5e3, 1.0, 10.0, 1.0, True)
     found = gradients.GradientFlow(1.0, [tiny, broken, big]).problems(1e-7, 1e3)
     assert {k: [lg.name for lg in v] for k, v in found.items()} == {
-        "non-finite": ["nan"], "vanishing": ["tiny"], "exploding": ["big"]}
+        "non-finite": ["nan"],
+        "vanishing": ["tiny"],
+        "exploding": ["big"],
+    }
 
 
 @pytest.mark.slow  # both model-heavy passes of a report on a fixture run

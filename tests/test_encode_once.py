@@ -28,8 +28,9 @@ def test_each_sample_image_passes_each_encoder_once_per_checkpoint(monkeypatch):
         return encode(self, images, encoder=encoder, context_mask=context_mask, **kw)
 
     monkeypatch.setattr(HJepaModel, "encode", counting)
-    settings = ReportSettings(encoder_heads=2, max_images=6, probe_images=8, quiet=True,
-                              skip=["loss-landscape", "gradient-flow"])
+    settings = ReportSettings(
+        encoder_heads=2, max_images=6, probe_images=8, quiet=True, skip=["loss-landscape", "gradient-flow"]
+    )
     report = build_report(HJEPA_RUN, settings)
     rep = next(s for s in report.sections if s.name == "representations")
     assert rep.status == "ok", rep.message

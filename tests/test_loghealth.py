@@ -16,10 +16,15 @@ from hjepa_report.settings import ReportSettings
 
 
 def run_with(series: dict[str, np.ndarray]) -> Run:
-    frames = [pd.DataFrame({"source": "log", "tag": tag, "step": np.arange(len(v), dtype=float), "value": v,
-                            "wall_time": np.nan}) for tag, v in series.items()]
-    return Run(root=Path("/tmp/run"), name="run", layout="generic", layout_reason="test",
-               scalars=ScalarTable.concat(frames))
+    frames = [
+        pd.DataFrame(
+            {"source": "log", "tag": tag, "step": np.arange(len(v), dtype=float), "value": v, "wall_time": np.nan}
+        )
+        for tag, v in series.items()
+    ]
+    return Run(
+        root=Path("/tmp/run"), name="run", layout="generic", layout_reason="test", scalars=ScalarTable.concat(frames)
+    )
 
 
 def checks_of(series, **settings):

@@ -26,8 +26,11 @@ from hjepa_report.analysis.masking.stats import hjepa_extras
 FIX = Path(__file__).parent / "fixtures"
 K = 4.5  # standard errors: a false alarm per statistic has probability < 1e-5
 N = 2000
-HJEPA_DEFAULT = {"masking": {"num_masks": 4, "mask_scale": [0.15, 0.2], "aspect_ratio": [0.75, 1.5]},
-                 "data": {"image_size": 224}, "model": {"num_hierarchies": 3, "encoder_type": "vit_base_patch16_224"}}
+HJEPA_DEFAULT = {
+    "masking": {"num_masks": 4, "mask_scale": [0.15, 0.2], "aspect_ratio": [0.75, 1.5]},
+    "data": {"image_size": 224},
+    "model": {"num_hierarchies": 3, "encoder_type": "vit_base_patch16_224"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +125,13 @@ def test_block_size_formula_gives_the_sizes_the_collator_gave(ijepa_ref):
 def test_ijepa_batch1_statistics_match_reference(paper_bs1, ijepa_ref, kind):
     ref = ijepa_ref["runs"]["batch_size_1"][kind]
     mine = paper_bs1["raw" if kind.startswith("raw") else "after_collation"].to_metrics()
-    for key in ("context_patches_per_sample", "patches_per_target_block", "target_union_patches_per_sample",
-                "target_union_fraction_of_grid", "context_fraction_of_grid"):
+    for key in (
+        "context_patches_per_sample",
+        "patches_per_target_block",
+        "target_union_patches_per_sample",
+        "target_union_fraction_of_grid",
+        "context_fraction_of_grid",
+    ):
         # block sizes are drawn once per batch: with batch 1 there are N independent size draws
         assert mean_ok(mine[key], ref[key], N, N), (key, mine[key], ref[key])
         assert quantile_ok(mine[key], ref[key], N), (key, mine[key], ref[key])
@@ -141,8 +149,10 @@ def test_ijepa_last_row_and_column_are_never_sampled(paper_bs1):
 
 def _bootstrap(reps: int = 16):
     """Statistics of `reps` replicates of the batch-128 experiment (2000 samples = 15 x 128 + 80)."""
-    return [{k: v.to_metrics() for k, v in draw_stats(sample_masks(None, N, seed=100 + r, batch_size=128)).items()}
-            for r in range(reps)]
+    return [
+        {k: v.to_metrics() for k, v in draw_stats(sample_masks(None, N, seed=100 + r, batch_size=128)).items()}
+        for r in range(reps)
+    ]
 
 
 def test_ijepa_batch128_statistics_match_reference_within_bootstrap_spread(ijepa_ref):
@@ -162,8 +172,9 @@ def test_ijepa_batch128_positions_and_collation_given_the_reference_block_sizes(
     run = ijepa_ref["runs"]["batch_size_128"]
     s = mask_settings(None)
     rng = np.random.default_rng(7)
-    parts = [ijepa_batch(rng, b["B"], b["target_block_hw"], b["context_block_hw"], s)
-             for b in run["per_batch_block_sizes"]]
+    parts = [
+        ijepa_batch(rng, b["B"], b["target_block_hw"], b["context_block_hw"], s) for b in run["per_batch_block_sizes"]
+    ]
     targets = np.concatenate([p["targets"] for p in parts]).any(axis=1)
     raw = np.concatenate([p["contexts"][:, 0] for p in parts])
     ref = run["raw_per_sample_before_truncation"]
@@ -217,9 +228,11 @@ def test_ijepa_small_reference_masks_follow_the_same_rules():
 def test_hjepa_training_mask_matches_reference(hjepa_draws, hjepa_ref):
     ref = hjepa_ref["hierarchical"]["what_training_feeds_the_model"]
     mine = draw_stats(hjepa_draws)["raw"].to_metrics()
-    for key_mine, key_ref in (("target_union_patches_per_sample", "hidden_patches_per_sample"),
-                              ("context_patches_per_sample", "visible_patches_per_sample"),
-                              ("context_fraction_of_grid", "visible_fraction_of_grid")):
+    for key_mine, key_ref in (
+        ("target_union_patches_per_sample", "hidden_patches_per_sample"),
+        ("context_patches_per_sample", "visible_patches_per_sample"),
+        ("context_fraction_of_grid", "visible_fraction_of_grid"),
+    ):
         assert mean_ok(mine[key_mine], ref[key_ref], N, N), key_mine
         assert quantile_ok(mine[key_mine], ref[key_ref], N), key_mine
     assert heatmap_max_z(mine["target_heatmap"], ref["hidden_heatmap"], N, N) <= K

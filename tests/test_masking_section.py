@@ -33,8 +33,7 @@ GRID = (8, 8)
 def _nonempty(fig: Figure) -> bool:
     """Every visible axes draws something (image, patch, line, collection or text)."""
     visible = [ax for ax in fig.axes if ax.axison or ax.texts]
-    return bool(visible) and all(ax.images or ax.patches or ax.lines or ax.collections or ax.texts
-                                 for ax in visible)
+    return bool(visible) and all(ax.images or ax.patches or ax.lines or ax.collections or ax.texts for ax in visible)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +56,14 @@ def test_figure_functions_return_drawn_figures(draws, image):
         figures.plot_region_overlays(image, t, c, GRID, context_block=b),
         figures.plot_strategy_comparison(image, [("own", t, c), ("other", t[:1], ~t[0])], GRID),
         figures.plot_draw_grid(image, draws.targets[:9], draws.context[:9], GRID),
-        figures.plot_spatial_statistics(st.target_frequency, st.context_frequency, st.context_sizes,
-                                        st.block_sizes, st.union_sizes, st.aspect_ratios),
+        figures.plot_spatial_statistics(
+            st.target_frequency,
+            st.context_frequency,
+            st.context_sizes,
+            st.block_sizes,
+            st.union_sizes,
+            st.aspect_ratios,
+        ),
         figures.plot_hierarchy_levels(image, draws.hidden[0], GRID, 3, generator_targets=np.stack([t, t, t])),
     ]
     for fig in built:
@@ -66,8 +71,14 @@ def test_figure_functions_return_drawn_figures(draws, image):
 
 
 def test_animations_are_upscaled_equal_sized_uint8_frames(draws, image):
-    a = gifs.masking_process(image, draws.targets[0], draws.context[0], GRID,
-                             context_block=draws.context_blocks[0, 0], collated_context=draws.collated_contexts[0, 0])
+    a = gifs.masking_process(
+        image,
+        draws.targets[0],
+        draws.context[0],
+        GRID,
+        context_block=draws.context_blocks[0, 0],
+        collated_context=draws.collated_contexts[0, 0],
+    )
     b = gifs.random_draws(image, draws.targets[:5], draws.context[:5], GRID)
     for anim in (a, b):
         assert isinstance(anim, Animation) and anim.loop == 0
@@ -122,8 +133,16 @@ def test_pass_builds_the_section_on_fixture_runs(sections, name):
     section, result = sections[name]
     assert section.status == "ok", section.error
     ids = {f.id for f in section.figures}
-    assert {"masking-instance", "masking-views", "masking-regions", "masking-strategies", "masking-draws",
-            "masking-statistics", "masking-process", "masking-draws-animation"} <= ids
+    assert {
+        "masking-instance",
+        "masking-views",
+        "masking-regions",
+        "masking-strategies",
+        "masking-draws",
+        "masking-statistics",
+        "masking-process",
+        "masking-draws-animation",
+    } <= ids
     assert ("masking-hierarchy" in ids) == (name == "hjepa_small")
     assert all(f.caption for f in section.figures) and section.tables
     json.dumps(section.metrics, allow_nan=False)  # JSON-friendly, no numpy types
@@ -184,7 +203,7 @@ def test_valid_token_rule_matches_the_models_masks_valid():
     # an independent pooling of padded validity flags, on counts where the partial group matters
     counts, k = np.array([7, 13, 16, 5]), 16
     for level in range(3):
-        size = 2 ** level
+        size = 2**level
         flags = (np.arange(k)[None, :] < counts[:, None]).astype(float)[:, : k // size * size]
         pooled = flags.reshape(len(counts), -1, size).mean(-1) > 0.5
         assert valid_token_counts(counts, k, level).tolist() == pooled.sum(1).tolist()

@@ -18,8 +18,9 @@ from hjepa_report.settings import ReportSettings
 def _session(tmp_path, names=("a.pth", "b.pth", "c.pth")) -> tuple[ModelSession, list[CheckpointRef], list]:
     refs = [CheckpointRef(path=tmp_path / n, name=n, size=1, format="torch", epoch=i) for i, n in enumerate(names)]
     run = Run(root=tmp_path, name="run", layout="hjepa", layout_reason="test", checkpoints=refs)
-    session = ModelSession(run, ReportSettings(), rng=lambda purpose: np.random.default_rng(0),
-                           progress=lambda msg: None)
+    session = ModelSession(
+        run, ReportSettings(), rng=lambda purpose: np.random.default_rng(0), progress=lambda msg: None
+    )
     loads = []
 
     def fake_load(ref):

@@ -66,8 +66,9 @@ def test_ijepa_ragged_masks_are_cached_per_image():
     hidden = torch.zeros(4, 64, dtype=torch.bool)
     hidden[0, :10] = True  # sample 0 keeps 54 patches, the others 64
     cache = FeatureCache(batch_size=2)
-    out = cache.encode(model, images, list("abcd"), encoder="context", context_mask=hidden, mask_id="m",
-                       attention_layers=[0])
+    out = cache.encode(
+        model, images, list("abcd"), encoder="context", context_mask=hidden, mask_id="m", attention_layers=[0]
+    )
     with torch.no_grad():
         direct = model.encode(images, encoder="context", context_mask=hidden, attention_layers=[0])
     assert out.valid.sum(1).tolist() == [54, 64, 64, 64] == direct.valid.sum(1).tolist()

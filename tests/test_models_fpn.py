@@ -79,8 +79,12 @@ def _fingerprint(t) -> list[float]:
 @pytest.mark.parametrize("case", sorted(ORIGINAL))
 def test_pyramid_levels_match_the_original(case):
     spec = NETWORKS[case]
-    shapes = {k: tuple(v.shape) for k, v in HJepaNetwork(spec["encoder"], 2, 2, 2.0, 3, fpn_dim=spec["fpn_dim"],
-                                                         fpn_fusion=spec["fpn_fusion"]).state_dict().items()}
+    shapes = {
+        k: tuple(v.shape)
+        for k, v in HJepaNetwork(spec["encoder"], 2, 2, 2.0, 3, fpn_dim=spec["fpn_dim"], fpn_fusion=spec["fpn_fusion"])
+        .state_dict()
+        .items()
+    }
     model = load_model({"model_state_dict": fill_weights(shapes)}, CONFIG)
     assert (model.info.fpn_dim, model.info.fpn_fusion) == (spec["fpn_dim"], spec["fpn_fusion"])
     ref = np.load(FIXTURES / "hjepa_small/reference/reference.npz")
@@ -89,8 +93,9 @@ def test_pyramid_levels_match_the_original(case):
     with torch.no_grad():
         target = model.encode(images)
         pred = model.predict(images, mask, target=target)
-        for level, ((p, valid), (t, _)) in enumerate(zip(model.levels(pred.predicted, pred.valid),
-                                                         model.levels(pred.target))):
+        for level, ((p, valid), (t, _)) in enumerate(
+            zip(model.levels(pred.predicted, pred.valid), model.levels(pred.target), strict=True)
+        ):
             ours[f"pred_level{level}"], ours[f"target_level{level}"] = p, t
             ours[f"features_level{level}"] = model.features(images, level)
             # the original pushes the 0/1 validity mask through the learned pyramid; with these weights every

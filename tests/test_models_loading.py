@@ -45,8 +45,10 @@ def test_layouts_are_detected_from_structure():
     assert normalise(lightning)[1].keys() == net.state_dict().keys()
     assert normalise(dict(net.state_dict()))[0] == "hjepa"
     ij = IJepaNetwork(dict(SMALL), 16, 1)
-    parts = {p: {"module." + k.split(".", 1)[1]: v for k, v in ij.state_dict().items() if k.startswith(p + ".")}
-             for p in ("encoder", "target_encoder", "predictor")}
+    parts = {
+        p: {"module." + k.split(".", 1)[1]: v for k, v in ij.state_dict().items() if k.startswith(p + ".")}
+        for p in ("encoder", "target_encoder", "predictor")
+    }
     layout, sd = normalise(parts)
     assert layout == "ijepa" and sd.keys() == ij.state_dict().keys()
     with pytest.raises(ModelBuildError, match="no model weights"):
@@ -253,8 +255,10 @@ def test_exact_float32_restores_the_callers_flags():
 def _small_ijepa_model():
     torch.manual_seed(0)
     net = IJepaNetwork(dict(SMALL), 16, 1)
-    parts = {p: {k.split(".", 1)[1]: v for k, v in net.state_dict().items() if k.startswith(p + ".")}
-             for p in ("encoder", "target_encoder", "predictor")}
+    parts = {
+        p: {k.split(".", 1)[1]: v for k, v in net.state_dict().items() if k.startswith(p + ".")}
+        for p in ("encoder", "target_encoder", "predictor")
+    }
     return net, load_model(parts, {"meta": {"model_kwargs": {"num_heads": 2}}})
 
 

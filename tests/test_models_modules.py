@@ -57,7 +57,7 @@ def test_hjepa_network_trains_one_step():
     mask = torch.zeros(2, 16, dtype=torch.bool)
     mask[:, 3:9] = True
     out = net(images, mask)
-    loss = sum(((p - t) ** 2).mean() for p, t in zip(out["predictions"], out["targets"]))
+    loss = sum(((p - t) ** 2).mean() for p, t in zip(out["predictions"], out["targets"], strict=True))
     loss.backward()
     assert net.context_encoder.vit.blocks[0].attn.qkv.weight.grad is not None
     assert net.target_encoder.vit.blocks[0].attn.qkv.weight.grad is None
@@ -77,8 +77,11 @@ def test_hidden_indices_sorted_and_padded():
 
 def test_ijepa_network_matches_reference():
     checkpoint = load_checkpoint(FIXTURES / "ijepa_small/jepa-latest.pth.tar")
-    sd = {f"{part}.{k.removeprefix('module.')}": v for part in ("encoder", "target_encoder", "predictor")
-          for k, v in checkpoint[part].items()}
+    sd = {
+        f"{part}.{k.removeprefix('module.')}": v
+        for part in ("encoder", "target_encoder", "predictor")
+        for k, v in checkpoint[part].items()
+    }
     net = IJepaNetwork(dict(img_size=64, patch_size=8, embed_dim=64, depth=3, num_heads=2, mlp_ratio=2.0), 32, 2)
     # the sin-cos tables we compute equal the stored ones before loading
     assert torch.equal(net.encoder.pos_embed, sd["encoder.pos_embed"])

@@ -38,8 +38,9 @@ def hjepa_outputs():
         pred = model.predict(context, mask, target=target)
         out["target_out"], out["context_out"] = target.tokens, context.tokens
         out["predictor_out"], out["target_masked"] = pred.predicted, pred.target
-        for level, ((p, valid), (t, _)) in enumerate(zip(model.levels(pred.predicted, pred.valid),
-                                                         model.levels(pred.target))):
+        for level, ((p, valid), (t, _)) in enumerate(
+            zip(model.levels(pred.predicted, pred.valid), model.levels(pred.target), strict=True)
+        ):
             out[f"pred_level{level}"], out[f"target_level{level}"], out[f"valid_level{level}"] = p, t, valid
             out[f"features_level{level}"] = model.features(images, level)
         for block in range(3):
@@ -77,11 +78,14 @@ def ijepa_outputs():
     return out, ref
 
 
-HJEPA_ARRAYS = ["target_out", "context_out", "predictor_out", "target_masked"] + [
-    f"{kind}_level{lv}" for kind in ("pred", "target", "features") for lv in range(3)] + [
-    f"attn_block{i}" for i in range(3)]
+HJEPA_ARRAYS = (
+    ["target_out", "context_out", "predictor_out", "target_masked"]
+    + [f"{kind}_level{lv}" for kind in ("pred", "target", "features") for lv in range(3)]
+    + [f"attn_block{i}" for i in range(3)]
+)
 IJEPA_ARRAYS = ["target_out", "target_out_ln", "target_masked_ln", "context_out", "pred_out", "loss_smooth_l1"] + [
-    f"attn_block{i}" for i in range(3)]
+    f"attn_block{i}" for i in range(3)
+]
 
 
 @pytest.mark.parametrize("name", HJEPA_ARRAYS)

@@ -3,16 +3,16 @@
 import numpy as np
 import pytest
 
-from hjepa_report.analysis.representations import checkpoints
-from hjepa_report.analysis.representations import embedding, predictions
+from hjepa_report.analysis.representations import checkpoints, embedding, predictions
 
 
 def test_level_errors_known_answers_and_baseline():
     target = np.array([[[1.0, 0.0], [0.0, 1.0], [9.0, 9.0]]])  # third slot is padding
     predicted = np.array([[[2.0, 0.0], [1.0, 0.0], [0.0, 0.0]]])
     valid = np.array([[True, True, False]])
-    lev = predictions.level_errors(0, predicted, target, valid, predictions.pooled_members(np.array([[5, 7, 0]]),
-                                                                                         valid, 1))
+    lev = predictions.level_errors(
+        0, predicted, target, valid, predictions.pooled_members(np.array([[5, 7, 0]]), valid, 1)
+    )
     assert lev.cosine[0, :2] == pytest.approx([1.0, 0.0]) and np.isnan(lev.cosine[0, 2])
     assert lev.l2[0, :2] == pytest.approx([1.0, np.sqrt(2)])
     # baseline = mean of the two valid targets = (0.5, 0.5): cosine 1/sqrt(2) with both, L2 sqrt(0.5)
@@ -50,7 +50,8 @@ def test_projections_minimal_and_tiny_inputs_give_notes():
     assert projs[1].coords is None and "minimal" in projs[1].note
     assert "too few" in embedding.tsne_projection(z, np.arange(4), 0).note
     assert embedding.subsample(10, 4, np.random.default_rng(0)).tolist() == sorted(
-        embedding.subsample(10, 4, np.random.default_rng(0)).tolist())
+        embedding.subsample(10, 4, np.random.default_rng(0)).tolist()
+    )
 
 
 def test_nearest_neighbours_exclude_the_query():

@@ -49,7 +49,7 @@ def test_alpha_req_recovers_an_exact_power_law(alpha):
     k = np.arange(1, 33)
     z = _with_spectrum(k ** (-alpha / 2), n=100)  # singular values k^(-alpha/2): eigenvalues k^-alpha
     assert metrics.alpha_req(z) == pytest.approx(alpha, abs=1e-6)
-    fit = metrics.power_law_fit(k ** -alpha, k_min=2, k_max=20)
+    fit = metrics.power_law_fit(k**-alpha, k_min=2, k_max=20)
     assert (fit["alpha"], fit["k_min"], fit["k_max"], fit["n_fit"]) == (pytest.approx(alpha), 2, 20, 19)
     assert fit["r2"] == pytest.approx(1.0)
 
@@ -141,10 +141,11 @@ def test_wilson_interval_known_answers():
     # 5 of 10: centre 0.5, half-width z / (1 + z^2/n) * sqrt(0.025 + z^2 / 400) = 0.2634
     assert metrics.wilson_interval(0.5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     low, high = metrics.wilson_interval(0.3, 10**6)  # large n: the normal approximation p +- z sqrt(p(1-p)/n)
-    assert (low, high) == pytest.approx((0.3 - 1.96 * np.sqrt(0.21 / 1e6), 0.3 + 1.96 * np.sqrt(0.21 / 1e6)),
-                                        abs=2e-6)
-    assert metrics.wilson_interval(0.3, 256)[1] - metrics.wilson_interval(0.3, 256)[0] < metrics.wilson_interval(0.3, 64)[1] - \
-        metrics.wilson_interval(0.3, 64)[0]
+    assert (low, high) == pytest.approx((0.3 - 1.96 * np.sqrt(0.21 / 1e6), 0.3 + 1.96 * np.sqrt(0.21 / 1e6)), abs=2e-6)
+    assert (
+        metrics.wilson_interval(0.3, 256)[1] - metrics.wilson_interval(0.3, 256)[0]
+        < metrics.wilson_interval(0.3, 64)[1] - metrics.wilson_interval(0.3, 64)[0]
+    )
     with pytest.raises(ValueError):
         metrics.wilson_interval(0.5, 0)
 

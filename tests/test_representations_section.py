@@ -74,9 +74,14 @@ def test_hjepa_predictions_cover_every_hidden_patch_at_every_level(hjepa):
 def test_hjepa_representations_section_content(hjepa):
     _, _, rep = hjepa
     assert rep.status == "ok", rep.message
-    assert {"representations-health", "representations-projections", "representations-neighbours",
-            "representations-checkpoints", "representations-logged-collapse",
-            "representations-pca-animation"} <= _ids(rep)
+    assert {
+        "representations-health",
+        "representations-projections",
+        "representations-neighbours",
+        "representations-checkpoints",
+        "representations-logged-collapse",
+        "representations-pca-animation",
+    } <= _ids(rep)
     anim = next(f.content for f in rep.figures if f.id == "representations-pca-animation")
     assert isinstance(anim, Animation) and len(anim.frames) == 2  # two unique checkpoints in the fixture
     rows = rep.metrics["checkpoints"]
@@ -123,8 +128,9 @@ def test_passes_skip_without_a_checkpoint(tmp_path):
 
 
 def _empty_context(settings: ReportSettings | None = None) -> ReportContext:
-    return ReportContext(Run(root=Path("/tmp"), name="r", layout="generic", layout_reason="test"),
-                         settings or ReportSettings())
+    return ReportContext(
+        Run(root=Path("/tmp"), name="r", layout="generic", layout_reason="test"), settings or ReportSettings()
+    )
 
 
 def test_collapse_check_on_the_anchors():
@@ -148,8 +154,10 @@ def test_collapse_thresholds_can_be_overridden():
 
 
 def test_prediction_check_warns_when_the_baseline_wins():
-    rows = [{"level": 0, "cosine_mean": 0.8, "baseline_cosine_mean": 0.5, "beats_baseline": True},
-            {"level": 1, "cosine_mean": 0.4, "baseline_cosine_mean": 0.5, "beats_baseline": False}]
+    rows = [
+        {"level": 0, "cosine_mean": 0.8, "baseline_cosine_mean": 0.5, "beats_baseline": True},
+        {"level": 1, "cosine_mean": 0.4, "baseline_cosine_mean": 0.5, "beats_baseline": False},
+    ]
     result = PassResult()
     prediction_check(result, rows, 0.0)
     assert result.checks[0].status == "warn" and result.checks[0].value == pytest.approx(-0.1)
@@ -167,12 +175,17 @@ def test_checkpoint_sweep_loads_each_checkpoint_once():
     memory, outputs cached) first, so it never loads it a second time, even without the predictions section
     having measured its predictions already."""
     loads = []
-    ctx = ReportContext(collect_run(FIXTURES / "hjepa_small"), ReportSettings(minimal=True, encoder_heads=2),
-                        progress=lambda msg: loads.append(msg) if msg.startswith("loading ") else None)
+    ctx = ReportContext(
+        collect_run(FIXTURES / "hjepa_small"),
+        ReportSettings(minimal=True, encoder_heads=2),
+        progress=lambda msg: loads.append(msg) if msg.startswith("loading ") else None,
+    )
     section = RepresentationsPass().run(ctx)
     assert section.status == "ok", section.message
-    assert sorted(loads) == ["loading checkpoints/checkpoint_epoch_0001.pth",
-                             "loading checkpoints/checkpoint_latest.pth"]  # each once
+    assert sorted(loads) == [
+        "loading checkpoints/checkpoint_epoch_0001.pth",
+        "loading checkpoints/checkpoint_latest.pth",
+    ]  # each once
     assert [r["epoch"] for r in section.metrics["checkpoints"]] == [1, 2]  # rows stay in epoch order
     assert all(r["prediction_cosine"] is not None for r in section.metrics["checkpoints"])
 
@@ -190,8 +203,9 @@ def test_probe_images_extend_the_sample_images_and_pass_the_encoder_once():
     torch = pytest.importorskip("torch")
     from hjepa_report.models import load_images
 
-    ctx = ReportContext(collect_run(FIXTURES / "hjepa_small"), ReportSettings(max_images=3, probe_images=7,
-                                                                             encoder_heads=2))
+    ctx = ReportContext(
+        collect_run(FIXTURES / "hjepa_small"), ReportSettings(max_images=3, probe_images=7, encoder_heads=2)
+    )
     session = ctx.session
     sample, probe = session.sample_images(), session.probe_images()
     assert probe.paths[:3] == sample.paths and len(probe.paths) == 7 and probe.first_extra == 3
@@ -221,20 +235,31 @@ def test_probe_images_fill_the_sample_classes_first():
 
 def test_minimal_and_small_probe_settings_use_the_sample_images_only():
     run = collect_run(FIXTURES / "hjepa_small")
-    for settings in (ReportSettings(max_images=3, probe_images=7, minimal=True),
-                     ReportSettings(max_images=3, probe_images=2)):
+    for settings in (
+        ReportSettings(max_images=3, probe_images=7, minimal=True),
+        ReportSettings(max_images=3, probe_images=2),
+    ):
         session = ReportContext(run, settings).session
         probe = session.probe_images()
         assert probe.paths == session.sample_images().paths and probe.extra == []
 
 
 def _accuracy(n: int, value: float, chance: float = 0.125) -> dict:
-    return {"image": {"samples": n, "classes": 8, "knn_accuracy": value, "chance": chance,
-                      "knn_interval": list(metrics.wilson_interval(value, n))}}
+    return {
+        "image": {
+            "samples": n,
+            "classes": 8,
+            "knn_accuracy": value,
+            "chance": chance,
+            "knn_interval": list(metrics.wilson_interval(value, n)),
+        }
+    }
 
 
-@pytest.mark.parametrize("n, value, status", [(256, 0.30, "pass"), (256, 0.15, "warn"), (64, 0.30, "skip"),
-                                              (128, 0.17, "warn"), (128, 0.20, "pass")])
+@pytest.mark.parametrize(
+    "n, value, status",
+    [(256, 0.30, "pass"), (256, 0.15, "warn"), (64, 0.30, "skip"), (128, 0.17, "warn"), (128, 0.20, "pass")],
+)
 def test_class_structure_check_compares_the_interval_with_chance(n, value, status):
     # n = 128, chance 12.5 %: 17 % has a 95 % interval reaching down to 11.5 % (warn), 20 % to 14.0 % (pass)
     result = PassResult()

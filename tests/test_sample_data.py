@@ -36,7 +36,7 @@ def _erode(mask: np.ndarray, steps: int) -> np.ndarray:
     """Binary erosion with a 3x3 cross, `steps` times (pixels whose 4-neighbours are all inside)."""
     for _ in range(steps):
         padded = np.pad(mask, 1)
-        mask = (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+        mask = padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
     return mask
 
 

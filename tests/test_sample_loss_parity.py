@@ -45,8 +45,8 @@ def _by_hand(outputs: dict, weights) -> dict:
     hidden = torch.stack([row[i] for row, i in zip(tokens, outputs["mask_indices"], strict=True)])
     levels = []
     for level, pred in enumerate(outputs["predictions"]):  # AvgPool1d(2^l) over the token list, remainder dropped
-        k, size = pred.shape[1], 2 ** level
-        levels.append(F.mse_loss(pred, hidden[:, :k * size].reshape(len(hidden), k, size, -1).mean(2)))
+        k, size = pred.shape[1], 2**level
+        levels.append(F.mse_loss(pred, hidden[:, : k * size].reshape(len(hidden), k, size, -1).mean(2)))
     total = sum(w * v for w, v in zip(weights, levels, strict=True))
     return {"loss": total, **{f"loss_h{i}": v for i, v in enumerate(levels)}}
 
@@ -55,7 +55,7 @@ def test_level_targets_are_layer_normed_and_pooled_not_projected():
     config = yaml.safe_load((RUN / "config.yaml").read_text())
     model = load(RUN / "checkpoints" / "checkpoint_latest.pth", config)
     tokens = torch.randn(2, 8, model.info.embed_dim) * 3 + 1
-    (level1, _), = model.level_targets(tokens, None, [1])
+    ((level1, _),) = model.level_targets(tokens, None, [1])
     normed = torch.nn.functional.layer_norm(tokens, (tokens.shape[-1],))
     expected = normed.reshape(2, 4, 2, -1).mean(2)
     np.testing.assert_allclose(level1.numpy(), expected.numpy(), atol=1e-6)
@@ -70,8 +70,9 @@ def test_the_sample_trainers_masks_match_the_reports_hjepa_sampler():
 
     config = yaml.safe_load((RUN / "config.yaml").read_text())
     m, n = config["masking"], 4000
-    trainer = hidden_masks(np.random.default_rng(0), n, 8, m["num_masks"], tuple(m["mask_scale"]),
-                           tuple(m["aspect_ratio"]))
+    trainer = hidden_masks(
+        np.random.default_rng(0), n, 8, m["num_masks"], tuple(m["mask_scale"]), tuple(m["aspect_ratio"])
+    )
     report = sample_masks(config, n, 1, patch_size=8).hidden
     counts_t, counts_r = trainer.sum(1), report.sum(1)
     se = np.sqrt(counts_t.var() / n + counts_r.var() / n)

@@ -15,11 +15,31 @@ from hjepa_report.sample.train import build_network
 
 pytestmark = pytest.mark.slow  # every test reads the run that the sample trainer writes
 
-HJEPA_CHECKPOINT_KEYS = {"epoch", "model_state_dict", "optimizer_state_dict", "scheduler_state_dict", "metrics",
-                         "best_metric", "global_step"}
-HJEPA_TAGS = ["train/loss", "train/loss_h0", "train/loss_h1", "train/loss_h2", "train/loss_unweighted", "train/lr",
-              "train/ema_momentum", "train/context_std", "train/target_std", "train/context_norm",
-              "train/target_norm", "train_epoch/loss", "val/loss", "online_eval/knn_accuracy"]
+HJEPA_CHECKPOINT_KEYS = {
+    "epoch",
+    "model_state_dict",
+    "optimizer_state_dict",
+    "scheduler_state_dict",
+    "metrics",
+    "best_metric",
+    "global_step",
+}
+HJEPA_TAGS = [
+    "train/loss",
+    "train/loss_h0",
+    "train/loss_h1",
+    "train/loss_h2",
+    "train/loss_unweighted",
+    "train/lr",
+    "train/ema_momentum",
+    "train/context_std",
+    "train/target_std",
+    "train/context_norm",
+    "train/target_norm",
+    "train_epoch/loss",
+    "val/loss",
+    "online_eval/knn_accuracy",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +50,10 @@ def run_dir(tmp_path_factory):
 def test_layout_files(run_dir):
     ckpts = run_dir / "checkpoints"
     assert sorted(p.name for p in ckpts.iterdir()) == [
-        "checkpoint_best.pth", "checkpoint_epoch_0000.pth", "checkpoint_latest.pth"]
+        "checkpoint_best.pth",
+        "checkpoint_epoch_0000.pth",
+        "checkpoint_latest.pth",
+    ]
     epoch = (ckpts / "checkpoint_epoch_0000.pth").read_bytes()
     assert (ckpts / "checkpoint_latest.pth").read_bytes() == epoch == (ckpts / "checkpoint_best.pth").read_bytes()
     assert len(list((run_dir / "logs" / "tensorboard").glob("events.out.tfevents.*"))) == 1
@@ -54,8 +77,12 @@ def test_checkpoint_keys_as_hjepa_writes_them(run_dir):
     assert isinstance(checkpoint["metrics"]["val_loss"], np.float64)
     assert checkpoint["optimizer_state_dict"]["state"] == {}
     state = checkpoint["model_state_dict"]
-    assert {k.split(".")[0] for k in state} == {"context_encoder", "target_encoder", "predictor",
-                                                "hierarchy_projections"}
+    assert {k.split(".")[0] for k in state} == {
+        "context_encoder",
+        "target_encoder",
+        "predictor",
+        "hierarchy_projections",
+    }
     recipe = SampleRecipe.quick()
     assert state["context_encoder.vit.pos_embed"].shape == (1, 65, recipe.embed_dim)
     assert "hierarchy_projections.2.1.weight" in state and "predictor.blocks.0.attn.in_proj_weight" in state

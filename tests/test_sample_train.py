@@ -40,8 +40,8 @@ def test_ema_momentum_rises_linearly_from_start_to_end():
 
 def _outputs(b=2, k=8, d=16, n=64):
     g = torch.Generator().manual_seed(0)
-    preds = [torch.randn(b, k // 2 ** lv, d, generator=g) for lv in range(3)]
-    targets = [torch.randn(b, k // 2 ** lv, d, generator=g) for lv in range(3)]
+    preds = [torch.randn(b, k // 2**lv, d, generator=g) for lv in range(3)]
+    targets = [torch.randn(b, k // 2**lv, d, generator=g) for lv in range(3)]
     features = torch.randn(b, 1 + n, d, generator=g) * 3 + 1
     indices = torch.stack([torch.randperm(n, generator=g)[:k].sort().values for _ in range(b)])
     return {"predictions": preds, "targets": targets, "target_features": features, "mask_indices": indices}
@@ -50,7 +50,11 @@ def _outputs(b=2, k=8, d=16, n=64):
 def test_the_trainer_reads_its_loss_from_the_configs_loss_section():
     settings = training_loss_settings(RECIPE)
     assert (settings.kind, settings.weights, settings.normalize, settings.target_norm) == (
-        "mse", [1.0, 0.5, 0.25], False, "layernorm")
+        "mse",
+        [1.0, 0.5, 0.25],
+        False,
+        "layernorm",
+    )
     assert training_loss_settings(RECIPE.with_changes(target_norm="projected")).target_norm == "projected"
 
 
@@ -71,8 +75,9 @@ def test_layernorm_targets_are_normalised_hidden_tokens_pooled_per_level():
     targets = level_targets(SimpleNamespace(num_levels=3), hidden, "layernorm")
     tokens = out["target_features"][:, 1:]
     expected0 = torch.stack([tokens[i, out["mask_indices"][i]] for i in range(2)])
-    expected0 = (expected0 - expected0.mean(-1, keepdim=True)) / torch.sqrt(expected0.var(-1, unbiased=False,
-                                                                                       keepdim=True) + 1e-5)
+    expected0 = (expected0 - expected0.mean(-1, keepdim=True)) / torch.sqrt(
+        expected0.var(-1, unbiased=False, keepdim=True) + 1e-5
+    )
     assert torch.allclose(targets[0], expected0, atol=1e-5)
     assert torch.allclose(targets[1], expected0.reshape(2, 4, 2, 16).mean(2), atol=1e-5)
     assert [t.shape[1] for t in targets] == [8, 4, 2]

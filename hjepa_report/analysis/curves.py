@@ -24,8 +24,17 @@ def wants_log_axis(values: np.ndarray) -> bool:
     return len(v) > 1 and bool((v > 0).all()) and v.max() / v.min() > 100.0
 
 
-def draw_curve(ax, steps: np.ndarray, values: np.ndarray, *, weight: float, tag: str = "",
-               label: str | None = None, color: str | None = None, max_points: int = 2000) -> dict:
+def draw_curve(
+    ax,
+    steps: np.ndarray,
+    values: np.ndarray,
+    *,
+    weight: float,
+    tag: str = "",
+    label: str | None = None,
+    color: str | None = None,
+    max_points: int = 2000,
+) -> dict:
     """Draw one tag on `ax`: raw values faint, smoothed bold; mark NaN/inf; return counts of bad points.
 
     Smoothing runs on the full series; only the drawing is thinned (downsample_for_drawing). Schedules and
@@ -56,8 +65,26 @@ def _mark_bad_points(ax, steps: np.ndarray, values: np.ndarray) -> None:
     top = np.isnan(values) | (values == np.inf)
     bottom = values == -np.inf
     if top.any():
-        ax.scatter(steps[top], np.full(top.sum(), 0.97), marker="x", color=BAD_COLOUR, s=28,
-                   transform=trans, zorder=5, clip_on=False, label="NaN / +inf")
+        ax.scatter(
+            steps[top],
+            np.full(top.sum(), 0.97),
+            marker="x",
+            color=BAD_COLOUR,
+            s=28,
+            transform=trans,
+            zorder=5,
+            clip_on=False,
+            label="NaN / +inf",
+        )
     if bottom.any():
-        ax.scatter(steps[bottom], np.full(bottom.sum(), 0.03), marker="x", color=BAD_COLOUR, s=28,
-                   transform=trans, zorder=5, clip_on=False, label="-inf")
+        ax.scatter(
+            steps[bottom],
+            np.full(bottom.sum(), 0.03),
+            marker="x",
+            color=BAD_COLOUR,
+            s=28,
+            transform=trans,
+            zorder=5,
+            clip_on=False,
+            label="-inf",
+        )

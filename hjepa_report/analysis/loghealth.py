@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from dataclasses import dataclass
+
+import numpy as np
 
 from .base import AnalysisPass, PassResult, Presentation
 from .context import ReportContext
@@ -56,8 +56,11 @@ class LogHealthPass(AnalysisPass[LogHealthResult]):
     def compute(self, ctx: ReportContext) -> LogHealthResult:
         table = ctx.run.scalars
         tags = table.tags()
-        result = LogHealthResult(tags=tags, loss_tag=main_loss_tag(tags),
-                                 bad={t: table.summary(t) for t in tags if _has_bad(table.arrays(t)[1])})
+        result = LogHealthResult(
+            tags=tags,
+            loss_tag=main_loss_tag(tags),
+            bad={t: table.summary(t) for t in tags if _has_bad(table.arrays(t)[1])},
+        )
         _check_non_finite(result)
         if result.loss_tag is None:
             result.add_check("loss-decreases", "skip", "No training loss tag was found in the logs.")
@@ -80,8 +83,12 @@ def _check_non_finite(result: LogHealthResult) -> None:
     losses = [t for t in bad if "loss" in t.lower()]
     listing = ", ".join(f"{t} ({s['nan']} NaN, {s['inf']} inf)" for t, s in bad.items())
     status = "fail" if losses else "warn"
-    result.add_check("non-finite-values", status, f"Non-finite values logged in {listing}.",
-                     figure_id=figure_id_for_tag(result.tags, next(iter(losses or bad))))
+    result.add_check(
+        "non-finite-values",
+        status,
+        f"Non-finite values logged in {listing}.",
+        figure_id=figure_id_for_tag(result.tags, next(iter(losses or bad))),
+    )
 
 
 def _check_loss_trend(result: LogHealthResult, values: np.ndarray) -> None:
@@ -95,11 +102,21 @@ def _check_loss_trend(result: LogHealthResult, values: np.ndarray) -> None:
     result.metrics["loss_start_median"], result.metrics["loss_end_median"] = first, last
     figure, ratio = figure_id_for_tag(result.tags, tag), last / first if first else None
     if last > first:
-        result.add_check("loss-decreases", "warn", f"{tag} ends higher than it started (median of the last 10 % "
-                         f"{last:.4g} > first 10 % {first:.4g}).", figure_id=figure, value=ratio)
+        result.add_check(
+            "loss-decreases",
+            "warn",
+            f"{tag} ends higher than it started (median of the last 10 % {last:.4g} > first 10 % {first:.4g}).",
+            figure_id=figure,
+            value=ratio,
+        )
     else:
-        result.add_check("loss-decreases", "pass", f"{tag} fell from {first:.4g} to {last:.4g} (medians of the "
-                         "first and last 10 %).", figure_id=figure, value=ratio)
+        result.add_check(
+            "loss-decreases",
+            "pass",
+            f"{tag} fell from {first:.4g} to {last:.4g} (medians of the first and last 10 %).",
+            figure_id=figure,
+            value=ratio,
+        )
 
 
 def _check_divergence(result: LogHealthResult, values: np.ndarray, ctx: ReportContext) -> None:
@@ -111,8 +128,13 @@ def _check_divergence(result: LogHealthResult, values: np.ndarray, ctx: ReportCo
     warn, fail = threshold(ctx, "divergence.warn"), threshold(ctx, "divergence.fail")
     status = "fail" if rise > fail else "warn" if rise > warn else "pass"
     result.metrics["loss_rise_from_min"] = rise
-    result.add_check("divergence", status, f"smoothed {tag} ends {rise:.1%} above its minimum (warn above "
-                     f"{warn:.0%}, fail above {fail:.0%}).", figure_id=figure_id_for_tag(result.tags, tag), value=rise)
+    result.add_check(
+        "divergence",
+        status,
+        f"smoothed {tag} ends {rise:.1%} above its minimum (warn above {warn:.0%}, fail above {fail:.0%}).",
+        figure_id=figure_id_for_tag(result.tags, tag),
+        value=rise,
+    )
 
 
 def _check_validation(result: LogHealthResult) -> None:
@@ -120,8 +142,11 @@ def _check_validation(result: LogHealthResult) -> None:
     if val:
         result.add_check("validation-logged", "pass", f"{len(val)} validation tags logged (e.g. {val[0]}).")
     else:
-        result.add_check("validation-logged", "warn",
-                         "No validation metrics were logged: over-fitting cannot be judged from the logs.")
+        result.add_check(
+            "validation-logged",
+            "warn",
+            "No validation metrics were logged: over-fitting cannot be judged from the logs.",
+        )
 
 
 def divergence(values: np.ndarray, weight: float) -> float | None:
@@ -140,5 +165,3 @@ def divergence(values: np.ndarray, weight: float) -> float | None:
 
 def _has_bad(values: np.ndarray) -> bool:
     return bool((~np.isfinite(values)).any())
-
-

@@ -52,10 +52,16 @@ class OverviewPass(AnalysisPass[OverviewResult]):
 
     def compute(self, ctx: ReportContext) -> OverviewResult:
         run = ctx.run
-        result = OverviewResult(layout=run.layout, layout_reason=run.layout_reason, config=run.config,
-                                config_name=run.config_path.name if run.config_path else None, files=run.files,
-                                checkpoints=run.checkpoints, tag_count=len(run.scalars.tags()),
-                                image_count=len(run.images))
+        result = OverviewResult(
+            layout=run.layout,
+            layout_reason=run.layout_reason,
+            config=run.config,
+            config_name=run.config_path.name if run.config_path else None,
+            files=run.files,
+            checkpoints=run.checkpoints,
+            tag_count=len(run.scalars.tags()),
+            image_count=len(run.images),
+        )
         if run.config:
             result.metrics["config_file"] = str(run.config_path) if run.config_path else None
         else:
@@ -66,10 +72,13 @@ class OverviewPass(AnalysisPass[OverviewResult]):
         return result
 
     def present(self, result: OverviewResult) -> Presentation:
-        shown = Presentation(intro=(
-            f"Layout: {result.layout} ({result.layout_reason}). {len(result.files)} files found, "
-            f"{sum(f.status == 'read' for f in result.files)} read; {result.tag_count} scalar tags, "
-            f"{len(result.checkpoints)} checkpoints, {result.image_count} sample images."))
+        shown = Presentation(
+            intro=(
+                f"Layout: {result.layout} ({result.layout_reason}). {len(result.files)} files found, "
+                f"{sum(f.status == 'read' for f in result.files)} read; {result.tag_count} scalar tags, "
+                f"{len(result.checkpoints)} checkpoints, {result.image_count} sample images."
+            )
+        )
         if result.config:
             _config_table(result.config, result.config_name or "config", shown)
         if result.checkpoints:
@@ -85,26 +94,50 @@ def _config_table(config: dict, source: str, shown: Presentation) -> None:
         group = top if rest else "(top level)"
         rows.append([group if group != previous else "", rest or top, value])
         previous = group
-    shown.add_table("config", f"Training config ({source})", ["section", "key", "value"],
-                    rows, caption=f"Every key of {source}, nested keys joined with dots.", collapsed=True)
+    shown.add_table(
+        "config",
+        f"Training config ({source})",
+        ["section", "key", "value"],
+        rows,
+        caption=f"Every key of {source}, nested keys joined with dots.",
+        collapsed=True,
+    )
 
 
 def _checkpoint_table(checkpoints: list[CheckpointRef], shown: Presentation) -> None:
     rows = []
     for c in checkpoints:
         counts = ", ".join(f"{k} {v:,}" for k, v in c.param_counts.items()) or "-"
-        rows.append([c.name, format_bytes(c.size), c.epoch, c.step, c.role, counts, ", ".join(c.dtypes) or "-",
-                     ", ".join(c.top_level_keys[:8]) + (" ..." if len(c.top_level_keys) > 8 else ""),
-                     (f"same bytes as {c.same_as}. " if c.same_as else "") + c.note])
+        rows.append(
+            [
+                c.name,
+                format_bytes(c.size),
+                c.epoch,
+                c.step,
+                c.role,
+                counts,
+                ", ".join(c.dtypes) or "-",
+                ", ".join(c.top_level_keys[:8]) + (" ..." if len(c.top_level_keys) > 8 else ""),
+                (f"same bytes as {c.same_as}. " if c.same_as else "") + c.note,
+            ]
+        )
     shown.add_table(
-        "checkpoints", "Checkpoints",
+        "checkpoints",
+        "Checkpoints",
         ["file", "size", "epoch", "step", "role", "values per sub-model", "dtypes", "top-level keys", "note"],
-        rows, caption="Epoch as stored in the file (H-JEPA: 0-based; I-JEPA's -ep{N} files hold epoch N-1). "
-                      "Parameter counts are numbers of values, read without loading the tensors into memory.")
+        rows,
+        caption="Epoch as stored in the file (H-JEPA: 0-based; I-JEPA's -ep{N} files hold epoch N-1). "
+        "Parameter counts are numbers of values, read without loading the tensors into memory.",
+    )
 
 
 def _files_table(files: list[FileRecord], shown: Presentation) -> None:
     rows = [[f.path, f.kind, f.status, format_bytes(f.size), f.detail] for f in files]
-    shown.add_table("files", "Data sources", ["file", "kind", "status", "size", "what was taken / why skipped"],
-                    rows, caption="Every file below the run directory, and what the collector did with it.",
-                    collapsed=len(rows) > 25)
+    shown.add_table(
+        "files",
+        "Data sources",
+        ["file", "kind", "status", "size", "what was taken / why skipped"],
+        rows,
+        caption="Every file below the run directory, and what the collector did with it.",
+        collapsed=len(rows) > 25,
+    )

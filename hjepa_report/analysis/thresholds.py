@@ -14,29 +14,45 @@ from ..errors import ConfigError
 DEFAULTS: dict[str, tuple[float, str]] = {
     "divergence.warn": (0.25, "warn when the smoothed training loss ends this fraction above its minimum"),
     "divergence.fail": (1.0, "fail when the smoothed training loss ends this fraction above its minimum"),
-    "collapse.rankme_fraction.warn": (0.25, "warn when RankMe < this fraction of the isotropic Gaussian reference "
-                                            "of the same shape"),
+    "collapse.rankme_fraction.warn": (
+        0.25,
+        "warn when RankMe < this fraction of the isotropic Gaussian reference of the same shape",
+    ),
     "collapse.rankme_fraction.fail": (0.05, "fail when RankMe < this fraction of the isotropic reference"),
-    "collapse.std_fraction.fail": (0.1, "fail when the mean per-dimension std of L2-normalised embeddings < this "
-                                        "fraction of 1/sqrt(D) (the isotropic value)"),
+    "collapse.std_fraction.fail": (
+        0.1,
+        "fail when the mean per-dimension std of L2-normalised embeddings < this "
+        "fraction of 1/sqrt(D) (the isotropic value)",
+    ),
     "collapse.mean_cosine.warn": (0.8, "warn when the mean pairwise cosine similarity of embeddings exceeds this"),
     "collapse.mean_cosine.fail": (0.95, "fail when the mean pairwise cosine similarity exceeds this"),
-    "hierarchy.stall_improvement": (0.02, "a level 'stops improving' when its loss fell by less than this "
-                                          "fraction over the last third of training"),
+    "hierarchy.stall_improvement": (
+        0.02,
+        "a level 'stops improving' when its loss fell by less than this fraction over the last third of training",
+    ),
     "hierarchy.others_improvement": (0.1, "... while another level fell by more than this fraction"),
-    "schedule.rel_tolerance": (1e-3, "a logged lr / EMA point mismatches the config when |logged - implied| > "
-                                     "tol * |implied| + tol / 10 * peak"),
+    "schedule.rel_tolerance": (
+        1e-3,
+        "a logged lr / EMA point mismatches the config when |logged - implied| > tol * |implied| + tol / 10 * peak",
+    ),
     "gradients.vanishing": (1e-7, "a layer's gradients vanish when every |g| is below this"),
     "gradients.exploding": (1e3, "a layer's gradient norm explodes above this"),
     "masks.never_sampled.warn": (1, "warn when at least this many patches are never a target or never context"),
-    "masks.fallback.warn": (0.1, "warn when more than this share of H-JEPA's level-0 target blocks come from the "
-                                 "generator's unchecked fallback"),
+    "masks.fallback.warn": (
+        0.1,
+        "warn when more than this share of H-JEPA's level-0 target blocks come from the generator's unchecked fallback",
+    ),
     "masks.collation.warn": (0.2, "warn when I-JEPA's batch collation cuts more than this mean share of a context"),
     "masks.log_z": (4.5, "the run's logged mask sizes disagree with its config's masking when |z| exceeds this"),
-    "knn.min_images": (100, "the kNN-above-chance check needs at least this many labelled images (fewer: skipped; "
-                            "it passes when the 95 % interval's lower end is above chance)"),
-    "prediction.baseline_margin": (0.0, "predictions must beat the mean-target-token baseline's cosine by more "
-                                        "than this"),
+    "knn.min_images": (
+        100,
+        "the kNN-above-chance check needs at least this many labelled images (fewer: skipped; "
+        "it passes when the 95 % interval's lower end is above chance)",
+    ),
+    "prediction.baseline_margin": (
+        0.0,
+        "predictions must beat the mean-target-token baseline's cosine by more than this",
+    ),
 }
 
 

@@ -20,23 +20,39 @@ from .run import CheckpointRef
 
 SUBMODELS = ("context encoder", "target encoder", "predictor", "hierarchy heads", "other")
 _SUBMODEL_OF = {  # key component -> sub-model
-    "target_encoder": "target encoder", "teacher": "target encoder", "momentum_encoder": "target encoder",
-    "ema_encoder": "target encoder", "context_encoder": "context encoder", "encoder": "context encoder",
-    "student": "context encoder", "predictor": "predictor",
+    "target_encoder": "target encoder",
+    "teacher": "target encoder",
+    "momentum_encoder": "target encoder",
+    "ema_encoder": "target encoder",
+    "context_encoder": "context encoder",
+    "encoder": "context encoder",
+    "student": "context encoder",
+    "predictor": "predictor",
 }
 _HIERARCHY = re.compile(r"^(hierarchy|fpn)")
 _NOT_PARAMETERS = re.compile(r"^(opt|optimizer.*|.*_optimizer|.*scaler.*|.*sched.*|callbacks|loops)$")
 _STEP_KEYS = ("global_step", "step", "iteration")
 _MAX_META_DICT = 32  # nested dicts larger than this are not metadata
-_SAFETENSORS_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16", "I64": "int64",
-                       "I32": "int32", "I16": "int16", "I8": "int8", "U8": "uint8", "BOOL": "bool"}
+_SAFETENSORS_DTYPES = {
+    "F64": "float64",
+    "F32": "float32",
+    "F16": "float16",
+    "BF16": "bfloat16",
+    "I64": "int64",
+    "I32": "int32",
+    "I16": "int16",
+    "I8": "int8",
+    "U8": "uint8",
+    "BOOL": "bool",
+}
 
 
 def describe_contents(ref: CheckpointRef, obj: Any) -> None:
     """Fill `ref` (keys, epoch, step, value counts, dtypes, metadata) from a loaded checkpoint."""
     if hasattr(obj, "shapes"):  # a lazy safetensors mapping: shapes come from the header
-        tensors = {k: (math.prod(shape), _SAFETENSORS_DTYPES.get(dt, dt.lower()))
-                   for k, (shape, dt) in obj.shapes().items()}
+        tensors = {
+            k: (math.prod(shape), _SAFETENSORS_DTYPES.get(dt, dt.lower())) for k, (shape, dt) in obj.shapes().items()
+        }
         ref.top_level_keys = _top_keys(obj.keys())
         _count(ref, tensors)
         return

@@ -81,8 +81,10 @@ def _unsafe_message(path: Path, exc: Exception) -> str:
     """Say which global the weights-only loader refused and what the user can do."""
     refused = _UNSUPPORTED_GLOBAL.search(str(exc))
     what = f"the global '{refused.group(1)}'" if refused else "full unpickling"
-    return (f"{path.name}: refused to load, it needs {what}, and full unpickling can run code from the file; "
-            "pass --trust-checkpoints only if you trust it")
+    return (
+        f"{path.name}: refused to load, it needs {what}, and full unpickling can run code from the file; "
+        "pass --trust-checkpoints only if you trust it"
+    )
 
 
 def _numpy_scalar_globals() -> list:

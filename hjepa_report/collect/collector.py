@@ -96,9 +96,12 @@ class _Found:
         """Take a sample image from images/ or samples/ (or note why an image is not used)."""
         if self.images_folder is not None:
             used = self.images_folder in path.parents
-            self.record(path, "image", "read" if used else "skipped",
-                        "sample image from the --images folder" if used else
-                        "not used: images come from the --images folder")
+            self.record(
+                path,
+                "image",
+                "read" if used else "skipped",
+                "sample image from the --images folder" if used else "not used: images come from the --images folder",
+            )
             return
         folder = image_folder_of(rel)
         if folder is None:
@@ -145,8 +148,9 @@ def collect_run(
     run.files = sorted(found.records, key=lambda r: r.path)
     run.warnings = found.warnings
     if not (len(run.scalars) or run.checkpoints or run.config is not None or run.images):
-        raise RunDirError(f"nothing usable in {root}: no logs, checkpoints, config or images "
-                          f"among {len(listing.files)} files")
+        raise RunDirError(
+            f"nothing usable in {root}: no logs, checkpoints, config or images among {len(listing.files)} files"
+        )
     run.layout, run.layout_reason = detect_layout(_evidence(found, run), layout)
     return run
 
@@ -187,8 +191,13 @@ def _checkpoint_refs(found: _Found, trust: bool) -> list[CheckpointRef]:
             refs[path] = checkpoints.inspect_checkpoint(path, name, trust=trust)
         else:
             refs[path] = dataclasses.replace(
-                refs[original], path=path, name=name, role=checkpoints.checkpoint_role(path.name)[0],
-                same_as=refs[original].name, note=f"byte copy of {refs[original].name}")
+                refs[original],
+                path=path,
+                name=name,
+                role=checkpoints.checkpoint_role(path.name)[0],
+                same_as=refs[original].name,
+                note=f"byte copy of {refs[original].name}",
+            )
         _record_checkpoint(found, refs[path])
     return sorted(refs.values(), key=_checkpoint_order)
 
@@ -227,8 +236,12 @@ def _use_config(found: _Found, run: Run) -> None:
             found.record(c.path, "config", "skipped", c.error)
             found.warnings.append(f"{relative_name(found.root, c.path)}: {c.error}")
         elif c.flavour and chosen is not None:
-            found.record(c.path, "config", "skipped",
-                         f"{describe_config(c)}; not used: {relative_name(found.root, chosen.path)} was chosen")
+            found.record(
+                c.path,
+                "config",
+                "skipped",
+                f"{describe_config(c)}; not used: {relative_name(found.root, chosen.path)} was chosen",
+            )
         else:
             found.record(c.path, "config", "skipped", "YAML without training-config sections")
 

@@ -59,14 +59,14 @@ def _read_ijepa(rows, header: list[str], columns: list[str], source: str) -> Log
             continue
         epochs.append(parsed[0])
         itrs.append(parsed[1])
-        for col, v in zip(values, parsed[2:]):
+        for col, v in zip(values, parsed[2:], strict=False):
             col.append(v)
     if not epochs:
         return LogRead("csv", None, _with_counts("I-JEPA CSV without data rows", garbage, headers), "ijepa")
     per_epoch = int(max(itrs)) + 1
     points = TagPoints()
-    for tag, col in zip(columns[2:], values):
-        for e, i, v in zip(epochs, itrs, col):
+    for tag, col in zip(columns[2:], values, strict=True):
+        for e, i, v in zip(epochs, itrs, col, strict=True):
             points.add(tag, (e - 1) * per_epoch + i, v)
     detail = (
         f"I-JEPA CSV: {count_phrase(len(points.tags()), len(points))}; step = (epoch-1)*{per_epoch} + itr "

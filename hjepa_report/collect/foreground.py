@@ -44,8 +44,10 @@ def read_foreground(path: Path, root: Path) -> ForegroundRead:
         return ForegroundRead(detail="no 2-D foreground mask in the file")
     shapes = sorted({f"{m.shape[0]}x{m.shape[1]}" for m in masks.values()})
     left_out = len(arrays) - len(masks)
-    detail = (f"foreground masks of {len(masks)} images (bool {', '.join(shapes)}), keyed by image path, for the "
-              f"attention section's rollout-on-foreground check")
+    detail = (
+        f"foreground masks of {len(masks)} images (bool {', '.join(shapes)}), keyed by image path, for the "
+        f"attention section's rollout-on-foreground check"
+    )
     if left_out:
         detail += f"; {left_out} entries that are not 2-D masks left out"
     return ForegroundRead(masks=masks, detail=detail, ok=True)

@@ -98,7 +98,7 @@ def _metric_lists(doc: dict, source: str) -> LogRead:
     points = TagPoints()
     for tag, values in lists.items():
         use_steps = steps if steps is not None and len(steps) == len(values) else range(len(values))
-        for step, value in zip(use_steps, values):
+        for step, value in zip(use_steps, values, strict=True):
             points.add(tag, float(step), float(value))
     if not len(points):
         return LogRead("json", None, "JSON without metric lists or records")

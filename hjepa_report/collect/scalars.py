@@ -21,12 +21,12 @@ class ScalarTable:
     frame: pd.DataFrame
 
     @classmethod
-    def empty(cls) -> "ScalarTable":
+    def empty(cls) -> ScalarTable:
         """Return a table with the right columns and no rows."""
         return cls(_typed(pd.DataFrame({c: [] for c in COLUMNS})))
 
     @classmethod
-    def concat(cls, frames: list[pd.DataFrame]) -> "ScalarTable":
+    def concat(cls, frames: list[pd.DataFrame]) -> ScalarTable:
         """Stack per-source frames (each with COLUMNS) into one table."""
         frames = [f for f in frames if len(f)]
         if not frames:

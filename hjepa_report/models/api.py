@@ -48,6 +48,7 @@ def exact_float32(device: torch.device):
 
 def exact(method):
     """Decorate a JepaModel method so that it runs under exact_float32 on the model's device."""
+
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         with exact_float32(self.device):
@@ -126,8 +127,10 @@ class JepaModel:
 
     def __repr__(self) -> str:
         i = self.info
-        return (f"{type(self).__name__}({i.layout}, D={i.embed_dim}, depth={i.depth}, heads={i.num_heads}, "
-                f"patch={i.patch_size}, grid={i.grid}, levels={i.num_levels})")
+        return (
+            f"{type(self).__name__}({i.layout}, D={i.embed_dim}, depth={i.depth}, heads={i.num_heads}, "
+            f"patch={i.patch_size}, grid={i.grid}, levels={i.num_levels})"
+        )
 
     def check(self, output: str) -> None:
         """Raise ModelBuildError when an unsupported option affects `output`."""
@@ -140,8 +143,9 @@ class JepaModel:
         s = self.info.patch_size
         want = (self.info.grid[0] * s, self.info.grid[1] * s)
         if images.ndim != 4 or tuple(images.shape[-2:]) != want:
-            raise ModelBuildError(f"images of shape {tuple(images.shape)} do not fit the model: it takes "
-                                  f"[B, 3, {want[0]}, {want[1]}]")
+            raise ModelBuildError(
+                f"images of shape {tuple(images.shape)} do not fit the model: it takes [B, 3, {want[0]}, {want[1]}]"
+            )
         return images.to(self.device, torch.float32)
 
     def mask(self, mask: torch.Tensor | None, batch: int) -> torch.Tensor | None:
@@ -231,8 +235,12 @@ class JepaModel:
 
     def parameter_counts(self) -> dict[str, int]:
         """Number of parameter values per rebuilt sub-model."""
-        parts = {"context_encoder": self.context_encoder, "target_encoder": self.target_encoder,
-                 "predictor": self.predictor, "hierarchy": self.hierarchy}
+        parts = {
+            "context_encoder": self.context_encoder,
+            "target_encoder": self.target_encoder,
+            "predictor": self.predictor,
+            "hierarchy": self.hierarchy,
+        }
         counts = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items() if m is not None}
         if self.target_encoder is self.context_encoder:
             counts.pop("target_encoder", None)

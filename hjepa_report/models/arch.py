@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from ..errors import ModelBuildError
 
 # timm / I-JEPA model names -> (width, heads) (timm vision_transformer.py, ijepa src/models/vision_transformer.py)
-NAMED_SIZES = {"tiny": (192, 3), "small": (384, 6), "base": (768, 12), "large": (1024, 16),
-               "huge": (1280, 16), "giant": (1408, 16)}
+NAMED_SIZES = {
+    "tiny": (192, 3),
+    "small": (384, 6),
+    "base": (768, 12),
+    "large": (1024, 16),
+    "huge": (1280, 16),
+    "giant": (1408, 16),
+}
 _NAME = re.compile(r"vit_(tiny|small|base|large|huge|giant)", re.IGNORECASE)
 
 
@@ -75,10 +81,17 @@ def infer_vit(sd: dict, prefix: str) -> VitShape:
         layer_scale = "timm"
     elif prefix + "blocks.0.ls_attn.gamma" in sd:
         layer_scale = "hjepa"
-    return VitShape(embed_dim=dim, depth=depth, patch_size=int(proj.shape[2]),
-                    num_patches=int(pos.shape[1]) - int(has_cls), has_cls=has_cls,
-                    mlp_ratio=int(fc1.shape[0]) / dim, qkv_bias=prefix + "blocks.0.attn.qkv.bias" in sd,
-                    layer_scale=layer_scale, in_chans=int(proj.shape[1]))
+    return VitShape(
+        embed_dim=dim,
+        depth=depth,
+        patch_size=int(proj.shape[2]),
+        num_patches=int(pos.shape[1]) - int(has_cls),
+        has_cls=has_cls,
+        mlp_ratio=int(fc1.shape[0]) / dim,
+        qkv_bias=prefix + "blocks.0.attn.qkv.bias" in sd,
+        layer_scale=layer_scale,
+        in_chans=int(proj.shape[1]),
+    )
 
 
 def token_grid(num_patches: int, patch_size: int, image_size: int | None) -> tuple[int, int]:
@@ -99,8 +112,10 @@ def name_heads(model_name: str | None, width: int) -> tuple[int | None, str | No
         return None, None
     named_width, heads = NAMED_SIZES[match.group(1).lower()]
     if named_width != width:
-        return None, (f"model name '{model_name}' implies width {named_width}, but the weights are {width} "
-                      "wide; the name was not used for the number of heads")
+        return None, (
+            f"model name '{model_name}' implies width {named_width}, but the weights are {width} "
+            "wide; the name was not used for the number of heads"
+        )
     return heads, None
 
 
@@ -111,8 +126,9 @@ def default_heads(width: int) -> int:
     return width // 64 if width % 64 == 0 and width >= 64 else 1
 
 
-def choose_heads(width: int, *, override: int | None = None, config_value=None, config_field: str = "",
-                 model_name: str | None = None) -> HeadsChoice:
+def choose_heads(
+    width: int, *, override: int | None = None, config_value=None, config_field: str = "", model_name: str | None = None
+) -> HeadsChoice:
     """Pick the number of heads: override > explicit config field > model name > 64-dim heads."""
     if override:
         return _checked(HeadsChoice(int(override), "command line override", False), width)
@@ -122,8 +138,10 @@ def choose_heads(width: int, *, override: int | None = None, config_value=None, 
     if heads:
         return _checked(HeadsChoice(heads, f"model name '{model_name}'", False), width)
     guess = default_heads(width)
-    note = (f"number of heads not recorded: guessed {guess} ({width // guess}-dim heads); if that is wrong, "
-            "attention maps and every output are wrong: pass --encoder-heads / --predictor-heads")
+    note = (
+        f"number of heads not recorded: guessed {guess} ({width // guess}-dim heads); if that is wrong, "
+        "attention maps and every output are wrong: pass --encoder-heads / --predictor-heads"
+    )
     return HeadsChoice(guess, "guess (64-dim heads)", True, f"{warning}; {note}" if warning else note)
 
 

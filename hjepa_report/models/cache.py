@@ -36,11 +36,16 @@ def _split(out: EncoderOutput) -> list[_Entry]:
     entries = []
     for b in range(len(out.tokens)):
         n = out.num_prefix_tokens + int(out.valid[b].sum())
-        entries.append(_Entry(
-            tokens=out.tokens[b, :n].cpu(), patch_indices=out.patch_indices[b, :n - out.num_prefix_tokens].cpu(),
-            prefix=out.num_prefix_tokens, attentions={i: a[b, :, :n, :n].cpu() for i, a in out.attentions.items()},
-            blocks={i: x[b, :n].cpu() for i, x in out.blocks.items()},
-            hidden=None if out.hidden is None else out.hidden[b].cpu()))
+        entries.append(
+            _Entry(
+                tokens=out.tokens[b, :n].cpu(),
+                patch_indices=out.patch_indices[b, : n - out.num_prefix_tokens].cpu(),
+                prefix=out.num_prefix_tokens,
+                attentions={i: a[b, :, :n, :n].cpu() for i, a in out.attentions.items()},
+                blocks={i: x[b, :n].cpu() for i, x in out.blocks.items()},
+                hidden=None if out.hidden is None else out.hidden[b].cpu(),
+            )
+        )
     return entries
 
 
@@ -52,8 +57,16 @@ def _stack(entries: list[_Entry], layers, blocks: bool) -> EncoderOutput:
     attentions = {i: pad_rows([e.attentions[i] for e in entries], axes=(1, 2))[0] for i in layers}
     block_out = {i: pad_rows([e.blocks[i] for e in entries])[0] for i in entries[0].blocks} if blocks else {}
     hidden = None if entries[0].hidden is None else torch.stack([e.hidden for e in entries])
-    return EncoderOutput(tokens=tokens, patch_tokens=tokens[:, prefix:], patch_indices=indices, valid=valid,
-                         attentions=attentions, blocks=block_out, num_prefix_tokens=prefix, hidden=hidden)
+    return EncoderOutput(
+        tokens=tokens,
+        patch_tokens=tokens[:, prefix:],
+        patch_indices=indices,
+        valid=valid,
+        attentions=attentions,
+        blocks=block_out,
+        num_prefix_tokens=prefix,
+        hidden=hidden,
+    )
 
 
 class FeatureCache:
@@ -67,9 +80,18 @@ class FeatureCache:
         self._predictions: dict[tuple, Prediction] = {}
         self.stats: Counter = Counter()
 
-    def encode(self, model, images: torch.Tensor, image_ids: Sequence[str], *, encoder: str = "target",
-               context_mask: torch.Tensor | None = None, mask_id: str | None = None,
-               attention_layers: Sequence[int] = (), return_blocks: bool = False) -> EncoderOutput:
+    def encode(
+        self,
+        model,
+        images: torch.Tensor,
+        image_ids: Sequence[str],
+        *,
+        encoder: str = "target",
+        context_mask: torch.Tensor | None = None,
+        mask_id: str | None = None,
+        attention_layers: Sequence[int] = (),
+        return_blocks: bool = False,
+    ) -> EncoderOutput:
         """Encoder outputs for these images (rows of `images`, named by `image_ids`), from the cache when
         present. A context_mask needs a mask_id naming it (the same id must always mean the same mask)."""
         if len(images) != len(image_ids):
@@ -83,8 +105,15 @@ class FeatureCache:
         if todo:
             kept = {i for b in todo if keys[b] in self._entries for i in self._entries[keys[b]].attentions}
             layers = sorted(wanted | kept | set(self.attention_layers))
-            self._fill(model, images, context_mask, encoder, layers, return_blocks or self.return_blocks,
-                       [(b, keys[b]) for b in todo])
+            self._fill(
+                model,
+                images,
+                context_mask,
+                encoder,
+                layers,
+                return_blocks or self.return_blocks,
+                [(b, keys[b]) for b in todo],
+            )
         return _stack([self._entries[k] for k in keys], sorted(wanted), return_blocks)
 
     def _stale(self, key: tuple, wanted: set, blocks: bool) -> bool:
@@ -99,30 +128,42 @@ class FeatureCache:
     def _fill(self, model, images, context_mask, encoder, layers, blocks, todo) -> None:
         """Encode the missing images in batches under inference mode and store per-image entries."""
         for start in range(0, len(todo), self.batch_size):
-            chunk = todo[start:start + self.batch_size]
+            chunk = todo[start : start + self.batch_size]
             rows = torch.tensor([b for b, _ in chunk])
             mask = None if context_mask is None else torch.as_tensor(context_mask)[rows]
             with torch.inference_mode():
-                out = model.encode(images[rows], encoder=encoder, context_mask=mask, attention_layers=layers,
-                                   return_blocks=blocks)
-            for (_, key), entry in zip(chunk, _split(out)):
+                out = model.encode(
+                    images[rows], encoder=encoder, context_mask=mask, attention_layers=layers, return_blocks=blocks
+                )
+            for (_, key), entry in zip(chunk, _split(out), strict=True):
                 self._entries[key] = entry
             self.stats[f"{encoder} encoder images"] += len(chunk)
 
-    def predict(self, model, images: torch.Tensor, image_ids: Sequence[str], context_mask: torch.Tensor,
-                mask_id: str, targets=None, targets_id: str | None = None) -> Prediction:
+    def predict(
+        self,
+        model,
+        images: torch.Tensor,
+        image_ids: Sequence[str],
+        context_mask: torch.Tensor,
+        mask_id: str,
+        targets=None,
+        targets_id: str | None = None,
+    ) -> Prediction:
         """Prediction for these images and masks, reusing cached context / target encodings."""
         if targets is not None and targets_id is None:
             raise ValueError("targets need a targets_id to be cached under")
         key = (model.info.checkpoint, tuple(image_ids), mask_id, targets_id)
         if key not in self._predictions:
-            context = _to_device(self.encode(model, images, image_ids, encoder="context", context_mask=context_mask,
-                                            mask_id=mask_id), model.device)
+            context = _to_device(
+                self.encode(model, images, image_ids, encoder="context", context_mask=context_mask, mask_id=mask_id),
+                model.device,
+            )
             target = _to_device(self.encode(model, images, image_ids, encoder="target"), model.device)
             with torch.inference_mode():
                 pred = model.predict(context, context_mask, targets, target=target)
-            self._predictions[key] = Prediction(**{k: v.cpu() if isinstance(v, torch.Tensor) else v
-                                                   for k, v in vars(pred).items()})
+            self._predictions[key] = Prediction(
+                **{k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in vars(pred).items()}
+            )
             self.stats["predictor batches"] += 1
         return self._predictions[key]
 

@@ -63,8 +63,10 @@ def relative_l2_by_part(target: Mapping[str, Any], context: Mapping[str, Any]) -
         c = context.get(name)
         if c is not None and c.shape == t.shape and t.is_floating_point():
             groups.setdefault(encoder_part(name), []).append(name)
-    return {part: relative_l2([target[n] for n in groups[part]], [context[n] for n in groups[part]])
-            for part in sorted(groups, key=part_order)}
+    return {
+        part: relative_l2([target[n] for n in groups[part]], [context[n] for n in groups[part]])
+        for part in sorted(groups, key=part_order)
+    }
 
 
 def ema_gap(context_vit, target_vit) -> dict[str, Any]:
@@ -79,5 +81,10 @@ def ema_gap(context_vit, target_vit) -> dict[str, Any]:
     shared = [n for n in tgt if n in ctx]
     overall = relative_l2([tgt[n] for n in shared], [ctx[n] for n in shared])
     fixed = sorted({encoder_part(n) for n, p in ctx.items() if not p.requires_grad and n in tgt})
-    return {"parts": parts, "blocks": blocks, "overall": overall, "fixed": fixed,
-            "method": "relative L2 distance ||theta_target - theta_context|| / ||theta_target||"}
+    return {
+        "parts": parts,
+        "blocks": blocks,
+        "overall": overall,
+        "fixed": fixed,
+        "method": "relative L2 distance ||theta_target - theta_context|| / ||theta_target||",
+    }

@@ -58,8 +58,10 @@ def _as_network(result):
             return HJepaNetwork.from_parts(result[0], result[1], result[2], hierarchy)
         if isinstance(result[0], VisionTransformer) and isinstance(result[2], IJepaPredictor) and len(result) == 3:
             return IJepaNetwork.from_parts(*result)
-    raise ModelBuildError(f"the model factory returned {type(result).__name__}; expected a JepaModel, an "
-                          "HJepaNetwork / IJepaNetwork, or a tuple of this package's modules (see models/factory.py)")
+    raise ModelBuildError(
+        f"the model factory returned {type(result).__name__}; expected a JepaModel, an "
+        "HJepaNetwork / IJepaNetwork, or a tuple of this package's modules (see models/factory.py)"
+    )
 
 
 def info_from_network(network, config: Mapping, label: str) -> ModelInfo:
@@ -75,17 +77,35 @@ def info_from_network(network, config: Mapping, label: str) -> ModelInfo:
     mean, std, source = normalisation(config)
     fpn = hjepa and network.uses_fpn
     return ModelInfo(
-        layout="hjepa" if hjepa else "ijepa", checkpoint=label, embed_dim=vit.embed_dim, depth=len(vit.blocks),
-        num_heads=vit.num_heads, heads_source="model factory", heads_guessed=False, patch_size=vit.patch_size,
-        image_size=vit.grid[0] * vit.patch_size, grid=vit.grid, has_cls=bool(vit.num_prefix_tokens),
-        mlp_ratio=block.mlp.fc1.out_features / vit.embed_dim, qkv_bias=block.attn.qkv.bias is not None,
-        layer_scale=block.layer_scale, predictor_embed_dim=pred_width, predictor_depth=len(pred_blocks),
-        predictor_heads=pred_heads, predictor_heads_source="model factory", predictor_mlp_ratio=pred_mlp,
+        layout="hjepa" if hjepa else "ijepa",
+        checkpoint=label,
+        embed_dim=vit.embed_dim,
+        depth=len(vit.blocks),
+        num_heads=vit.num_heads,
+        heads_source="model factory",
+        heads_guessed=False,
+        patch_size=vit.patch_size,
+        image_size=vit.grid[0] * vit.patch_size,
+        grid=vit.grid,
+        has_cls=bool(vit.num_prefix_tokens),
+        mlp_ratio=block.mlp.fc1.out_features / vit.embed_dim,
+        qkv_bias=block.attn.qkv.bias is not None,
+        layer_scale=block.layer_scale,
+        predictor_embed_dim=pred_width,
+        predictor_depth=len(pred_blocks),
+        predictor_heads=pred_heads,
+        predictor_heads_source="model factory",
+        predictor_mlp_ratio=pred_mlp,
         num_levels=len(network.hierarchy_projections) if hjepa else 1,
         fpn_dim=network.fpn_lateral_convs[0][0].out_features if fpn else None,
         fpn_fusion=("concat" if hasattr(network, "fpn_fusion_convs") else "add") if fpn else None,
-        ema_target=network.target_encoder is not None, norm_mean=mean, norm_std=std, norm_source=source,
-        preprocess="resize_crop" if hjepa else "square_resize", warnings=["network built by --model-factory"])
+        ema_target=network.target_encoder is not None,
+        norm_mean=mean,
+        norm_std=std,
+        norm_source=source,
+        preprocess="resize_crop" if hjepa else "square_resize",
+        warnings=["network built by --model-factory"],
+    )
 
 
 def build_from_factory(spec: str, checkpoint: Mapping, config: Mapping, label: str, device) -> JepaModel:
@@ -102,6 +122,7 @@ def build_from_factory(spec: str, checkpoint: Mapping, config: Mapping, label: s
     info = info_from_network(network, config, label)
     if info.num_levels == 0:  # parts without hierarchy projections
         info.num_levels = 1
-        info.unsupported.append(Unsupported("hierarchy", ("levels",), "the model factory returned no hierarchy "
-                                                                      "projections"))
+        info.unsupported.append(
+            Unsupported("hierarchy", ("levels",), "the model factory returned no hierarchy projections")
+        )
     return make_model(info.layout, network, info, device)

@@ -65,8 +65,9 @@ def hjepa_loss_flops(network, hidden, target_norm: str = "projected") -> LossFlo
     passes = 2 if target_norm == "projected" else 1
     hierarchy = passes * sum(matrix_weights(m) for m in _hierarchy(network))
     heads = 2.0 * (matrix_weights(predictor.head) + hierarchy) * k * batch
-    context = (encoder_flops(vit, batch, tokens) + transformer_flops(predictor.blocks, batch, n + k, vit.embed_dim)
-               + heads)
+    context = (
+        encoder_flops(vit, batch, tokens) + transformer_flops(predictor.blocks, batch, n + k, vit.embed_dim) + heads
+    )
     return LossFlops(target=encoder_flops(network.target.vit, batch, tokens), context=context)
 
 
@@ -79,10 +80,13 @@ def ijepa_loss_flops(network, masks) -> LossFlops:
     width = predictor.predictor_embed.weight.shape[0]
     rows = len(enc) * batch  # one sequence per (context mask, image); the predictor: per target block too
     patches = 2.0 * encoder.patch_embed.proj.weight.numel() * encoder.num_patches * batch  # before the gather
-    context = (patches + transformer_flops(encoder.blocks, rows, kc, encoder.embed_dim)
-               + 2.0 * matrix_weights(predictor.predictor_embed) * kc * rows
-               + transformer_flops(predictor.predictor_blocks, rows * len(pred), kc + kp, width)
-               + 2.0 * matrix_weights(predictor.predictor_proj) * kp * rows * len(pred))
+    context = (
+        patches
+        + transformer_flops(encoder.blocks, rows, kc, encoder.embed_dim)
+        + 2.0 * matrix_weights(predictor.predictor_embed) * kc * rows
+        + transformer_flops(predictor.predictor_blocks, rows * len(pred), kc + kp, width)
+        + 2.0 * matrix_weights(predictor.predictor_proj) * kp * rows * len(pred)
+    )
     target = network.target_encoder if network.target_encoder is not None else encoder  # models/loss.py
     return LossFlops(target=encoder_flops(target, batch, encoder.num_patches), context=context)
 
@@ -101,5 +105,8 @@ def _hierarchy(network) -> list:
     """The hierarchy heads: the level projections and any feature pyramid (2 FLOPs per weight per token is
     exact for the projections and approximate for the pyramid's 1-D convolutions)."""
     modules = list(network.hierarchy_projections)
-    return modules + [getattr(network, name) for name in ("fpn_lateral_convs", "fpn_top_down_convs",
-                                                          "fpn_fusion_convs") if hasattr(network, name)]
+    return modules + [
+        getattr(network, name)
+        for name in ("fpn_lateral_convs", "fpn_top_down_convs", "fpn_fusion_convs")
+        if hasattr(network, name)
+    ]

@@ -28,14 +28,16 @@ def build_pyramid(dim: int, fpn_dim: int, levels: int, fusion: str) -> dict[str,
         raise ValueError(f"FPN fusion must be 'add' or 'concat', not {fusion!r}")
     parts = {
         "fpn_lateral_convs": nn.ModuleList(
-            nn.Sequential(nn.Linear(dim, fpn_dim), nn.LayerNorm(fpn_dim)) for _ in range(levels)),
+            nn.Sequential(nn.Linear(dim, fpn_dim), nn.LayerNorm(fpn_dim)) for _ in range(levels)
+        ),
         "fpn_top_down_convs": nn.ModuleList(
-            nn.Sequential(nn.Linear(fpn_dim, fpn_dim), nn.LayerNorm(fpn_dim)) for _ in range(levels - 1)),
+            nn.Sequential(nn.Linear(fpn_dim, fpn_dim), nn.LayerNorm(fpn_dim)) for _ in range(levels - 1)
+        ),
     }
     if fusion == "concat":
         parts["fpn_fusion_convs"] = nn.ModuleList(
-            nn.Sequential(nn.Linear(2 * fpn_dim, fpn_dim), nn.LayerNorm(fpn_dim), nn.ReLU())
-            for _ in range(levels - 1))
+            nn.Sequential(nn.Linear(2 * fpn_dim, fpn_dim), nn.LayerNorm(fpn_dim), nn.ReLU()) for _ in range(levels - 1)
+        )
     return parts
 
 
@@ -47,8 +49,9 @@ def apply_pyramid(network, tokens: torch.Tensor) -> list[torch.Tensor]:
     for lv in range(levels - 2, -1, -1):
         top = fused[0]
         if top.shape[1] != lateral[lv].shape[1]:
-            top = F.interpolate(top.transpose(1, 2), size=lateral[lv].shape[1], mode="linear",
-                                align_corners=False).transpose(1, 2)
+            top = F.interpolate(
+                top.transpose(1, 2), size=lateral[lv].shape[1], mode="linear", align_corners=False
+            ).transpose(1, 2)
         top = network.fpn_top_down_convs[lv](top)
         if hasattr(network, "fpn_fusion_convs"):
             fused.insert(0, network.fpn_fusion_convs[lv](torch.cat([lateral[lv], top], dim=-1)))

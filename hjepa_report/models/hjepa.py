@@ -28,11 +28,18 @@ class HJepaEncoder(nn.Module):
         super().__init__()
         self.vit = VisionTransformer(**vit_kwargs)
 
-    def forward_features(self, images: torch.Tensor, *, hidden_mask: torch.Tensor | None = None,
-                         attention_layers=(), return_blocks: bool = False) -> VitOutput:
+    def forward_features(
+        self,
+        images: torch.Tensor,
+        *,
+        hidden_mask: torch.Tensor | None = None,
+        attention_layers=(),
+        return_blocks: bool = False,
+    ) -> VitOutput:
         """Encode; hidden_mask [B, N] bool (True = hidden) zeroes those tokens, the sequence is kept."""
-        return self.vit.forward_features(images, hidden_mask=hidden_mask, attention_layers=attention_layers,
-                                         return_blocks=return_blocks)
+        return self.vit.forward_features(
+            images, hidden_mask=hidden_mask, attention_layers=attention_layers, return_blocks=return_blocks
+        )
 
     def forward(self, images: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_features(images, hidden_mask=mask).tokens
@@ -48,8 +55,9 @@ class PredictorBlock(nn.Module):
         self.attn = nn.MultiheadAttention(dim, num_heads, batch_first=True)
         self.norm2 = nn.LayerNorm(dim)
         hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(0.0), nn.Linear(hidden, dim),
-                                 nn.Dropout(0.0))
+        self.mlp = nn.Sequential(
+            nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(0.0), nn.Linear(hidden, dim), nn.Dropout(0.0)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.norm1(x)
@@ -71,8 +79,9 @@ class HJepaPredictor(nn.Module):
         nn.init.normal_(self.mask_token, std=0.02)
         nn.init.normal_(self.pos_embed_predictor, std=0.02)
 
-    def forward(self, context_tokens: torch.Tensor, mask_indices: torch.Tensor,
-                pos_embed: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, context_tokens: torch.Tensor, mask_indices: torch.Tensor, pos_embed: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """context_tokens [B, N, D] (patch tokens, CLS removed), mask_indices [B, K] -> predictions [B, K, D].
 
         pos_embed [1 or B, N, D]: the encoder's patch position table; without it every mask token gets
@@ -117,10 +126,19 @@ class HJepaNetwork(nn.Module):
     masks_valid (lists over levels), mask_indices, context_features and target_features.
     """
 
-    def __init__(self, encoder_kwargs: dict, predictor_depth: int, predictor_heads: int,
-                 predictor_mlp_ratio: float = 4.0, num_levels: int = 3, projection_norm: str = "layernorm",
-                 projection_in_dim: int | None = None, ema_target: bool = True, fpn_dim: int | None = None,
-                 fpn_fusion: str = "add"):
+    def __init__(
+        self,
+        encoder_kwargs: dict,
+        predictor_depth: int,
+        predictor_heads: int,
+        predictor_mlp_ratio: float = 4.0,
+        num_levels: int = 3,
+        projection_norm: str = "layernorm",
+        projection_in_dim: int | None = None,
+        ema_target: bool = True,
+        fpn_dim: int | None = None,
+        fpn_fusion: str = "add",
+    ):
         super().__init__()
         self.context_encoder = HJepaEncoder(**encoder_kwargs)
         self.target_encoder = None  # end-to-end runs (use_target_encoder: false) reuse the context encoder
@@ -131,19 +149,28 @@ class HJepaNetwork(nn.Module):
         dim = self.context_encoder.vit.embed_dim
         self.predictor = HJepaPredictor(dim, predictor_depth, predictor_heads, predictor_mlp_ratio)
         self.hierarchy_projections = nn.ModuleList(
-            make_projection(dim, projection_norm, fpn_dim or projection_in_dim) for _ in range(num_levels))
+            make_projection(dim, projection_norm, fpn_dim or projection_in_dim) for _ in range(num_levels)
+        )
         if fpn_dim:  # feature pyramid (fpn.py), as H-JEPA's model.fpn.use_fpn
             from .fpn import build_pyramid
 
             for name, modules in build_pyramid(dim, fpn_dim, num_levels, fpn_fusion).items():
                 self.add_module(name, modules)
-        heads = [self.hierarchy_projections] + [getattr(self, n) for n in ("fpn_lateral_convs", "fpn_top_down_convs",
-                                                                          "fpn_fusion_convs") if hasattr(self, n)]
+        heads = [self.hierarchy_projections] + [
+            getattr(self, n)
+            for n in ("fpn_lateral_convs", "fpn_top_down_convs", "fpn_fusion_convs")
+            if hasattr(self, n)
+        ]
         init_linear(nn.ModuleList(heads))  # H-JEPA HJEPA._init_weights
 
     @classmethod
-    def from_parts(cls, context_encoder: HJepaEncoder, target_encoder: HJepaEncoder | None,
-                   predictor: HJepaPredictor, hierarchy_projections: nn.ModuleList) -> HJepaNetwork:
+    def from_parts(
+        cls,
+        context_encoder: HJepaEncoder,
+        target_encoder: HJepaEncoder | None,
+        predictor: HJepaPredictor,
+        hierarchy_projections: nn.ModuleList,
+    ) -> HJepaNetwork:
         """Assemble a network from existing modules (the --model-factory escape hatch)."""
         net = cls.__new__(cls)
         nn.Module.__init__(net)
@@ -163,7 +190,7 @@ class HJepaNetwork(nn.Module):
     def predict(self, context_tokens: torch.Tensor, mask_indices: torch.Tensor) -> torch.Tensor:
         """Predictor on context patch tokens [B, N, D] (CLS removed) -> [B, K, D], with the context
         encoder's patch position table, as HJEPA.forward calls it."""
-        pos = self.context_encoder.vit.pos_embed[:, self.context_encoder.vit.num_prefix_tokens:]
+        pos = self.context_encoder.vit.pos_embed[:, self.context_encoder.vit.num_prefix_tokens :]
         return self.predictor(context_tokens, mask_indices, pos)
 
     @property
@@ -176,7 +203,7 @@ class HJepaNetwork(nn.Module):
         if self.uses_fpn:
             from .fpn import apply_pyramid
 
-            return [proj(f) for proj, f in zip(self.hierarchy_projections, apply_pyramid(self, tokens))]
+            return [proj(f) for proj, f in zip(self.hierarchy_projections, apply_pyramid(self, tokens), strict=True)]
         return [pool_level(proj(tokens), lv) for lv, proj in enumerate(self.hierarchy_projections)]
 
     def valid_levels(self, valid: torch.Tensor) -> list[torch.Tensor]:
@@ -219,5 +246,5 @@ class HJepaNetwork(nn.Module):
         """EMA: theta_target <- m * theta_target + (1 - m) * theta_context (BYOL / I-JEPA update rule)."""
         if self.target_encoder is None:
             return
-        for t, c in zip(self.target_encoder.parameters(), self.context_encoder.parameters()):
+        for t, c in zip(self.target_encoder.parameters(), self.context_encoder.parameters(), strict=True):
             t.mul_(momentum).add_(c.detach(), alpha=1.0 - momentum)

@@ -53,8 +53,15 @@ class HJepaModel(JepaModel):
         return self.mask(masks, batch)
 
     @exact
-    def encode(self, images: torch.Tensor, *, encoder: str = "target", context_mask=None,
-               attention_layers=None, return_blocks: bool = False) -> EncoderOutput:
+    def encode(
+        self,
+        images: torch.Tensor,
+        *,
+        encoder: str = "target",
+        context_mask=None,
+        attention_layers=None,
+        return_blocks: bool = False,
+    ) -> EncoderOutput:
         """Encode [B, 3, S, S]; context_mask [B, N] bool (True = hidden) zeroes those tokens, sequence kept.
 
         tokens [B, 1+N, D] with CLS at 0; patch_tokens [B, N, D]; attentions {block: [B, H, 1+N, 1+N]}."""
@@ -64,17 +71,26 @@ class HJepaModel(JepaModel):
         images = self.images(images)
         mask = self.mask(context_mask, len(images))
         vit = self.encoder(encoder).vit
-        out = vit.forward_features(images, hidden_mask=mask, attention_layers=attention_layers or (),
-                                   return_blocks=return_blocks)
+        out = vit.forward_features(
+            images, hidden_mask=mask, attention_layers=attention_layers or (), return_blocks=return_blocks
+        )
         b, n, p = len(images), self.info.num_patches, vit.num_prefix_tokens
         indices = torch.arange(n, device=self.device).expand(b, n)
-        return EncoderOutput(tokens=out.tokens, patch_tokens=out.tokens[:, p:], patch_indices=indices,
-                             valid=torch.ones(b, n, dtype=torch.bool, device=self.device),
-                             attentions=out.attentions, blocks=out.blocks, num_prefix_tokens=p, hidden=mask)
+        return EncoderOutput(
+            tokens=out.tokens,
+            patch_tokens=out.tokens[:, p:],
+            patch_indices=indices,
+            valid=torch.ones(b, n, dtype=torch.bool, device=self.device),
+            attentions=out.attentions,
+            blocks=out.blocks,
+            num_prefix_tokens=p,
+            hidden=mask,
+        )
 
     @exact
-    def predict(self, images_or_context, context_mask, targets=None, *, target: EncoderOutput | None = None
-                ) -> Prediction:
+    def predict(
+        self, images_or_context, context_mask, targets=None, *, target: EncoderOutput | None = None
+    ) -> Prediction:
         """Predict the target-encoder patch tokens at hidden patches, as HJEPA.forward.
 
         images_or_context: images [B, 3, S, S] or the context EncoderOutput made with this context_mask;
@@ -95,14 +111,20 @@ class HJepaModel(JepaModel):
         wanted = union_mask(context_mask if targets is None else targets).to(self.device)
         indices, valid = hidden_indices(self.mask(wanted, len(context.tokens)))
         predicted = self.network.predict(context.patch_tokens, indices)
-        return Prediction(predicted=predicted, target=gather_tokens(target.patch_tokens, indices), indices=indices,
-                          valid=valid, block=torch.zeros_like(indices),
-                          target_kind="target-encoder patch tokens (no extra normalisation), as H-JEPA's loss")
+        return Prediction(
+            predicted=predicted,
+            target=gather_tokens(target.patch_tokens, indices),
+            indices=indices,
+            valid=valid,
+            block=torch.zeros_like(indices),
+            target_kind="target-encoder patch tokens (no extra normalisation), as H-JEPA's loss",
+        )
 
     @exact
     def levels(self, tokens: torch.Tensor, valid: torch.Tensor | None = None, levels=None):
         """Map [B, K, D] tokens to hierarchy levels: projection l, then AvgPool1d(2^l) over the token list
-        (with a feature pyramid: projection l of pyramid level l, see fpn.py). Returns [(tokens_l [B, K // 2^l, D], valid_l [B, K // 2^l] or None)] for each requested level."""
+        (with a feature pyramid: projection l of pyramid level l, see fpn.py).
+        Returns [(tokens_l [B, K // 2^l, D], valid_l [B, K // 2^l] or None)] for each requested level."""
         self.check("levels")
         wanted = list(range(self.info.num_levels)) if levels is None else list(levels)
         for level in wanted:

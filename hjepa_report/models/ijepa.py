@@ -18,15 +18,28 @@ from .tokens import as_mask_list, gather_each, repeat_groups
 from .vit import Block, VisionTransformer, init_linear, sincos_pos_embed_2d
 
 
-def make_encoder(img_size, patch_size: int, embed_dim: int, depth: int, num_heads: int,
-                 mlp_ratio: float = 4.0, qkv_bias: bool = True) -> VisionTransformer:
+def make_encoder(
+    img_size, patch_size: int, embed_dim: int, depth: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True
+) -> VisionTransformer:
     """I-JEPA encoder: ViT without CLS, stored sin-cos table, LayerNorm eps 1e-6, scale after q @ k^T."""
-    return VisionTransformer(img_size, patch_size, embed_dim, depth, num_heads, mlp_ratio, qkv_bias,
-                             class_token=False, pos_embed="sincos", norm_eps=1e-6, scale_first=False)
+    return VisionTransformer(
+        img_size,
+        patch_size,
+        embed_dim,
+        depth,
+        num_heads,
+        mlp_ratio,
+        qkv_bias,
+        class_token=False,
+        pos_embed="sincos",
+        norm_eps=1e-6,
+        scale_first=False,
+    )
 
 
-def encode_kept(encoder: VisionTransformer, images: torch.Tensor, masks=None, attention_layers=(),
-                return_blocks: bool = False):
+def encode_kept(
+    encoder: VisionTransformer, images: torch.Tensor, masks=None, attention_layers=(), return_blocks: bool = False
+):
     """Encode, keeping only the listed patches of each mask (others dropped); rows block-major."""
     x = encoder.embed(images)
     if masks is not None:
@@ -37,8 +50,16 @@ def encode_kept(encoder: VisionTransformer, images: torch.Tensor, masks=None, at
 class IJepaPredictor(nn.Module):
     """Narrow ViT that predicts target-block tokens from the context tokens (vit_predictor)."""
 
-    def __init__(self, grid: tuple[int, int], embed_dim: int, predictor_embed_dim: int, depth: int,
-                 num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True):
+    def __init__(
+        self,
+        grid: tuple[int, int],
+        embed_dim: int,
+        predictor_embed_dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+    ):
         super().__init__()
         self.predictor_embed = nn.Linear(embed_dim, predictor_embed_dim)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, predictor_embed_dim))
@@ -46,7 +67,8 @@ class IJepaPredictor(nn.Module):
         self.predictor_pos_embed = nn.Parameter(table, requires_grad=False)
         self.predictor_blocks = nn.ModuleList(
             Block(predictor_embed_dim, num_heads, mlp_ratio, qkv_bias, norm_eps=1e-6, scale_first=False)
-            for _ in range(depth))
+            for _ in range(depth)
+        )
         self.predictor_norm = nn.LayerNorm(predictor_embed_dim, eps=1e-6)
         self.predictor_proj = nn.Linear(predictor_embed_dim, embed_dim)
         init_linear(self)
@@ -73,21 +95,35 @@ class IJepaNetwork(nn.Module):
     """encoder (context), target_encoder (EMA) and predictor; the state-dict prefixes match the checkpoint's
     top-level sub-dicts ('encoder', 'target_encoder', 'predictor')."""
 
-    def __init__(self, encoder_kwargs: dict, predictor_embed_dim: int, predictor_depth: int,
-                 predictor_heads: int | None = None, predictor_mlp_ratio: float = 4.0,
-                 predictor_qkv_bias: bool = True):
+    def __init__(
+        self,
+        encoder_kwargs: dict,
+        predictor_embed_dim: int,
+        predictor_depth: int,
+        predictor_heads: int | None = None,
+        predictor_mlp_ratio: float = 4.0,
+        predictor_qkv_bias: bool = True,
+    ):
         super().__init__()
         self.encoder = make_encoder(**encoder_kwargs)
         self.target_encoder = make_encoder(**encoder_kwargs)
         self.target_encoder.load_state_dict(self.encoder.state_dict())
         self.target_encoder.requires_grad_(False)
         heads = predictor_heads or self.encoder.num_heads
-        self.predictor = IJepaPredictor(self.encoder.grid, self.encoder.embed_dim, predictor_embed_dim,
-                                        predictor_depth, heads, predictor_mlp_ratio, predictor_qkv_bias)
+        self.predictor = IJepaPredictor(
+            self.encoder.grid,
+            self.encoder.embed_dim,
+            predictor_embed_dim,
+            predictor_depth,
+            heads,
+            predictor_mlp_ratio,
+            predictor_qkv_bias,
+        )
 
     @classmethod
-    def from_parts(cls, encoder: VisionTransformer, target_encoder: VisionTransformer | None,
-                   predictor: IJepaPredictor) -> IJepaNetwork:
+    def from_parts(
+        cls, encoder: VisionTransformer, target_encoder: VisionTransformer | None, predictor: IJepaPredictor
+    ) -> IJepaNetwork:
         """Assemble a network from existing modules (the --model-factory escape hatch)."""
         net = cls.__new__(cls)
         nn.Module.__init__(net)

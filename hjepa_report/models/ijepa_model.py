@@ -71,8 +71,15 @@ class IJepaModel(JepaModel):
         return tuple(lists)
 
     @exact
-    def encode(self, images: torch.Tensor, *, encoder: str = "target", context_mask=None,
-               attention_layers=None, return_blocks: bool = False) -> EncoderOutput:
+    def encode(
+        self,
+        images: torch.Tensor,
+        *,
+        encoder: str = "target",
+        context_mask=None,
+        attention_layers=None,
+        return_blocks: bool = False,
+    ) -> EncoderOutput:
         """Encode [B, 3, S, S]; context_mask [B, N] bool (True = hidden) DROPS those tokens.
 
         Without a mask T = N; with one, T = the largest visible count (padded per sample, see valid)."""
@@ -89,24 +96,43 @@ class IJepaModel(JepaModel):
             if min(len(k) for k in keep) == 0:
                 raise ValueError("a context_mask row hides every patch; I-JEPA's encoder needs at least one")
         if _uniform(keep):
-            out = vit.forward_features(images, keep_indices=torch.stack(keep) if mask is not None else None,
-                                       attention_layers=layers, return_blocks=return_blocks)
+            out = vit.forward_features(
+                images,
+                keep_indices=torch.stack(keep) if mask is not None else None,
+                attention_layers=layers,
+                return_blocks=return_blocks,
+            )
             tokens, attn, blocks = out.tokens, out.attentions, out.blocks
-            indices, valid = torch.stack(keep), torch.ones(len(keep), len(keep[0]), dtype=torch.bool,
-                                                           device=self.device)
+            indices, valid = (
+                torch.stack(keep),
+                torch.ones(len(keep), len(keep[0]), dtype=torch.bool, device=self.device),
+            )
         else:
-            outs = [vit.forward_features(images[b:b + 1], keep_indices=k[None], attention_layers=layers,
-                                         return_blocks=return_blocks) for b, k in enumerate(keep)]
+            outs = [
+                vit.forward_features(
+                    images[b : b + 1], keep_indices=k[None], attention_layers=layers, return_blocks=return_blocks
+                )
+                for b, k in enumerate(keep)
+            ]
             tokens, valid = pad_rows([o.tokens[0] for o in outs])
             indices = pad_rows(keep)[0]
             attn = {i: pad_rows([o.attentions[i][0] for o in outs], axes=(1, 2))[0] for i in outs[0].attentions}
             blocks = {i: pad_rows([o.blocks[i][0] for o in outs])[0] for i in outs[0].blocks}
-        return EncoderOutput(tokens=tokens, patch_tokens=tokens, patch_indices=indices, valid=valid,
-                             attentions=attn, blocks=blocks, num_prefix_tokens=0, hidden=mask)
+        return EncoderOutput(
+            tokens=tokens,
+            patch_tokens=tokens,
+            patch_indices=indices,
+            valid=valid,
+            attentions=attn,
+            blocks=blocks,
+            num_prefix_tokens=0,
+            hidden=mask,
+        )
 
     @exact
-    def predict(self, images_or_context, context_mask, targets=None, *, target: EncoderOutput | None = None
-                ) -> Prediction:
+    def predict(
+        self, images_or_context, context_mask, targets=None, *, target: EncoderOutput | None = None
+    ) -> Prediction:
         """Predict every target block from the visible patches, as I-JEPA's predictor.
 
         targets: target blocks (see block_indices); default one block = the hidden patches. The entries of
@@ -137,8 +163,14 @@ class IJepaModel(JepaModel):
         indices = pad_rows(flat)[0]
         block_ids = pad_rows([torch.cat([torch.full_like(i, j) for j, i in enumerate(s)]) for s in blocks])[0]
         target_rows = pad_rows([normed[b, flat[b]] for b in range(batch)])[0]
-        return Prediction(predicted=predicted, target=target_rows, indices=indices, valid=valid, block=block_ids,
-                          target_kind="layer-normed target-encoder tokens (F.layer_norm, no affine), as I-JEPA's loss")
+        return Prediction(
+            predicted=predicted,
+            target=target_rows,
+            indices=indices,
+            valid=valid,
+            block=block_ids,
+            target_kind="layer-normed target-encoder tokens (F.layer_norm, no affine), as I-JEPA's loss",
+        )
 
     def _predict_batch(self, context: EncoderOutput, blocks: list[list[torch.Tensor]]) -> torch.Tensor:
         """All samples at once (equal context and block sizes): [B, M * K, D], blocks one after another."""
@@ -150,7 +182,7 @@ class IJepaModel(JepaModel):
     def _predict_sample(self, context: EncoderOutput, b: int, blocks: list[torch.Tensor]) -> torch.Tensor:
         """Predictions [sum_j K_j, D] for one sample; blocks of equal size go through the predictor together."""
         n = int(context.valid[b].sum())
-        tokens, keep = context.patch_tokens[b:b + 1, :n], context.patch_indices[b:b + 1, :n]
+        tokens, keep = context.patch_tokens[b : b + 1, :n], context.patch_indices[b : b + 1, :n]
         if _uniform(blocks):
             out = self.network.predictor(tokens, [keep], [blk[None] for blk in blocks])
             return out.reshape(-1, out.shape[-1])

@@ -97,8 +97,9 @@ def normalise_batch(arrays: Sequence[np.ndarray], mean=IMAGENET_MEAN, std=IMAGEN
     return x.sub(m).div(s)
 
 
-def load_images(paths: Sequence[Path | str], image_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD,
-                method: str = "resize_crop"):
+def load_images(
+    paths: Sequence[Path | str], image_size: int, mean=IMAGENET_MEAN, std=IMAGENET_STD, method: str = "resize_crop"
+):
     """Return (batch [B, 3, S, S] float32 normalised, list of the uint8 RGB [S, S, 3] arrays as shown).
 
     For a loaded model: ``load_images(paths, m.info.image_size, m.info.norm_mean, m.info.norm_std,

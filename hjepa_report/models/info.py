@@ -83,8 +83,9 @@ class ModelInfo:
         out = asdict(self)
         out["grid"] = list(self.grid)
         out["norm_mean"], out["norm_std"] = list(self.norm_mean), list(self.norm_std)
-        out["unsupported"] = [{"option": u.option, "affects": list(u.affects), "message": u.message}
-                              for u in self.unsupported]
+        out["unsupported"] = [
+            {"option": u.option, "affects": list(u.affects), "message": u.message} for u in self.unsupported
+        ]
         out["num_patches"] = self.num_patches
         return out
 
@@ -93,8 +94,11 @@ def model_card(model) -> dict[str, Any]:
     """Return the Model card data for a loaded JepaModel: architecture, parameter counts, what was rebuilt,
     unsupported options, warnings and the EMA gap (None when there is no separate target encoder)."""
     info = model.info
-    rebuilt = [name for name in ("context_encoder", "target_encoder", "predictor", "hierarchy")
-               if getattr(model, name, None) is not None]
+    rebuilt = [
+        name
+        for name in ("context_encoder", "target_encoder", "predictor", "hierarchy")
+        if getattr(model, name, None) is not None
+    ]
     gap = None
     pair = model.encoder_pair()
     if pair is not None:
@@ -105,8 +109,9 @@ def model_card(model) -> dict[str, Any]:
         "architecture": info.as_dict(),
         "param_counts": dict(info.param_counts),
         "rebuilt": rebuilt,
-        "unsupported": [{"option": u.option, "affects": list(u.affects), "message": u.message}
-                        for u in info.unsupported],
+        "unsupported": [
+            {"option": u.option, "affects": list(u.affects), "message": u.message} for u in info.unsupported
+        ],
         "refused": {out: info.refusal(out) for out in OUTPUTS if info.refusal(out)},
         "warnings": list(info.warnings),
         "ema_gap": gap,

@@ -48,8 +48,11 @@ def load_strict(network, state_dict: Mapping) -> None:
     expected = network.state_dict()
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
-    shapes = [f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-              if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    shapes = [
+        f"{k} {tuple(state_dict[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)
+    ]
     problems = []
     for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
         if items:
@@ -60,9 +63,17 @@ def load_strict(network, state_dict: Mapping) -> None:
     network.load_state_dict(dict(state_dict), strict=True)
 
 
-def load_model(checkpoint, config=None, *, layout: str | None = None, encoder_heads: int | None = None,
-               predictor_heads: int | None = None, device: str = "cpu", trust: bool = False,
-               model_factory: str | None = None):
+def load_model(
+    checkpoint,
+    config=None,
+    *,
+    layout: str | None = None,
+    encoder_heads: int | None = None,
+    predictor_heads: int | None = None,
+    device: str = "cpu",
+    trust: bool = False,
+    model_factory: str | None = None,
+):
     """Rebuild a run's networks from a checkpoint (path or loaded dict) and its config (dict, path or None).
 
     layout: 'hjepa' | 'ijepa' (None: detect). encoder_heads / predictor_heads: overrides (the weights do not

@@ -112,8 +112,14 @@ def loss_settings(config: dict | None, layout: str, num_levels: int = 1) -> Loss
     weights = [float(weights)] * num_levels if isinstance(weights, (int, float)) else [float(w) for w in weights]
     if len(weights) != num_levels:
         raise ValueError(f"loss.hierarchy_weights has {len(weights)} entries for {num_levels} levels")
-    return LossSettings(layout="hjepa", kind=kind, weights=weights, target_norm=loss_target_norm(config), notes=notes,
-                        normalize=bool(loss.get("normalize_embeddings", True)))
+    return LossSettings(
+        layout="hjepa",
+        kind=kind,
+        weights=weights,
+        target_norm=loss_target_norm(config),
+        notes=notes,
+        normalize=bool(loss.get("normalize_embeddings", True)),
+    )
 
 
 def base_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -170,12 +176,13 @@ def loss_targets(network, images: torch.Tensor, masks, settings: LossSettings) -
         encoder = network.target
         features = encoder(images)
         indices, _ = hidden_indices(masks)
-        tokens = target_tokens(features[:, encoder.vit.num_prefix_tokens:], indices, settings.target_norm)
+        tokens = target_tokens(features[:, encoder.vit.num_prefix_tokens :], indices, settings.target_norm)
         return LossTargets("hjepa", masks, tokens, features, indices)
 
 
-def network_loss(network, images: torch.Tensor, masks, settings: LossSettings,
-                 targets: LossTargets | None = None) -> Loss:
+def network_loss(
+    network, images: torch.Tensor, masks, settings: LossSettings, targets: LossTargets | None = None
+) -> Loss:
     """The training loss of an HJepaNetwork or IJepaNetwork on one batch, in the caller's autograd mode.
 
     targets: this batch's `loss_targets` (same masks), to compute the target side once; computed when None.
@@ -188,13 +195,15 @@ def network_loss(network, images: torch.Tensor, masks, settings: LossSettings,
         enc, pred = targets.masks
         context = encode_kept(network.encoder, images, enc).tokens
         predicted = network.predictor(context, enc, pred)
-        return Loss(total=F.smooth_l1_loss(predicted, targets.tokens), context=context,
-                    targets=targets)  # I-JEPA src/train.py loss_fn
+        return Loss(
+            total=F.smooth_l1_loss(predicted, targets.tokens), context=context, targets=targets
+        )  # I-JEPA src/train.py loss_fn
     prefix = network.context_encoder.vit.num_prefix_tokens
     context = network.context_encoder(images, targets.masks)
     predicted = network.predict(context[:, prefix:], targets.indices)
-    loss = hierarchical_loss(network.levels(predicted), level_targets(network, targets.tokens, settings.target_norm),
-                             settings)
+    loss = hierarchical_loss(
+        network.levels(predicted), level_targets(network, targets.tokens, settings.target_norm), settings
+    )
     loss.context, loss.targets = context, targets
     return loss
 
@@ -202,8 +211,12 @@ def network_loss(network, images: torch.Tensor, masks, settings: LossSettings,
 def same_masks(a, b) -> bool:
     """Tell whether two masks of the loss (a [B, N] tensor, or I-JEPA's pair of index lists) are equal."""
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and bool(
-            torch.equal(a, b.to(a.device)))
+        return (
+            isinstance(a, torch.Tensor)
+            and isinstance(b, torch.Tensor)
+            and a.shape == b.shape
+            and bool(torch.equal(a, b.to(a.device)))
+        )
     a, b = list(a), list(b)
     return len(a) == len(b) and all(same_masks(x, y) for x, y in zip(a, b, strict=True))
 

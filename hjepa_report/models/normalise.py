@@ -29,7 +29,7 @@ def strip_wrappers(key: str) -> str:
         changed = False
         for prefix in WRAPPER_PREFIXES:
             if key.startswith(prefix):
-                key, changed = key[len(prefix):], True
+                key, changed = key[len(prefix) :], True
         for prefix in WRAPPER_PREFIXES:
             key = key.replace("." + prefix, ".")
     return key
@@ -44,7 +44,7 @@ def _clean(sd: Mapping, drop_prefix: str = "") -> dict:
     for key, value in sd.items():
         key = strip_wrappers(key)
         if drop_prefix and key.startswith(drop_prefix):
-            key = key[len(drop_prefix):]
+            key = key[len(drop_prefix) :]
         out[key] = value
     return out
 
@@ -56,7 +56,7 @@ def model_state_dict(checkpoint: Mapping) -> dict:
     if _is_tensor_dict(checkpoint.get("state_dict", None)):
         sd = _clean(checkpoint["state_dict"])
         if all(k.startswith("model.") for k in sd):  # Lightning module holding the network as self.model
-            sd = {k[len("model."):]: v for k, v in sd.items()}
+            sd = {k[len("model.") :]: v for k, v in sd.items()}
         return sd
     if _is_tensor_dict(checkpoint.get("model", None)):
         return _clean(checkpoint["model"])
@@ -65,7 +65,8 @@ def model_state_dict(checkpoint: Mapping) -> dict:
         return _clean(tensors)
     raise ModelBuildError(
         "no model weights found in the checkpoint (looked for model_state_dict, state_dict, model, "
-        f"encoder/predictor sub-dicts or bare tensors); top-level keys: {_names(checkpoint)}")
+        f"encoder/predictor sub-dicts or bare tensors); top-level keys: {_names(checkpoint)}"
+    )
 
 
 def detect_layout(checkpoint: Mapping) -> str:
@@ -79,7 +80,8 @@ def detect_layout(checkpoint: Mapping) -> str:
         return "ijepa"
     raise ModelBuildError(
         "cannot tell the checkpoint's layout: expected H-JEPA keys (context_encoder.vit.*, predictor.*) or "
-        f"I-JEPA sub-dicts (encoder, predictor, target_encoder); first keys: {_names(keys)}")
+        f"I-JEPA sub-dicts (encoder, predictor, target_encoder); first keys: {_names(keys)}"
+    )
 
 
 def normalise_hjepa(checkpoint: Mapping) -> dict:

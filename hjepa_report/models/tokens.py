@@ -58,7 +58,7 @@ def pool_level(tokens: torch.Tensor, level: int) -> torch.Tensor:
     the token list; the remainder is dropped)."""
     if level == 0:
         return tokens
-    size = 2 ** level
+    size = 2**level
     if tokens.shape[1] < size:  # fewer tokens than one window: no pooled token (AvgPool1d itself would raise)
         return tokens[:, :0]
     return F.avg_pool1d(tokens.transpose(1, 2), size, size).transpose(1, 2)
@@ -68,7 +68,7 @@ def pool_valid(valid: torch.Tensor, level: int) -> torch.Tensor:
     """Pool a validity mask [B, K] like the tokens (pool_level), then > 0.5 (H-JEPA HJEPA.forward, no FPN)."""
     if level == 0:
         return valid.bool()
-    size = 2 ** level
+    size = 2**level
     if valid.shape[1] < size:
         return valid[:, :0].bool()
     return F.avg_pool1d(valid.float()[:, None], size, size)[:, 0] > 0.5

@@ -46,8 +46,9 @@ def sincos_pos_embed_2d(dim: int, grid_h: int, grid_w: int) -> torch.Tensor:
     if dim % 4:
         raise ValueError(f"sin-cos position embedding needs a width divisible by 4, got {dim}")
     omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim / 4))
-    rows, cols = torch.meshgrid(torch.arange(grid_h, dtype=torch.float64),
-                                torch.arange(grid_w, dtype=torch.float64), indexing="ij")
+    rows, cols = torch.meshgrid(
+        torch.arange(grid_h, dtype=torch.float64), torch.arange(grid_w, dtype=torch.float64), indexing="ij"
+    )
 
     def encode(pos: torch.Tensor) -> torch.Tensor:
         angles = pos.reshape(-1, 1) * omega[None]
@@ -77,7 +78,7 @@ class Attention(nn.Module):
             raise ValueError(f"width {dim} is not divisible by {num_heads} heads")
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.scale = self.head_dim ** -0.5
+        self.scale = self.head_dim**-0.5
         self.scale_first = scale_first
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
@@ -126,9 +127,17 @@ class LayerScale(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x)), optional LayerScale."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True,
-                 norm_eps: float = 1e-6, scale_first: bool = True, layer_scale: str | None = None,
-                 layer_scale_init: float = 1e-5):
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        norm_eps: float = 1e-6,
+        scale_first: bool = True,
+        layer_scale: str | None = None,
+        layer_scale_init: float = 1e-5,
+    ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=norm_eps)
         self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, scale_first=scale_first)
@@ -170,10 +179,22 @@ class VisionTransformer(nn.Module):
     pos_embed="sincos": fixed 2-D sin-cos table stored as a non-trainable parameter (I-JEPA), no CLS row.
     """
 
-    def __init__(self, img_size: int | tuple[int, int], patch_size: int, embed_dim: int, depth: int,
-                 num_heads: int, mlp_ratio: float = 4.0, qkv_bias: bool = True, class_token: bool = True,
-                 pos_embed: str = "learned", norm_eps: float = 1e-6, scale_first: bool = True,
-                 layer_scale: str | None = None, layer_scale_init: float = 1e-5):
+    def __init__(
+        self,
+        img_size: int | tuple[int, int],
+        patch_size: int,
+        embed_dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        class_token: bool = True,
+        pos_embed: str = "learned",
+        norm_eps: float = 1e-6,
+        scale_first: bool = True,
+        layer_scale: str | None = None,
+        layer_scale_init: float = 1e-5,
+    ):
         super().__init__()
         h, w = (img_size, img_size) if isinstance(img_size, int) else img_size
         self.grid = (h // patch_size, w // patch_size)
@@ -195,7 +216,8 @@ class VisionTransformer(nn.Module):
             raise ValueError(f"pos_embed must be 'learned' or 'sincos', not {pos_embed!r}")
         self.blocks = nn.ModuleList(
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, norm_eps, scale_first, layer_scale, layer_scale_init)
-            for _ in range(depth))
+            for _ in range(depth)
+        )
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
         self._init_trainable(pos_embed == "learned")
 
@@ -227,9 +249,15 @@ class VisionTransformer(nn.Module):
         out.tokens = self.norm(x)
         return out
 
-    def forward_features(self, images: torch.Tensor, *, hidden_mask: torch.Tensor | None = None,
-                         keep_indices: torch.Tensor | None = None, attention_layers=(),
-                         return_blocks: bool = False) -> VitOutput:
+    def forward_features(
+        self,
+        images: torch.Tensor,
+        *,
+        hidden_mask: torch.Tensor | None = None,
+        keep_indices: torch.Tensor | None = None,
+        attention_layers=(),
+        return_blocks: bool = False,
+    ) -> VitOutput:
         """Encode images; hidden_mask [B, N] (True = hidden) zeroes those patch tokens after the position
         table (H-JEPA, sequence kept); keep_indices [B, K] keeps only those patches, in that order (I-JEPA)."""
         x = self.embed(images)
@@ -239,8 +267,9 @@ class VisionTransformer(nn.Module):
             x = keep_tokens(x, keep_indices, self.num_prefix_tokens)
         return self.run_blocks(x, attention_layers, return_blocks)
 
-    def forward(self, images: torch.Tensor, hidden_mask: torch.Tensor | None = None,
-                keep_indices: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, images: torch.Tensor, hidden_mask: torch.Tensor | None = None, keep_indices: torch.Tensor | None = None
+    ) -> torch.Tensor:
         return self.forward_features(images, hidden_mask=hidden_mask, keep_indices=keep_indices).tokens
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def make_sample_run(out_dir, *, seed: int = 0, epochs: int | None = None, quiet: bool = False,
-                    quick: bool = False) -> Path:
+def make_sample_run(
+    out_dir, *, seed: int = 0, epochs: int | None = None, quiet: bool = False, quick: bool = False
+) -> Path:
     """Train the sample H-JEPA into `out_dir` (created; must be empty) and return its path.
 
     seed fixes data, initialisation, masks, augmentation and batch order; epochs overrides the recipe's

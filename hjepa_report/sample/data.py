@@ -43,8 +43,14 @@ class ShapeSet:
         return len(self.labels)
 
 
-def make_shape_set(per_class: int, seed: int, *, radius: tuple[float, float] = RADIUS, palette: str = "colour",
-                   backgrounds: tuple[str, ...] = BACKGROUNDS) -> ShapeSet:
+def make_shape_set(
+    per_class: int,
+    seed: int,
+    *,
+    radius: tuple[float, float] = RADIUS,
+    palette: str = "colour",
+    backgrounds: tuple[str, ...] = BACKGROUNDS,
+) -> ShapeSet:
     """Generate `per_class` images of every class, class-interleaved (0, 1, ..., 7, 0, 1, ...), from `seed`.
 
     radius: range of the object's half-extent as a fraction of the image side; palette: "colour" (random RGB
@@ -62,8 +68,13 @@ def make_shape_set(per_class: int, seed: int, *, radius: tuple[float, float] = R
     return ShapeSet(images, foreground, labels)
 
 
-def draw_example(class_name: str, rng: np.random.Generator, radius_range: tuple[float, float] = RADIUS,
-                 palette: str = "colour", backgrounds: tuple[str, ...] = BACKGROUNDS) -> tuple[np.ndarray, np.ndarray]:
+def draw_example(
+    class_name: str,
+    rng: np.random.Generator,
+    radius_range: tuple[float, float] = RADIUS,
+    palette: str = "colour",
+    backgrounds: tuple[str, ...] = BACKGROUNDS,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw one image of `class_name`: (uint8 [64, 64, 3], bool foreground [64, 64])."""
     size = IMAGE_SIZE * _SUPER
     grey = palette == "grey"
@@ -81,8 +92,9 @@ def draw_example(class_name: str, rng: np.random.Generator, radius_range: tuple[
     return _downsample(picture).round().clip(0, 255).astype(np.uint8), _downsample(alpha[..., 0]) > 0.5
 
 
-def _background(rng: np.random.Generator, size: int, kinds: tuple[str, ...] = BACKGROUNDS,
-                grey: bool = False) -> np.ndarray:
+def _background(
+    rng: np.random.Generator, size: int, kinds: tuple[str, ...] = BACKGROUNDS, grey: bool = False
+) -> np.ndarray:
     """Return a float [size, size, 3] background in 0..255 of one of `kinds`: solid, linear gradient or
     smoothed noise.
 
@@ -97,7 +109,7 @@ def _background(rng: np.random.Generator, size: int, kinds: tuple[str, ...] = BA
         other = tone(rng)
         theta = rng.uniform(0, 2 * math.pi)
         ys, xs = np.mgrid[0:size, 0:size] / (size - 1)
-        t = (np.cos(theta) * xs + np.sin(theta) * ys)
+        t = np.cos(theta) * xs + np.sin(theta) * ys
         t = (t - t.min()) / (t.max() - t.min())
         return (base * (1 - t[..., None]) + other * t[..., None]).astype(np.float32)
     coarse = Image.fromarray(rng.normal(0, 40, size=(8, 8)).astype(np.float32), mode="F")
@@ -148,8 +160,9 @@ def _polygon(centre, radius: float, angle: float, corners: int, inner: float | N
     return points
 
 
-def _draw_shape(draw: ImageDraw.ImageDraw, name: str, centre, radius: float, angle: float,
-                rng: np.random.Generator) -> None:
+def _draw_shape(
+    draw: ImageDraw.ImageDraw, name: str, centre, radius: float, angle: float, rng: np.random.Generator
+) -> None:
     """Draw the silhouette of class `name` in white on a black coverage image."""
     name = TEXTURED.get(name, name)
     cx, cy = centre
@@ -177,13 +190,18 @@ def _draw_shape(draw: ImageDraw.ImageDraw, name: str, centre, radius: float, ang
 def _bar(centre, half_length: float, half_width: float, angle: float) -> list[tuple]:
     """Return the 4 corners of a rotated bar (rectangle) centred on `centre`."""
     c, s = math.cos(angle), math.sin(angle)
-    corners = [(-half_length, -half_width), (half_length, -half_width),
-               (half_length, half_width), (-half_length, half_width)]
+    corners = [
+        (-half_length, -half_width),
+        (half_length, -half_width),
+        (half_length, half_width),
+        (-half_length, half_width),
+    ]
     return [(centre[0] + x * c - y * s, centre[1] + x * s + y * c) for x, y in corners]
 
 
-def _texture(name: str, colour: np.ndarray, background: np.ndarray, angle: float,
-             rng: np.random.Generator, size: int) -> np.ndarray:
+def _texture(
+    name: str, colour: np.ndarray, background: np.ndarray, angle: float, rng: np.random.Generator, size: int
+) -> np.ndarray:
     """Return the fill [size, size, 3]: flat colour for shapes; for textured classes a pattern (aligned with
     the object's rotation) of the colour and its complement: stripes, checks, a lattice of dots, waves."""
     if name not in TEXTURED:
@@ -199,7 +217,7 @@ def _texture(name: str, colour: np.ndarray, background: np.ndarray, angle: float
         on = ((np.floor(u / period) + np.floor(v / period)) % 2) == 0
     elif name == "dots":
         du, dv = (u / period) % 1 - 0.5, (v / period) % 1 - 0.5
-        on = du ** 2 + dv ** 2 > 0.3 ** 2  # dots of the second colour on the first
+        on = du**2 + dv**2 > 0.3**2  # dots of the second colour on the first
     else:  # waves: stripes whose centre line follows a sinusoid
         on = (np.floor((u + 0.5 * period * np.sin(2 * np.pi * v / (2.5 * period))) / period) % 2) == 0
     return np.where(on[..., None], colour, second).astype(np.float32)

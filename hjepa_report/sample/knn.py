@@ -29,13 +29,14 @@ def pooled_features(network, images: np.ndarray, batch_size: int = 128) -> torch
     prefix = encoder.vit.num_prefix_tokens
     chunks = []
     for start in range(0, len(images), batch_size):
-        batch = torch.from_numpy(images[start:start + batch_size]).permute(0, 3, 1, 2)
+        batch = torch.from_numpy(images[start : start + batch_size]).permute(0, 3, 1, 2)
         chunks.append(encoder(normalise(batch))[:, prefix:].mean(dim=1))
     return torch.cat(chunks)
 
 
-def knn_accuracy(bank: torch.Tensor, bank_labels: np.ndarray, queries: torch.Tensor,
-                 query_labels: np.ndarray, k: int = 5) -> float:
+def knn_accuracy(
+    bank: torch.Tensor, bank_labels: np.ndarray, queries: torch.Tensor, query_labels: np.ndarray, k: int = 5
+) -> float:
     """Return the k-NN accuracy in percent (cosine similarity, unweighted majority vote over k neighbours)."""
     similarity = F.normalize(queries, dim=1) @ F.normalize(bank, dim=1).T
     neighbours = similarity.topk(k, dim=1).indices

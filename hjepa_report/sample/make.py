@@ -41,13 +41,16 @@ def train_sample(recipe: SampleRecipe, out_dir: Path, log=print) -> dict:
 def _train(recipe: SampleRecipe, out_dir: Path, log) -> dict:
     started = time.perf_counter()
     shapes = recipe.shape_settings()
-    splits = Splits(make_shape_set(recipe.train_per_class, data_seed(recipe.seed, TRAIN_SEED), **shapes),
-                    make_shape_set(recipe.val_per_class, data_seed(recipe.seed, VAL_SEED), **shapes))
+    splits = Splits(
+        make_shape_set(recipe.train_per_class, data_seed(recipe.seed, TRAIN_SEED), **shapes),
+        make_shape_set(recipe.val_per_class, data_seed(recipe.seed, VAL_SEED), **shapes),
+    )
     writer = RunWriter(out_dir)
     trainer = Trainer(recipe, splits, writer)
     writer.write_config(hjepa_config(recipe, trainer.steps_per_epoch))
-    writer.write_images(splits.val.images, splits.val.foreground, splits.val.labels, splits.val.class_names,
-                        recipe.images_per_class)
+    writer.write_images(
+        splits.val.images, splits.val.foreground, splits.val.labels, splits.val.class_names, recipe.images_per_class
+    )
     init_knn = trainer.online_knn()
     best, history = float("inf"), []
     train_started, train_cpu_started = time.perf_counter(), time.process_time()
@@ -64,20 +67,38 @@ def _train(recipe: SampleRecipe, out_dir: Path, log) -> dict:
             writer.save_checkpoint(epoch, trainer.checkpoint_state(val_loss, best, epoch), is_best)
         knn = trainer.online_knn()
         writer.scalars({"knn_accuracy": knn}, trainer.global_step, "online_eval/")
-        history.append({"epoch": epoch, "train_loss": means["loss"], "val_loss": float(val_loss), "knn": knn,
-                        "saved": saved, "target_std": means.get("target_std")})
-        log(f"epoch {epoch}: train loss {means['loss']:.4f}  val loss {float(val_loss):.4f}  "
-            f"k-NN {knn:.1f}%  ({time.perf_counter() - train_started:.0f} s)")
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": means["loss"],
+                "val_loss": float(val_loss),
+                "knn": knn,
+                "saved": saved,
+                "target_std": means.get("target_std"),
+            }
+        )
+        log(
+            f"epoch {epoch}: train loss {means['loss']:.4f}  val loss {float(val_loss):.4f}  "
+            f"k-NN {knn:.1f}%  ({time.perf_counter() - train_started:.0f} s)"
+        )
     writer.close()
     train_seconds, train_cpu = time.perf_counter() - train_started, time.process_time() - train_cpu_started
     sets = fresh_sets(recipe, recipe.eval_per_class)
-    summary = {"recipe": recipe, "history": history, "init_knn": init_knn,
-               "fresh_knn": {"trained": fresh_image_knn(trainer.network.eval(), recipe, sets=sets),
-                             "random_init": fresh_image_knn(build_network(recipe).eval(), recipe, sets=sets),
-                             "chance": 100.0 / len(splits.train.class_names)},
-               "train_seconds": train_seconds, "train_cpu_seconds": train_cpu,
-               "total_seconds": time.perf_counter() - started, "threads": recipe.threads,
-               "parameters": parameter_counts(trainer.network)}
+    summary = {
+        "recipe": recipe,
+        "history": history,
+        "init_knn": init_knn,
+        "fresh_knn": {
+            "trained": fresh_image_knn(trainer.network.eval(), recipe, sets=sets),
+            "random_init": fresh_image_knn(build_network(recipe).eval(), recipe, sets=sets),
+            "chance": 100.0 / len(splits.train.class_names),
+        },
+        "train_seconds": train_seconds,
+        "train_cpu_seconds": train_cpu,
+        "total_seconds": time.perf_counter() - started,
+        "threads": recipe.threads,
+        "parameters": parameter_counts(trainer.network),
+    }
     write_readme(out_dir, summary)
     return summary
 
@@ -90,4 +111,3 @@ def parameter_counts(network) -> dict:
         counts[part] = counts.get(part, 0) + tensor.numel()
     counts["total"] = sum(counts.values())
     return counts
-

@@ -15,15 +15,21 @@ import numpy as np
 _ATTEMPTS = 10
 
 
-def hidden_masks(rng: np.random.Generator, batch: int, grid: int, num_masks: int,
-                 scale: tuple[float, float], aspect: tuple[float, float]) -> np.ndarray:
+def hidden_masks(
+    rng: np.random.Generator,
+    batch: int,
+    grid: int,
+    num_masks: int,
+    scale: tuple[float, float],
+    aspect: tuple[float, float],
+) -> np.ndarray:
     """Return bool [batch, grid * grid] (True = hidden patch, row-major): the union of the target blocks."""
     out = np.zeros((batch, grid, grid), bool)
     for b in range(batch):
         occupied = np.zeros((grid, grid), bool)
         for _ in range(num_masks):
             top, left, h, w = _block(rng, grid, scale, aspect, occupied)
-            occupied[top:top + h, left:left + w] = True
+            occupied[top : top + h, left : left + w] = True
         out[b] = occupied
     return out.reshape(batch, grid * grid)
 
@@ -37,7 +43,7 @@ def _block(rng: np.random.Generator, grid: int, scale, aspect, occupied: np.ndar
         h = int(np.clip(np.round(np.sqrt(area / ratio)), 1, grid))
         w = int(np.clip(np.round(h * ratio), 1, grid))
         top, left = int(rng.integers(0, grid - h + 1)), int(rng.integers(0, grid - w + 1))
-        if not occupied[top:top + h, left:left + w].any():
+        if not occupied[top : top + h, left : left + w].any():
             return top, left, h, w
     side = max(1, grid // 2)  # H-JEPA's fallback: grid // (level + 2) at level 0
     return int(rng.integers(0, grid - side + 1)), int(rng.integers(0, grid - side + 1)), side, side

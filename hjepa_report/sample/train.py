@@ -37,8 +37,13 @@ from .recipe import SampleRecipe, loss_section
 def build_network(recipe: SampleRecipe) -> HJepaNetwork:
     """Build the sample network with the recipe's seeded initialisation (the same weights for the same seed)."""
     torch.manual_seed(recipe.seed)
-    return HJepaNetwork(recipe.encoder_kwargs(), recipe.predictor_depth, recipe.predictor_heads,
-                        recipe.predictor_mlp_ratio, recipe.num_levels)
+    return HJepaNetwork(
+        recipe.encoder_kwargs(),
+        recipe.predictor_depth,
+        recipe.predictor_heads,
+        recipe.predictor_mlp_ratio,
+        recipe.num_levels,
+    )
 
 
 def cosine_lr(step: int, recipe: SampleRecipe, steps_per_epoch: int) -> float:
@@ -125,8 +130,9 @@ class Trainer:
         self.steps_per_epoch = len(splits.train) // recipe.batch_size
         trainable = [p for p in self.network.parameters() if p.requires_grad]
         self.loss_settings = training_loss_settings(recipe)
-        self.optimizer = torch.optim.AdamW(trainable, lr=recipe.lr, betas=recipe.betas,
-                                           weight_decay=recipe.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            trainable, lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay
+        )
         self.mask_rng = np.random.default_rng([recipe.seed, 1])
         self.order_rng = np.random.default_rng([recipe.seed, 2])
         self.augment_generator = torch.Generator().manual_seed(recipe.seed * 1000 + 3)
@@ -145,7 +151,7 @@ class Trainer:
         sums: dict[str, float] = {}
         counts: dict[str, int] = {}
         for batch_idx in range(self.steps_per_epoch):
-            idx = order[batch_idx * r.batch_size:(batch_idx + 1) * r.batch_size]
+            idx = order[batch_idx * r.batch_size : (batch_idx + 1) * r.batch_size]
             images = augment(self.splits.train_images[idx], self.augment_generator, r)
             lr = cosine_lr(self.global_step, r, self.steps_per_epoch)
             for group in self.optimizer.param_groups:
@@ -178,7 +184,7 @@ class Trainer:
         rng = np.random.default_rng([r.seed, 4])
         losses = []
         for start in range(0, len(self.splits.val), r.batch_size):
-            images = normalise(self.splits.val_images[start:start + r.batch_size])
+            images = normalise(self.splits.val_images[start : start + r.batch_size])
             losses.append(network_loss(net, images, self.masks(rng, len(images)), self.loss_settings).total.item())
         return np.mean(losses)  # numpy float64, as H-JEPA's _validate_epoch returns it
 
@@ -200,9 +206,10 @@ class Trainer:
         return {
             "model_state_dict": self.network.state_dict(),
             "optimizer_state_dict": optimizer_state,
-            "scheduler_state_dict": {"lr": cosine_lr(self.global_step, self.recipe, self.steps_per_epoch),
-                                     "ema_momentum": ema_momentum(self.global_step, self.recipe,
-                                                                  self.steps_per_epoch)},
+            "scheduler_state_dict": {
+                "lr": cosine_lr(self.global_step, self.recipe, self.steps_per_epoch),
+                "ema_momentum": ema_momentum(self.global_step, self.recipe, self.steps_per_epoch),
+            },
             "metrics": {"epoch": float(epoch), "val_loss": val_loss},
             "best_metric": best_metric,
             "global_step": self.global_step,

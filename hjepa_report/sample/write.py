@@ -57,8 +57,14 @@ class RunWriter:
             shutil.copy(path, self.checkpoint_dir / "checkpoint_best.pth")
         return path
 
-    def write_images(self, images: np.ndarray, foreground: np.ndarray, labels: np.ndarray,
-                     class_names: tuple[str, ...], per_class: int) -> list[str]:
+    def write_images(
+        self,
+        images: np.ndarray,
+        foreground: np.ndarray,
+        labels: np.ndarray,
+        class_names: tuple[str, ...],
+        per_class: int,
+    ) -> list[str]:
         """Save the first `per_class` images of each class as images/<class>/<class>_NNNN.png and their
         foreground masks in sample_meta/foreground.npz keyed by the image's path relative to the run dir."""
         masks: dict[str, np.ndarray] = {}

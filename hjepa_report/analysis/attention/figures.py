@@ -27,8 +27,7 @@ def draw_overlay(ax, image: np.ndarray, attention_map: np.ndarray, alpha: float 
     """
     height, width = image.shape[:2]
     ax.imshow(grey(image), cmap="gray", vmin=0, vmax=255, extent=(0, width, height, 0))
-    artist = ax.imshow(attention_map, cmap=MAP_CMAP, alpha=alpha, interpolation="nearest",
-                       extent=(0, width, height, 0))
+    artist = ax.imshow(attention_map, cmap=MAP_CMAP, alpha=alpha, interpolation="nearest", extent=(0, width, height, 0))
     _bare(ax, title)
     return artist
 
@@ -57,12 +56,12 @@ def mark_patch(ax, index: int, grid: tuple[int, int], image_shape: tuple[int, ..
 
     row, col = divmod(index, grid[1])
     cell_h, cell_w = image_shape[0] / grid[0], image_shape[1] / grid[1]
-    ax.add_patch(Rectangle((col * cell_w, row * cell_h), cell_w, cell_h, fill=False, edgecolor=colour,
-                           linewidth=1.8))
+    ax.add_patch(Rectangle((col * cell_w, row * cell_h), cell_w, cell_h, fill=False, edgecolor=colour, linewidth=1.8))
 
 
-def layer_head_maps_figure(image: np.ndarray, maps: np.ndarray, layers: Sequence[int],
-                           heads: Sequence[int], threshold: float | None = None):
+def layer_head_maps_figure(
+    image: np.ndarray, maps: np.ndarray, layers: Sequence[int], heads: Sequence[int], threshold: float | None = None
+):
     """Small multiples: one row per layer, one column per head, each map [rows, cols] over the image.
 
     `maps` is [len(layers), len(heads), rows, cols]; with `threshold` the panels show DINO's view (the
@@ -94,8 +93,13 @@ def all_heads_figure(image: np.ndarray, maps: np.ndarray, layer: int, max_column
     return fig
 
 
-def rollout_figure(images: Sequence[np.ndarray], rollout_maps: np.ndarray, variant: str,
-                   titles: Sequence[str] | None = None, max_columns: int = 4):
+def rollout_figure(
+    images: Sequence[np.ndarray],
+    rollout_maps: np.ndarray,
+    variant: str,
+    titles: Sequence[str] | None = None,
+    max_columns: int = 4,
+):
     """Each image above its rollout map [K, rows, cols], `max_columns` pairs per row; `variant` as suptitle."""
     count = len(images)
     ncols = min(count, max_columns)
@@ -114,8 +118,12 @@ def rollout_figure(images: Sequence[np.ndarray], rollout_maps: np.ndarray, varia
     return fig
 
 
-def depth_comparison_figure(images: Sequence[np.ndarray], maps: np.ndarray, layers: Sequence[int],
-                            labels: Sequence[str] = ("early", "middle", "late")):
+def depth_comparison_figure(
+    images: Sequence[np.ndarray],
+    maps: np.ndarray,
+    layers: Sequence[int],
+    labels: Sequence[str] = ("early", "middle", "late"),
+):
     """One row per image: the image, then its map at each chosen depth (`maps` [K, len(layers), rows, cols])."""
     fig, axes = _panel_grid(len(images), 1 + len(layers))
     for k, image in enumerate(images):
@@ -127,9 +135,14 @@ def depth_comparison_figure(images: Sequence[np.ndarray], maps: np.ndarray, laye
     return fig
 
 
-def distance_entropy_figure(distance: np.ndarray, entropy: np.ndarray, layers: Sequence[int],
-                            distance_unit: str = "patches", uniform_distance: float | None = None,
-                            max_entropy: float | None = None):
+def distance_entropy_figure(
+    distance: np.ndarray,
+    entropy: np.ndarray,
+    layers: Sequence[int],
+    distance_unit: str = "patches",
+    uniform_distance: float | None = None,
+    max_entropy: float | None = None,
+):
     """Two scatter panels, x = layer, one dot per head: mean attention distance and attention entropy.
 
     `distance` and `entropy` are [len(layers), H] (already averaged over images). Dashed lines show what
@@ -147,8 +160,13 @@ def distance_entropy_figure(distance: np.ndarray, entropy: np.ndarray, layers: S
     return fig
 
 
-def query_attention_figure(image: np.ndarray, maps: np.ndarray, queries: Sequence[tuple[str, int]],
-                           layers: Sequence[int], grid: tuple[int, int]):
+def query_attention_figure(
+    image: np.ndarray,
+    maps: np.ndarray,
+    queries: Sequence[tuple[str, int]],
+    layers: Sequence[int],
+    grid: tuple[int, int],
+):
     """Where chosen patches look: one row per query patch (outlined), one column per layer.
 
     `maps` is [len(queries), len(layers), rows, cols] (e.g. the head mean of the query's attention row).
@@ -161,8 +179,13 @@ def query_attention_figure(image: np.ndarray, maps: np.ndarray, queries: Sequenc
     return fig
 
 
-def encoder_comparison_figure(images: Sequence[np.ndarray], target_maps: np.ndarray, context_maps: np.ndarray,
-                              grid: tuple[int, int], hidden: np.ndarray | None = None):
+def encoder_comparison_figure(
+    images: Sequence[np.ndarray],
+    target_maps: np.ndarray,
+    context_maps: np.ndarray,
+    grid: tuple[int, int],
+    hidden: np.ndarray | None = None,
+):
     """One row per image: the image, the target encoder's map, the context encoder's map ([K, rows, cols]).
 
     `hidden` [K, N] (True = patch hidden from the context encoder) is hatched on the context panel.
@@ -185,8 +208,11 @@ def _hatch_hidden(ax, hidden: np.ndarray, grid: tuple[int, int], image_shape: tu
     cell_h, cell_w = image_shape[0] / grid[0], image_shape[1] / grid[1]
     for index in np.flatnonzero(hidden):
         row, col = divmod(int(index), grid[1])
-        ax.add_patch(Rectangle((col * cell_w, row * cell_h), cell_w, cell_h, fill=False, hatch="///",
-                               edgecolor="white", linewidth=0))
+        ax.add_patch(
+            Rectangle(
+                (col * cell_w, row * cell_h), cell_w, cell_h, fill=False, hatch="///", edgecolor="white", linewidth=0
+            )
+        )
 
 
 def _head_scatter(ax, values: np.ndarray, layers: Sequence[int], reference: float | None, reference_label: str):
@@ -194,9 +220,15 @@ def _head_scatter(ax, values: np.ndarray, layers: Sequence[int], reference: floa
     num_heads = values.shape[1]
     offsets = np.linspace(-0.15, 0.15, num_heads) if num_heads > 1 else np.zeros(1)
     for head in range(num_heads):
-        ax.scatter(np.asarray(layers) + offsets[head], values[:, head], s=18, alpha=0.85, linewidths=0,
-                   color=PALETTE[head % len(PALETTE)] if num_heads <= len(PALETTE) else PALETTE[0],
-                   label=f"head {head}")
+        ax.scatter(
+            np.asarray(layers) + offsets[head],
+            values[:, head],
+            s=18,
+            alpha=0.85,
+            linewidths=0,
+            color=PALETTE[head % len(PALETTE)] if num_heads <= len(PALETTE) else PALETTE[0],
+            label=f"head {head}",
+        )
     top = float(np.nanmax(values))
     if reference is not None:
         ax.axhline(reference, color="0.4", linestyle="--", linewidth=1, label=reference_label)
@@ -208,8 +240,7 @@ def _head_scatter(ax, values: np.ndarray, layers: Sequence[int], reference: floa
 
 def _panel_grid(nrows: int, ncols: int, extra_height: float = 0.0):
     """Return a Figure and a 2-D array of image axes sized for small multiples."""
-    fig, axes = new_figure(PANEL_INCHES * ncols, PANEL_INCHES * nrows + 0.2 * nrows + extra_height,
-                           nrows, ncols)
+    fig, axes = new_figure(PANEL_INCHES * ncols, PANEL_INCHES * nrows + 0.2 * nrows + extra_height, nrows, ncols)
     return fig, np.asarray(axes, dtype=object).reshape(nrows, ncols)
 
 

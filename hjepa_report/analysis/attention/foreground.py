@@ -35,12 +35,13 @@ def patch_coverage(mask: np.ndarray, image_size: int, method: str, grid: tuple[i
     resized = np.clip(np.asarray(PREPROCESS[method](as_float, image_size), dtype=np.float64), 0.0, 1.0)
     rows, cols = grid
     cell_h, cell_w = resized.shape[0] // rows, resized.shape[1] // cols
-    cells = resized[:rows * cell_h, :cols * cell_w].reshape(rows, cell_h, cols, cell_w)
+    cells = resized[: rows * cell_h, : cols * cell_w].reshape(rows, cell_h, cols, cell_w)
     return cells.mean(axis=(1, 3)).reshape(-1)
 
 
-def rollout_foreground_shares(rollout_maps: np.ndarray, coverages: Sequence[np.ndarray | None],
-                              names: Sequence[str]) -> dict | None:
+def rollout_foreground_shares(
+    rollout_maps: np.ndarray, coverages: Sequence[np.ndarray | None], names: Sequence[str]
+) -> dict | None:
     """Compare rollout mass on the foreground with the foreground's area share, per image and on average.
 
     rollout_maps [K, rows, cols]; coverages[k] [N] (None: the image has no mask, left out). Returns None when
@@ -58,7 +59,7 @@ def rollout_foreground_shares(rollout_maps: np.ndarray, coverages: Sequence[np.n
     area = float(np.mean([p["area_share"] for p in per_image]))
     return {
         "method": "share of the rollout map's mass on foreground patches (each patch weighted by its foreground "
-                  "fraction) vs the foreground's share of the image area, averaged over images",
+        "fraction) vs the foreground's share of the image area, averaged over images",
         "rollout_mass_on_foreground": round(mass, 6),
         "foreground_area_share": round(area, 6),
         "ratio": round(mass / area, 6) if area > 0 else None,

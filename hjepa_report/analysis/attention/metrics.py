@@ -19,8 +19,7 @@ def patch_attention(attn: np.ndarray, grid: tuple[int, int], has_cls: bool) -> n
     num_patches = grid[0] * grid[1]
     expected = num_patches + int(has_cls)
     if attn.shape[-1] != expected:
-        raise ValueError(f"attention has {attn.shape[-1]} tokens; grid {grid} with has_cls={has_cls} "
-                         f"needs {expected}")
+        raise ValueError(f"attention has {attn.shape[-1]} tokens; grid {grid} with has_cls={has_cls} needs {expected}")
     return attn[..., 1:, 1:] if has_cls else attn
 
 
@@ -45,8 +44,7 @@ def mean_received_attention(attn: np.ndarray, grid: tuple[int, int], has_cls: bo
     return patches.mean(axis=2).reshape(patches.shape[0], patches.shape[1], *grid)
 
 
-def query_patch_attention(attn: np.ndarray, query_index: int, grid: tuple[int, int],
-                          has_cls: bool) -> np.ndarray:
+def query_patch_attention(attn: np.ndarray, query_index: int, grid: tuple[int, int], has_cls: bool) -> np.ndarray:
     """Return where patch `query_index` (row-major patch index) looks: [B, H, rows, cols] of raw weights.
 
     Its query row, key patches only (the CLS key column is left out when present).
@@ -63,8 +61,9 @@ def patch_distances(grid: tuple[int, int]) -> np.ndarray:
     return np.hypot(rows[:, None] - rows[None, :], cols[:, None] - cols[None, :])
 
 
-def mean_attention_distance(attn: np.ndarray, grid: tuple[int, int], has_cls: bool,
-                            patch_size: int | None = None) -> np.ndarray:
+def mean_attention_distance(
+    attn: np.ndarray, grid: tuple[int, int], has_cls: bool, patch_size: int | None = None
+) -> np.ndarray:
     """Return the mean attention distance per image and head, [B, H, T, T] -> [B, H].
 
     Dosovitskiy et al. 2021 (ViT, Fig. 7 right / Appendix D.7): for each query patch q,
@@ -141,8 +140,9 @@ def target_block_patch(target_mask: np.ndarray, grid: tuple[int, int]) -> int | 
     return int(indices[np.argmin(distance)])
 
 
-def choose_query_patches(received: np.ndarray, grid: tuple[int, int],
-                         target_mask: np.ndarray | None = None) -> list[tuple[str, int]]:
+def choose_query_patches(
+    received: np.ndarray, grid: tuple[int, int], target_mask: np.ndarray | None = None
+) -> list[tuple[str, int]]:
     """Return [(label, patch index)] for the patch-to-patch figure: most attended, image centre, target.
 
     `received` is one map [rows, cols] (e.g. the mean received attention of a late layer); the target-block

@@ -58,8 +58,11 @@ class AttentionResult(PassResult):
     @property
     def map_kind(self) -> str:
         """What one attention map shows, in words."""
-        return "the CLS token's attention to each patch" if self.has_cls else \
-            "the mean attention each patch receives from all patches (no CLS token)"
+        return (
+            "the CLS token's attention to each patch"
+            if self.has_cls
+            else "the mean attention each patch receives from all patches (no CLS token)"
+        )
 
     @property
     def num_tokens(self) -> int:
@@ -80,20 +83,28 @@ def attention_metrics(result: AttentionResult) -> dict:
         "layers": list(result.attention.layers),
         "mean_attention_distance": {
             "method": "sum_k a_qk * ||pos_q - pos_k|| over key patches, CLS removed and rows re-normalised, mean "
-                      "over query patches and images (Dosovitskiy et al. 2021, ViT, Fig. 7)",
-            "unit": "patches", "patch_size_px": result.patch_size,
+            "over query patches and images (Dosovitskiy et al. 2021, ViT, Fig. 7)",
+            "unit": "patches",
+            "patch_size_px": result.patch_size,
             "per_layer_head": _rounded(distance),
             "per_layer_head_px": _rounded(distance * result.patch_size),
-            "uniform_attention": round(float(patch_distances(result.grid).mean()), 6)},
+            "uniform_attention": round(float(patch_distances(result.grid).mean()), 6),
+        },
         "attention_entropy": {
-            "method": "-sum_k a_qk ln a_qk, mean over all query tokens and images", "unit": "nats",
-            "per_layer_head": _rounded(entropy), "uniform_attention": round(float(np.log(result.num_tokens)), 6)},
+            "method": "-sum_k a_qk ln a_qk, mean over all query tokens and images",
+            "unit": "nats",
+            "per_layer_head": _rounded(entropy),
+            "uniform_attention": round(float(np.log(result.num_tokens)), 6),
+        },
         "capture": result.capture_note,
     }
     if result.attention.rollout is not None:
-        metrics["rollout"] = {"method": describe_rollout(result.head_fusion, result.discard_ratio, result.has_cls),
-                              "head_fusion": result.head_fusion, "discard_ratio": result.discard_ratio,
-                              "source": "cls" if result.has_cls else "mean query"}
+        metrics["rollout"] = {
+            "method": describe_rollout(result.head_fusion, result.discard_ratio, result.has_cls),
+            "head_fusion": result.head_fusion,
+            "discard_ratio": result.discard_ratio,
+            "source": "cls" if result.has_cls else "mean query",
+        }
     if result.comparison is not None:
         metrics["context_comparison"] = {"layer": result.comparison.layer, "mask_seed": result.comparison.mask_seed}
     if result.foreground is not None:

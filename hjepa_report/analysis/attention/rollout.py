@@ -64,7 +64,7 @@ def discard_lowest(fused: np.ndarray, discard_ratio: float, has_cls: bool) -> np
     if count >= num_tokens - 1:
         cut = np.full(fused.shape[:-1] + (1,), np.inf)
     else:
-        cut = np.sort(ranking, axis=-1)[..., count:count + 1]
+        cut = np.sort(ranking, axis=-1)[..., count : count + 1]
     return np.where(ranking < cut, 0.0, fused)
 
 
@@ -79,8 +79,9 @@ def residual_normalise(fused: np.ndarray) -> np.ndarray:
     return with_residual / with_residual.sum(axis=-1, keepdims=True)
 
 
-def attention_rollout(attn_list: Sequence[np.ndarray], head_fusion: str = "mean", discard_ratio: float = 0.9,
-                      has_cls: bool = True) -> np.ndarray:
+def attention_rollout(
+    attn_list: Sequence[np.ndarray], head_fusion: str = "mean", discard_ratio: float = 0.9, has_cls: bool = True
+) -> np.ndarray:
     """Return the attention rollout [B, T, T] of layers given first to last (each [B, H, T, T]).
 
     Per layer: fuse heads (`fuse_heads`), discard the lowest `discard_ratio` of each row (`discard_lowest`,
@@ -127,9 +128,11 @@ def describe_rollout(head_fusion: str, discard_ratio: float, has_cls: bool) -> s
     """Return the one-line name of a rollout variant, for captions and report.json."""
     source = "CLS token" if has_cls else "mean query (no CLS token)"
     kept = "CLS key" if has_cls else "query's own entry"
-    return (f"attention rollout (Abnar & Zuidema 2020) of the {source}: heads fused by {head_fusion}, "
-            f"lowest {discard_ratio:.0%} of each row discarded (never the {kept}), identity added, rows "
-            f"re-normalised")
+    return (
+        f"attention rollout (Abnar & Zuidema 2020) of the {source}: heads fused by {head_fusion}, "
+        f"lowest {discard_ratio:.0%} of each row discarded (never the {kept}), identity added, rows "
+        f"re-normalised"
+    )
 
 
 def _check_attention(attn: np.ndarray) -> np.ndarray:

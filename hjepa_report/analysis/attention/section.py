@@ -53,10 +53,20 @@ class AttentionPass(AnalysisPass[AttentionResult]):
         encoder = ctx.settings.attention_encoder
         attention, capture_note = _encoder_attention(ctx, model, count, targets, encoder)
         result = AttentionResult(
-            images=list(images.pictures[:count]), names=list(images.names[:count]), image_seed=ctx.settings.seed,
-            grid=tuple(info.grid), patch_size=info.patch_size, has_cls=info.has_cls, depth=info.depth,
-            num_heads=info.num_heads, encoder_name=encoder, attention=attention, capture_note=capture_note,
-            mask_seed=mask_seed, notes=notes)
+            images=list(images.pictures[:count]),
+            names=list(images.names[:count]),
+            image_seed=ctx.settings.seed,
+            grid=tuple(info.grid),
+            patch_size=info.patch_size,
+            has_cls=info.has_cls,
+            depth=info.depth,
+            num_heads=info.num_heads,
+            encoder_name=encoder,
+            attention=attention,
+            capture_note=capture_note,
+            mask_seed=mask_seed,
+            notes=notes,
+        )
         if hidden is not None and model.encoder_pair() is not None:
             result.comparison = _comparison(ctx, result, hidden, count)
         elif model.encoder_pair() is None:
@@ -77,7 +87,7 @@ def _encoder_attention(ctx: ReportContext, model, count: int, targets, encoder: 
     info = model.info
     tokens = info.num_patches + int(info.has_cls)
     plan = plan_capture(info.depth, info.num_heads, tokens, count, ATTENTION_BUDGET_BYTES)
-    per_image = info.depth * info.num_heads * tokens ** 2 * 4
+    per_image = info.depth * info.num_heads * tokens**2 * 4
     tensor = ctx.session.sample_images().tensor
     if per_image * len(tensor) <= ATTENTION_BUDGET_BYTES:  # small enough to share through the report's cache
         out = ctx.session.encode(encoder, attention_layers=tuple(plan.layers))
@@ -104,24 +114,28 @@ def _comparison(ctx: ReportContext, result: AttentionResult, hidden: np.ndarray,
     here, so the figure always compares the two encoders its panels name."""
     layer = result.depth - 1
     out = ctx.session.encode("context", masked=True, first=count, attention_layers=(layer,))
-    context_maps = context_head_mean_map(out.attentions[layer].float().numpy(), out.patch_indices.numpy(),
-                                         out.valid.numpy(), result.grid, result.has_cls)
+    context_maps = context_head_mean_map(
+        out.attentions[layer].float().numpy(), out.patch_indices.numpy(), out.valid.numpy(), result.grid, result.has_cls
+    )
     if result.encoder_name == "target":
         target_maps = result.attention.head_maps[:, result.attention.layers.index(layer)].mean(axis=1)
     else:
         target = ctx.session.encode("target", first=count, attention_layers=(layer,))
         attention = np.asarray(target.attentions[layer].float().numpy(), dtype=np.float64)
         target_maps = head_maps(attention, result.grid, result.has_cls).mean(axis=1)
-    return EncoderComparison(layer=layer, mask_seed=result.mask_seed, target_maps=target_maps,
-                             context_maps=context_maps, hidden=hidden)
+    return EncoderComparison(
+        layer=layer, mask_seed=result.mask_seed, target_maps=target_maps, context_maps=context_maps, hidden=hidden
+    )
 
 
 def _foreground(ctx: ReportContext, info, paths, result: AttentionResult) -> dict | None:
     """Return the rollout-vs-foreground numbers when the run has foreground masks (Run.foreground), else None."""
     if result.attention.rollout is None or not ctx.run.foreground:
         return None
-    coverages = [None if m is None else patch_coverage(m, info.image_size, info.preprocess, tuple(info.grid))
-                 for m in image_foreground(ctx.run.foreground, paths)]
+    coverages = [
+        None if m is None else patch_coverage(m, info.image_size, info.preprocess, tuple(info.grid))
+        for m in image_foreground(ctx.run.foreground, paths)
+    ]
     return rollout_foreground_shares(result.attention.rollout, coverages, result.names)
 
 
@@ -133,21 +147,26 @@ def _foreground_check(result: AttentionResult) -> None:
     mass, area = shares["rollout_mass_on_foreground"], shares["foreground_area_share"]
     status = "pass" if mass > area else "warn"
     result.add_check(
-        "rollout-on-foreground", status,
+        "rollout-on-foreground",
+        status,
         f"the {result.encoder_label}'s attention rollout puts {mass:.0%} of its mass on the foreground, which "
         f"covers {area:.0%} of the image area (mean over {shares['images']} images; "
         f"{shares['images_above_area_share']} above their own share); a model that looks at the objects puts "
         f"more than their area share there",
-        figure_id="rollout", value=mass)
+        figure_id="rollout",
+        value=mass,
+    )
 
 
 def _model_notes(info, count: int, available: int) -> list[str]:
     """Return the one-line notes about choices and doubts that the reader must know."""
     notes = []
     if info.heads_guessed:
-        notes.append(f"the checkpoint does not record the number of heads; {info.num_heads} is a guess "
-                     f"({info.heads_source}): every attention map and number here is only right if the guess "
-                     f"is; pass --encoder-heads otherwise")
+        notes.append(
+            f"the checkpoint does not record the number of heads; {info.num_heads} is a guess "
+            f"({info.heads_source}): every attention map and number here is only right if the guess "
+            f"is; pass --encoder-heads otherwise"
+        )
     if available > count:
         notes.append(f"attention shown for the first {count} of the {available} sample images")
     return notes

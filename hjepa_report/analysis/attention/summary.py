@@ -46,9 +46,15 @@ def head_maps(attn: np.ndarray, grid: tuple[int, int], has_cls: bool) -> np.ndar
     return cls_attention_maps(attn, grid) if has_cls else mean_received_attention(attn, grid, has_cls)
 
 
-def summarise_encoder(attentions: dict[int, np.ndarray], grid: tuple[int, int], has_cls: bool, depth: int,
-                      target_masks: np.ndarray | None = None, head_fusion: str = "mean",
-                      discard_ratio: float = 0.9) -> EncoderAttention:
+def summarise_encoder(
+    attentions: dict[int, np.ndarray],
+    grid: tuple[int, int],
+    has_cls: bool,
+    depth: int,
+    target_masks: np.ndarray | None = None,
+    head_fusion: str = "mean",
+    discard_ratio: float = 0.9,
+) -> EncoderAttention:
     """Reduce {block: [B, H, T, T]} of unmasked images (every patch present) to an EncoderAttention.
 
     The rollout needs every block 0..depth-1 and is None otherwise. Query patches per image: most attended
@@ -70,8 +76,14 @@ def summarise_encoder(attentions: dict[int, np.ndarray], grid: tuple[int, int], 
         mask = None if target_masks is None else target_masks[b]
         chosen = choose_query_patches(received[b], grid, mask)
         queries.append(chosen)
-        query_maps.append(np.stack([np.stack([query_patch_attention(a[b:b + 1], index, grid, has_cls)[0].mean(0)
-                                              for a in stack]) for _, index in chosen]))
+        query_maps.append(
+            np.stack(
+                [
+                    np.stack([query_patch_attention(a[b : b + 1], index, grid, has_cls)[0].mean(0) for a in stack])
+                    for _, index in chosen
+                ]
+            )
+        )
     return EncoderAttention(layers, maps, distance, entropy, rollout, queries, query_maps)
 
 
@@ -90,8 +102,9 @@ def merge_chunks(parts: list[EncoderAttention]) -> EncoderAttention:
     )
 
 
-def context_head_mean_map(attn: np.ndarray, patch_indices: np.ndarray, valid: np.ndarray,
-                          grid: tuple[int, int], has_cls: bool) -> np.ndarray:
+def context_head_mean_map(
+    attn: np.ndarray, patch_indices: np.ndarray, valid: np.ndarray, grid: tuple[int, int], has_cls: bool
+) -> np.ndarray:
     """Return the head-mean map of a context encoder's block on the full grid, [B, rows, cols].
 
     With CLS (H-JEPA: hidden tokens zeroed, sequence kept) the CLS -> patch map. Without CLS (I-JEPA: hidden

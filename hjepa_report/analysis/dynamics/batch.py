@@ -16,8 +16,9 @@ import numpy as np
 BATCH = 8
 
 
-def training_masks(config: dict | None, layout: str, batch: int, seed: int, grid: tuple[int, int],
-                   patch_size: int | None = None):
+def training_masks(
+    config: dict | None, layout: str, batch: int, seed: int, grid: tuple[int, int], patch_size: int | None = None
+):
     """Draw one batch of masks the way the run's training does (analysis.masking samplers), seeded.
 
     Returns the `masks` argument of JepaModel.loss: H-JEPA bool [B, N] (union of the level-0 target blocks,
@@ -35,8 +36,10 @@ def training_masks(config: dict | None, layout: str, batch: int, seed: int, grid
     def indices(masks):  # [B, N] bool with equal counts per row -> [B, K] ascending patch indices
         return torch.stack([torch.from_numpy(np.flatnonzero(row)) for row in masks])
 
-    return ([indices(contexts[:, j]) for j in range(contexts.shape[1])],
-            [indices(targets[:, j]) for j in range(targets.shape[1])])
+    return (
+        [indices(contexts[:, j]) for j in range(contexts.shape[1])],
+        [indices(targets[:, j]) for j in range(targets.shape[1])],
+    )
 
 
 @dataclass
@@ -60,8 +63,10 @@ class LossBatch:
 
     def describe(self) -> str:
         """One line for captions: the batch, the mask seed and the loss formula."""
-        return (f"{len(self.images)} sample images, one draw of the run's masks (seed {self.seed}), loss = "
-                f"{self.settings.describe()}")
+        return (
+            f"{len(self.images)} sample images, one draw of the run's masks (seed {self.seed}), loss = "
+            f"{self.settings.describe()}"
+        )
 
     def loss_with(self, model):
         """Return a closure computing the loss tensor of `model` on this batch, its target side computed once
@@ -81,8 +86,10 @@ class LossBatch:
 def checkpoints_in_order(run, limit: int | None = None) -> list:
     """The run's distinct checkpoints in training order (epoch, then step), thinned evenly to `limit` with the
     last one kept (None: all)."""
-    refs = sorted(run.unique_checkpoints(),
-                  key=lambda c: (c.epoch if c.epoch is not None else -1, c.step if c.step is not None else -1))
+    refs = sorted(
+        run.unique_checkpoints(),
+        key=lambda c: (c.epoch if c.epoch is not None else -1, c.step if c.step is not None else -1),
+    )
     if limit is None or len(refs) <= limit:
         return refs
     keep = np.unique(np.linspace(0, len(refs) - 1, limit).round().astype(int))

@@ -38,8 +38,8 @@ class DriftTable:
 def split_encoders(state: dict, layout: str) -> tuple[dict, dict]:
     """Return (context, target) encoder parameters with their prefixes removed, from a flat state dict."""
     ctx_prefix, tgt_prefix = ENCODER_PREFIXES[layout]
-    context = {k[len(ctx_prefix):]: v for k, v in state.items() if k.startswith(ctx_prefix)}
-    target = {k[len(tgt_prefix):]: v for k, v in state.items() if k.startswith(tgt_prefix)}
+    context = {k[len(ctx_prefix) :]: v for k, v in state.items() if k.startswith(ctx_prefix)}
+    target = {k[len(tgt_prefix) :]: v for k, v in state.items() if k.startswith(tgt_prefix)}
     return context, target
 
 

@@ -15,6 +15,7 @@ def short_name(name: str) -> str:
     """A checkpoint's file name without its folder, for axis labels and legends."""
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
+
 SCHEDULE_LABELS = {"lr": "learning rate", "weight_decay": "weight decay", "ema_momentum": "EMA momentum"}
 
 
@@ -31,11 +32,20 @@ def hierarchy_levels_figure(h, weight: float):
     ax_curves.legend(loc="upper right")
     if shares is not None:
         ax = axes[1]
-        ax.stackplot(h.steps, np.nan_to_num(shares), colors=PALETTE[: len(shares)],
-                     labels=[f"level {lv} (w={w:g})" for lv, w in zip(h.tags.levels, h.weights, strict=True)],
-                     alpha=0.85)
-        ax.set(xlabel="step", ylabel="share of weighted total", ylim=(0, 1), xlim=(h.steps[0], h.steps[-1]),
-               title="share  w_l L_l / sum_k w_k L_k")
+        ax.stackplot(
+            h.steps,
+            np.nan_to_num(shares),
+            colors=PALETTE[: len(shares)],
+            labels=[f"level {lv} (w={w:g})" for lv, w in zip(h.tags.levels, h.weights, strict=True)],
+            alpha=0.85,
+        )
+        ax.set(
+            xlabel="step",
+            ylabel="share of weighted total",
+            ylim=(0, 1),
+            xlim=(h.steps[0], h.steps[-1]),
+            title="share  w_l L_l / sum_k w_k L_k",
+        )
         ax.legend(loc="lower left", framealpha=0.9)
     return fig
 
@@ -93,17 +103,22 @@ def drift_heatmap(table):
     mid = (finite.min() + finite.max()) / 2 if len(finite) else 0.0
     for (i, j), v in np.ndenumerate(values):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7,
-                    color="black" if v > mid else "white")
+            ax.text(j, i, f"{v:.2g}", ha="center", va="center", fontsize=7, color="black" if v > mid else "white")
     fig.colorbar(im, ax=ax, label="||target - context|| / ||target||")
     ax.set_title("EMA drift per encoder part")
     return fig
 
 
 LAYER_KINDS = (  # (substring of the layer name, label, colour) in matching order
-    ("qkv", "attention", PALETTE[0]), ("in_proj", "attention", PALETTE[0]), ("attn", "attention", PALETTE[0]),
-    ("mlp", "MLP", PALETTE[1]), ("norm", "norm", PALETTE[2]), ("embed", "embedding", PALETTE[3]),
-    ("token", "embedding", PALETTE[3]), ("hierarchy", "hierarchy", PALETTE[4]), ("", "other", PALETTE[5]),
+    ("qkv", "attention", PALETTE[0]),
+    ("in_proj", "attention", PALETTE[0]),
+    ("attn", "attention", PALETTE[0]),
+    ("mlp", "MLP", PALETTE[1]),
+    ("norm", "norm", PALETTE[2]),
+    ("embed", "embedding", PALETTE[3]),
+    ("token", "embedding", PALETTE[3]),
+    ("hierarchy", "hierarchy", PALETTE[4]),
+    ("", "other", PALETTE[5]),
 )
 
 
@@ -138,8 +153,12 @@ def _group_ticks(ax, keys: list[tuple[str, str]]) -> None:
     """Label the x-axis once per (part, block) group at its first layer, with separators between parts."""
     starts = [i for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k]
     short = {"encoder": "enc", "predictor": "pred", "hierarchy": "hier"}
-    ax.set_xticks(starts, [f"{short.get(keys[i][0], keys[i][0])} {keys[i][1].replace('block ', 'b')}"
-                           for i in starts], rotation=90, fontsize=7)
+    ax.set_xticks(
+        starts,
+        [f"{short.get(keys[i][0], keys[i][0])} {keys[i][1].replace('block ', 'b')}" for i in starts],
+        rotation=90,
+        fontsize=7,
+    )
     for i in starts[1:]:
         if keys[i][0] != keys[i - 1][0]:
             for a in ax.figure.axes:
@@ -156,8 +175,12 @@ def gradient_blocks_heatmap(checkpoints: list[str], columns: list[tuple[str, str
     norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if len(finite) and finite.min() < finite.max() else None
     im = ax.imshow(shown, aspect="auto", cmap="magma", norm=norm)
     short = {"encoder": "enc", "predictor": "pred", "hierarchy": "hier"}
-    ax.set_xticks(range(len(columns)), [f"{short.get(p, p)} {b.replace('block ', 'b')}" for p, b in columns],
-                  rotation=90, fontsize=7)
+    ax.set_xticks(
+        range(len(columns)),
+        [f"{short.get(p, p)} {b.replace('block ', 'b')}" for p, b in columns],
+        rotation=90,
+        fontsize=7,
+    )
     ax.set_yticks(range(len(checkpoints)), [short_name(c) for c in checkpoints])
     ax.grid(False)
     fig.colorbar(im, ax=ax, label="||g|| / ||w||")
@@ -212,11 +235,11 @@ def interpolation_figure(pairs: list[dict]):
     for k, pair in enumerate(pairs):
         t = np.asarray(pair["t"])
         loss = np.asarray(pair["loss"], dtype=float)
-        ax.plot(t, loss, "o-", ms=3.5, color=PALETTE[k % 8],
-                label=f"{short_name(pair['from'])} -> {short_name(pair['to'])}")
+        ax.plot(
+            t, loss, "o-", ms=3.5, color=PALETTE[k % 8], label=f"{short_name(pair['from'])} -> {short_name(pair['to'])}"
+        )
     for t0 in (0.0, 1.0):
         ax.axvline(t0, color="#555555", lw=0.8, ls="--")
     ax.set(xlabel="t  (0 = earlier checkpoint, 1 = later)", ylabel="loss")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=1 if len(pairs) > 2 else len(pairs),
-              frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=1 if len(pairs) > 2 else len(pairs), frameon=False)
     return fig

@@ -71,8 +71,11 @@ class GradientFlow:
 
 
 PART_PREFIXES = (  # state-dict prefix -> part, for H-JEPA and I-JEPA networks
-    ("context_encoder.", "encoder"), ("encoder.", "encoder"), ("predictor.", "predictor"),
-    ("hierarchy_projections.", "hierarchy"), ("fpn", "hierarchy"),
+    ("context_encoder.", "encoder"),
+    ("encoder.", "encoder"),
+    ("predictor.", "predictor"),
+    ("hierarchy_projections.", "hierarchy"),
+    ("fpn", "hierarchy"),
 )
 
 
@@ -136,8 +139,16 @@ def _layer_stats(layer: str, entries: list) -> LayerGrad:
     finite = bool(torch.isfinite(g).all())
     ga = g.abs()
     _, part, block = layer_of(entries[0][0])
-    return LayerGrad(name=layer, part=part, block=block, grad_norm=float(g.norm()), mean_abs=float(ga.mean()),
-                     max_abs=float(ga.max()), weight_norm=float(w.norm()), finite=finite)
+    return LayerGrad(
+        name=layer,
+        part=part,
+        block=block,
+        grad_norm=float(g.norm()),
+        mean_abs=float(ga.mean()),
+        max_abs=float(ga.max()),
+        weight_norm=float(w.norm()),
+        finite=finite,
+    )
 
 
 def block_order(key: tuple[str, str]) -> tuple:

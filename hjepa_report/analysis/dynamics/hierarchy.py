@@ -140,8 +140,9 @@ def hierarchy_losses(scalars, config: dict | None) -> HierarchyLosses | None:
     steps = per_level[0][0]
     for s, _ in per_level[1:]:
         steps = np.intersect1d(steps, s)
-    levels = np.stack([v[np.searchsorted(s, steps)] for s, v in per_level]) if len(steps) else np.zeros(
-        (len(per_level), 0))
+    levels = (
+        np.stack([v[np.searchsorted(s, steps)] for s, v in per_level]) if len(steps) else np.zeros((len(per_level), 0))
+    )
     weights, source = config_hierarchy_weights(config, len(tags.levels))
     result = HierarchyLosses(tags=tags, steps=steps, levels=levels, weights=weights, weights_source=source)
     if tags.total and weights is not None and len(steps):
@@ -162,14 +163,15 @@ def relative_improvement(values: np.ndarray) -> float | None:
     if len(v) < MIN_POINTS_FOR_STALL:
         return None
     third = len(v) // 3
-    middle, last = np.median(v[third:2 * third]), np.median(v[len(v) - third:])
+    middle, last = np.median(v[third : 2 * third]), np.median(v[len(v) - third :])
     if middle == 0:
         return None
     return float(1.0 - last / middle)
 
 
-def stalled_levels(improvement: list[float | None], below: float = STALL_BELOW,
-                   above: float = OTHERS_ABOVE) -> list[int]:
+def stalled_levels(
+    improvement: list[float | None], below: float = STALL_BELOW, above: float = OTHERS_ABOVE
+) -> list[int]:
     """Return the levels whose improvement is < `below` while another level improves > `above`."""
     stalled = []
     for level, imp in enumerate(improvement):

@@ -83,19 +83,24 @@ def _hjepa_schedule(config: dict, spe: int, total_steps: int | None) -> ImpliedS
     kind = tr.get("lr_schedule", "cosine")
     if kind in ("cosine", "linear"):
         out.lr = np.array([_hjepa_lr(s - 1, base, min_lr, warm, epochs * spe, kind) for s in steps.astype(int)])
-        out.formulas["lr"] = (f"linear warmup 0 -> {base:g} over {warm} steps, then {kind} to {min_lr:g} at step "
-                              f"{epochs * spe} (H-JEPA CosineScheduler; logged at step s = value for s - 1)")
+        out.formulas["lr"] = (
+            f"linear warmup 0 -> {base:g} over {warm} steps, then {kind} to {min_lr:g} at step "
+            f"{epochs * spe} (H-JEPA CosineScheduler; logged at step s = value for s - 1)"
+        )
         if "min_lr" in tr and "min_lr" not in (tr.get("scheduler_params") or {}):
-            out.notes.append(f"training.min_lr = {tr['min_lr']:g} is not read by the H-JEPA trainer; it uses "
-                             f"training.scheduler_params.min_lr (here {min_lr:g}).")
+            out.notes.append(
+                f"training.min_lr = {tr['min_lr']:g} is not read by the H-JEPA trainer; it uses "
+                f"training.scheduler_params.min_lr (here {min_lr:g})."
+            )
     else:
         out.notes.append(f"training.lr_schedule = {kind!r} is not one the H-JEPA trainer knows (cosine, linear).")
     ema = tr.get("ema_momentum_schedule") or {}
     start, end = float(ema.get("start", 0.996)), float(ema.get("end", 1.0))
     ema_warm = (int(ema.get("warmup_steps", 1000)) // spe) * spe
     out.ema_momentum = np.array([_hjepa_ema(s, start, end, ema_warm, epochs * spe) for s in steps.astype(int)])
-    out.formulas["ema_momentum"] = (f"{start:g} for {ema_warm} steps, then linear to {end:g} at step {epochs * spe} "
-                                    "(H-JEPA EMAScheduler)")
+    out.formulas["ema_momentum"] = (
+        f"{start:g} for {ema_warm} steps, then linear to {end:g} at step {epochs * spe} (H-JEPA EMAScheduler)"
+    )
     wd = float(tr.get("weight_decay", 0.0))
     out.weight_decay = np.full(len(steps), wd)
     out.formulas["weight_decay"] = f"constant {wd:g} (the H-JEPA trainer has no weight-decay schedule)"
@@ -132,8 +137,10 @@ def _ijepa_schedule(config: dict, ipe: int, total_steps: int | None) -> ImpliedS
     start, ref, final = (float(opt.get(n, d)) for n, d in (("start_lr", 0.0), ("lr", 0.0), ("final_lr", 0.0)))
     warm = int(float(opt.get("warmup", 0)) * ipe)
     out.lr = np.array([_ijepa_lr(int(i) + 1, start, ref, final, warm, t_max) for i in k])
-    out.formulas["lr"] = (f"{start:g} -> {ref:g} linearly over {warm} steps, then cosine to {final:g} at step "
-                          f"{t_max} (I-JEPA WarmupCosineSchedule; iteration k uses step k + 1)")
+    out.formulas["lr"] = (
+        f"{start:g} -> {ref:g} linearly over {warm} steps, then cosine to {final:g} at step "
+        f"{t_max} (I-JEPA WarmupCosineSchedule; iteration k uses step k + 1)"
+    )
     wd, final_wd = float(opt.get("weight_decay", 0.0)), float(opt.get("final_weight_decay", 0.0))
     out.weight_decay = np.array([_ijepa_wd(int(i) + 1, wd, final_wd, t_max) for i in k])
     out.formulas["weight_decay"] = f"cosine {wd:g} -> {final_wd:g} over {t_max} steps (I-JEPA CosineWDSchedule)"
@@ -170,8 +177,9 @@ class ScheduleComparison:
     shift: int = 0  # the logged value at step s was compared with the implied value at step s + shift
 
 
-def compare_schedule(name: str, steps: np.ndarray, logged: np.ndarray, implied: ImpliedSchedule,
-                     shift: int = 0, rtol: float = RTOL) -> ScheduleComparison:
+def compare_schedule(
+    name: str, steps: np.ndarray, logged: np.ndarray, implied: ImpliedSchedule, shift: int = 0, rtol: float = RTOL
+) -> ScheduleComparison:
     """Compare logged points with the implied schedule at step + shift (tolerance: see RTOL above)."""
     curve = implied.get(name)
     if curve is None:
@@ -196,8 +204,9 @@ def compare_schedule(name: str, steps: np.ndarray, logged: np.ndarray, implied: 
     )
 
 
-def best_comparison(name: str, steps: np.ndarray, logged: np.ndarray, implied: ImpliedSchedule,
-                    rtol: float = RTOL) -> ScheduleComparison:
+def best_comparison(
+    name: str, steps: np.ndarray, logged: np.ndarray, implied: ImpliedSchedule, rtol: float = RTOL
+) -> ScheduleComparison:
     """Compare as logged; when that fails, also try the implied curve one step earlier or later.
 
     Trainers differ in whether they log the value of the step just taken or of the next one (H-JEPA logs the

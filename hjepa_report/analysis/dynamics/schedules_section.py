@@ -50,9 +50,12 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
     def compute(self, ctx: ReportContext) -> SchedulesResult:
         logged = _logged_schedules(ctx.run.scalars)
         implied, steps_metrics, why_not = _implied(ctx.run)
-        result = SchedulesResult(logged=logged, implied=implied, rtol=threshold(ctx, "schedule.rel_tolerance"),
-                                 names=[n for n in SCHEDULE_TAGS if n in logged or (
-                                     implied is not None and implied.get(n) is not None)])
+        result = SchedulesResult(
+            logged=logged,
+            implied=implied,
+            rtol=threshold(ctx, "schedule.rel_tolerance"),
+            names=[n for n in SCHEDULE_TAGS if n in logged or (implied is not None and implied.get(n) is not None)],
+        )
         result.metrics.update(steps_metrics)
         if implied is None:
             result.notes.append(f"No config-implied schedule: {why_not}.")
@@ -60,28 +63,41 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
             result.notes.extend(implied.notes)
             result.metrics["implied"] = implied.formulas
         if result.names and not logged:
-            result.notes.append("The run logged no learning rate, weight decay or EMA momentum; the figure shows "
-                                "the schedules its config implies, nothing measured.")
+            result.notes.append(
+                "The run logged no learning rate, weight decay or EMA momentum; the figure shows "
+                "the schedules its config implies, nothing measured."
+            )
         if result.names:
             _checks(result)
         result.drift, why = _drift(ctx)
         if result.drift is None:
             result.notes.append(f"No EMA drift heatmap: {why}.")
         else:
-            result.metrics["ema_drift"] = {"checkpoints": result.drift.checkpoints, "parts": result.drift.parts,
-                                           "values": result.drift.values.tolist()}
+            result.metrics["ema_drift"] = {
+                "checkpoints": result.drift.checkpoints,
+                "parts": result.drift.parts,
+                "values": result.drift.values.tolist(),
+            }
         return result
 
     def present(self, result: SchedulesResult) -> Presentation:
-        shown = Presentation(intro=("The schedules a run's config asks for, recomputed the way the original "
-                                    "trainer computes them, overlaid with what the run logged."))
+        shown = Presentation(
+            intro=(
+                "The schedules a run's config asks for, recomputed the way the original "
+                "trainer computes them, overlaid with what the run logged."
+            )
+        )
         if result.names:
-            shown.add_figure("schedules", "Schedules: logged vs implied by the config",
-                             _schedule_caption(result.names, result.logged, result.implied, result.rtol),
-                             schedules_figure(result.implied, result.logged, result.names))
+            shown.add_figure(
+                "schedules",
+                "Schedules: logged vs implied by the config",
+                _schedule_caption(result.names, result.logged, result.implied, result.rtol),
+                schedules_figure(result.implied, result.logged, result.names),
+            )
         if result.drift is not None:
             shown.add_figure(
-                "ema-drift", "EMA drift: target vs context encoder per block",
+                "ema-drift",
+                "EMA drift: target vs context encoder per block",
                 "Relative L2 distance ||theta_target - theta_context|| / ||theta_target|| over all parameters of "
                 "each encoder part (rows: checkpoints in training order; columns: patch/position embedding, CLS "
                 "token, blocks, final norm; the same measure and parts as the Model card's EMA gap). The target is "
@@ -89,7 +105,8 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
                 "its lag. Healthy: it levels off or shrinks as the LR decays and the momentum rises (a momentum of "
                 "1 freezes the target, so late drift is the context encoder moving away); a part whose drift keeps "
                 "growing is where the context encoder is still changing fast.",
-                drift_heatmap(result.drift))
+                drift_heatmap(result.drift),
+            )
         return shown
 
 
@@ -114,41 +131,63 @@ def _checks(result: SchedulesResult) -> None:
     for name, (steps, values) in result.logged.items():
         check = CHECK_NAMES[name]
         if implied is None or implied.get(name) is None:
-            result.add_check(check, "skip", "logged, but the config implies no schedule to compare with",
-                             figure_id="schedules")
+            result.add_check(
+                check, "skip", "logged, but the config implies no schedule to compare with", figure_id="schedules"
+            )
             continue
         cmp = best_comparison(name, steps, values, implied, result.rtol)
         result.metrics[f"{name}_comparison"] = {
-            "compared": cmp.compared, "mismatched": cmp.mismatched, "max_deviation": cmp.max_deviation,
-            "shift": cmp.shift}
+            "compared": cmp.compared,
+            "mismatched": cmp.mismatched,
+            "max_deviation": cmp.max_deviation,
+            "shift": cmp.shift,
+        }
         if cmp.compared == 0:
             result.add_check(check, "skip", "no logged point inside the implied step range", figure_id="schedules")
         elif cmp.mismatched == 0:
             shift = f" (logged one step {'ahead' if cmp.shift > 0 else 'behind'})" if cmp.shift else ""
-            result.add_check(check, "pass", f"{cmp.compared} logged points follow the config{shift}",
-                             figure_id="schedules", value=cmp.max_deviation)
+            result.add_check(
+                check,
+                "pass",
+                f"{cmp.compared} logged points follow the config{shift}",
+                figure_id="schedules",
+                value=cmp.max_deviation,
+            )
         else:
-            result.add_check(check, "warn", f"{cmp.mismatched} of {cmp.compared} logged points differ from the "
-                             f"config's schedule (first at step {cmp.first_mismatch_step:g}, max deviation "
-                             f"{cmp.max_deviation:.2g} of its peak)", figure_id="schedules", value=cmp.max_deviation)
+            result.add_check(
+                check,
+                "warn",
+                f"{cmp.mismatched} of {cmp.compared} logged points differ from the "
+                f"config's schedule (first at step {cmp.first_mismatch_step:g}, max deviation "
+                f"{cmp.max_deviation:.2g} of its peak)",
+                figure_id="schedules",
+                value=cmp.max_deviation,
+            )
 
 
 def _schedule_caption(names: list[str], logged: dict, implied, rtol: float) -> str:
     """Say what the schedules figure draws, where each curve comes from, and what healthy looks like."""
     parts = []
     if implied is not None:
-        parts.append("Line: the schedule the config implies (" + "; ".join(
-            f"{n}: {implied.formulas[n]}" for n in names if n in implied.formulas) + ").")
+        parts.append(
+            "Line: the schedule the config implies ("
+            + "; ".join(f"{n}: {implied.formulas[n]}" for n in names if n in implied.formulas)
+            + ")."
+        )
     if logged:
         parts.append("Dots: the values the run logged.")
     only_config = [n for n in names if n not in logged]
     if implied is not None and only_config:
-        parts.append(f"Panels marked 'config only' ({', '.join(only_config)}) were not logged: only the config's "
-                     "schedule is drawn, nothing measured.")
+        parts.append(
+            f"Panels marked 'config only' ({', '.join(only_config)}) were not logged: only the config's "
+            "schedule is drawn, nothing measured."
+        )
     if implied is None:
         parts.append("No schedule could be derived from the config, so the logged values stand alone.")
-    parts.append(f"Healthy: dots on the line (tolerance {rtol:g} relative + {rtol / 10:g} of the peak; the EMA "
-                 "momentum m is compared as 1 - m).")
+    parts.append(
+        f"Healthy: dots on the line (tolerance {rtol:g} relative + {rtol / 10:g} of the peak; the EMA "
+        "momentum m is compared as 1 - m)."
+    )
     return " ".join(parts)
 
 
@@ -182,8 +221,10 @@ def _drift(ctx: ReportContext) -> tuple[DriftTable | None, str | None]:
         from ...collect.checkpoints import load_checkpoint
         from ...models.normalise import normalise
 
-        return normalise(load_checkpoint(ref.path, trust=ctx.settings.trust_checkpoints), ctx.run.layout
-                         if ctx.run.layout in ("hjepa", "ijepa") else None)
+        return normalise(
+            load_checkpoint(ref.path, trust=ctx.settings.trust_checkpoints),
+            ctx.run.layout if ctx.run.layout in ("hjepa", "ijepa") else None,
+        )
 
     try:
         table = ema_drift(refs, load)

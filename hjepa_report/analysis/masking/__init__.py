@@ -3,16 +3,28 @@ their statistics, figures and animations. `sample_masks(config, n, seed)` is the
 
 from .config import HJepaMaskSettings, IJepaMaskSettings, mask_settings
 from .samplers import (
-                       LevelDraws,
-                       MaskDraws,
-                       central_block_masks,
-                       random_patch_masks,
-                       sample_hjepa,
-                       sample_ijepa,
-                       sample_masks,
+    LevelDraws,
+    MaskDraws,
+    central_block_masks,
+    random_patch_masks,
+    sample_hjepa,
+    sample_ijepa,
+    sample_masks,
 )
 from .stats import MaskStats, draw_stats, mask_stats
 
-__all__ = ["HJepaMaskSettings", "IJepaMaskSettings", "LevelDraws", "MaskDraws", "MaskStats", "central_block_masks",
-           "draw_stats", "mask_settings", "mask_stats", "random_patch_masks", "sample_hjepa", "sample_ijepa",
-           "sample_masks"]
+__all__ = [
+    "HJepaMaskSettings",
+    "IJepaMaskSettings",
+    "LevelDraws",
+    "MaskDraws",
+    "MaskStats",
+    "central_block_masks",
+    "draw_stats",
+    "mask_settings",
+    "mask_stats",
+    "random_patch_masks",
+    "sample_hjepa",
+    "sample_ijepa",
+    "sample_masks",
+]

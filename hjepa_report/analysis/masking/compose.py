@@ -15,7 +15,7 @@ HIDDEN_GREY = (128, 128, 128)
 
 def rgb(colour: str) -> np.ndarray:
     """'#RRGGBB' -> float array of 3 values in 0..255."""
-    return np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    return np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
 
 
 def target_colour(j: int) -> str:
@@ -83,15 +83,14 @@ def outline(image: np.ndarray, box, grid: tuple[int, int], colour: str, width: i
     top, left, h, w = box
     y0, x0, y1, x1 = top * ph, left * pw, (top + h) * ph, (left + w) * pw
     c = rgb(colour).astype(np.uint8)
-    out[y0:y0 + width, x0:x1] = c
-    out[max(y1 - width, y0):y1, x0:x1] = c
-    out[y0:y1, x0:x0 + width] = c
-    out[y0:y1, max(x1 - width, x0):x1] = c
+    out[y0 : y0 + width, x0:x1] = c
+    out[max(y1 - width, y0) : y1, x0:x1] = c
+    out[y0:y1, x0 : x0 + width] = c
+    out[y0:y1, max(x1 - width, x0) : x1] = c
     return out
 
 
-def patch_grid_rgba(targets: np.ndarray, context: np.ndarray, grid: tuple[int, int],
-                    alpha: float = 0.55) -> np.ndarray:
+def patch_grid_rgba(targets: np.ndarray, context: np.ndarray, grid: tuple[int, int], alpha: float = 0.55) -> np.ndarray:
     """RGBA patch map [H, W, 4] in 0..1: context blue, target j in its colour, transparent elsewhere."""
     out = np.zeros((*grid, 4))
     out[np.asarray(context, bool).reshape(grid)] = (*rgb(CONTEXT) / 255, alpha)

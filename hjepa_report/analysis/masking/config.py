@@ -73,8 +73,14 @@ class HJepaMaskSettings(_JsonSettings):
 MaskSettings = IJepaMaskSettings | HJepaMaskSettings
 
 
-def mask_settings(config: dict | None, *, layout: str | None = None, batch_size: int | None = None,
-                  grid: tuple[int, int] | None = None, patch_size: int | None = None) -> MaskSettings:
+def mask_settings(
+    config: dict | None,
+    *,
+    layout: str | None = None,
+    batch_size: int | None = None,
+    grid: tuple[int, int] | None = None,
+    patch_size: int | None = None,
+) -> MaskSettings:
     """Read the masking settings of a run from its config (None: the I-JEPA paper setting)."""
     config = config or {}
     family = _family(config, layout)

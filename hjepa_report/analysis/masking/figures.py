@@ -62,20 +62,23 @@ def plot_masking_instance(image, targets, context, grid, *, context_block=None, 
     fig, (ax, text) = new_figure(7.0, 3.4, 1, 2, gridspec_kw={"width_ratios": [1, 1.1]})
     _overlay_axes(ax, image, targets, context, grid, context_block, label or "one draw")
     union = targets.any(axis=0)
-    lines = [f"grid {grid[0]} x {grid[1]} = {n} patches",
-             f"context (blue): {context.sum()} patches ({_percent(context, n)})",
-             f"target union: {union.sum()} patches ({_percent(union, n)})",
-             f"neither: {(~union & ~context).sum()} patches"]
+    lines = [
+        f"grid {grid[0]} x {grid[1]} = {n} patches",
+        f"context (blue): {context.sum()} patches ({_percent(context, n)})",
+        f"target union: {union.sum()} patches ({_percent(union, n)})",
+        f"neither: {(~union & ~context).sum()} patches",
+    ]
     if context_block is not None:
         lines.append(f"context block before removing targets: {np.count_nonzero(context_block)}")
     for j, t in enumerate(targets):
         box = block_box(t, grid)
         shape = f"{box[2]} x {box[3]}" if box else "empty"
-        covered = " (under later blocks)" if not (t & ~targets[j + 1:].any(axis=0)).any() else ""
+        covered = " (under later blocks)" if not (t & ~targets[j + 1 :].any(axis=0)).any() else ""
         lines.append(f"target {j + 1}: {t.sum()} patches, h x w = {shape}{covered}")
     text.axis("off")
-    text.text(0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=8.5,
-              transform=text.transAxes)
+    text.text(
+        0.0, 1.0, "\n".join(lines), va="top", ha="left", family="monospace", fontsize=8.5, transform=text.transAxes
+    )
     for j in range(len(targets)):
         text.plot([], [], "s", color=target_colour(j), label=f"target {j + 1}")
     text.plot([], [], "s", color=CONTEXT, label="context")
@@ -97,8 +100,9 @@ def plot_original_mask_masked(image, targets, context, grid, *, hidden_label: st
     blank = np.full((*grid, 3), 235, np.uint8)
     _image_axes(axes[1], blank, grid, "mask on the patch grid\n(blue context, coloured targets)")
     rows, cols = grid
-    axes[1].imshow(patch_grid_rgba(targets, context, grid, alpha=1.0), extent=(0, cols, rows, 0),
-                   interpolation="nearest")
+    axes[1].imshow(
+        patch_grid_rgba(targets, context, grid, alpha=1.0), extent=(0, cols, rows, 0), interpolation="nearest"
+    )
     for t in targets:
         _outline(axes[1], block_box(t, grid), "black", width=1.0)
     img = np.asarray(image, np.uint8)
@@ -122,10 +126,24 @@ def plot_region_overlays(image, targets, context, grid, *, context_block=None):
     targets, context = np.asarray(targets, bool), np.asarray(context, bool)
     fig, axes = new_figure(7.0, 3.3, 1, 2)
     empty = np.zeros((0, context.size), bool)
-    _overlay_axes(axes[0], image, empty, context, grid, context_block,
-                  f"context: {context.sum()} patches" + (" (dashed: its block)" if context_block is not None else ""))
-    _overlay_axes(axes[1], image, targets, np.zeros_like(context), grid, None,
-                  f"{len(targets)} target blocks, union {targets.any(0).sum()} patches")
+    _overlay_axes(
+        axes[0],
+        image,
+        empty,
+        context,
+        grid,
+        context_block,
+        f"context: {context.sum()} patches" + (" (dashed: its block)" if context_block is not None else ""),
+    )
+    _overlay_axes(
+        axes[1],
+        image,
+        targets,
+        np.zeros_like(context),
+        grid,
+        None,
+        f"{len(targets)} target blocks, union {targets.any(0).sum()} patches",
+    )
     for j, t in enumerate(targets):
         box = block_box(t, grid)
         axes[1].plot([], [], "s", color=target_colour(j), label=f"{j + 1}: {box[2]}x{box[3]}" if box else f"{j + 1}")
@@ -139,8 +157,15 @@ def plot_strategy_comparison(image, strategies, grid):
     n = grid[0] * grid[1]
     for ax, (name, targets, context) in zip(np.atleast_1d(axes), strategies, strict=True):
         union = np.asarray(targets, bool).any(axis=0)
-        _overlay_axes(ax, image, targets, context, grid, None,
-                      f"{name}\nhidden {_percent(union, n)}, context {_percent(context, n)}")
+        _overlay_axes(
+            ax,
+            image,
+            targets,
+            context,
+            grid,
+            None,
+            f"{name}\nhidden {_percent(union, n)}, context {_percent(context, n)}",
+        )
     return fig
 
 
@@ -158,8 +183,15 @@ def plot_draw_grid(images, targets, contexts, grid, *, ncols: int = 3, context_b
             continue
         block = None if context_blocks is None else context_blocks[i]
         union = np.asarray(targets[i], bool).any(axis=0)
-        _overlay_axes(ax, images[i], targets[i], contexts[i], grid, block,
-                      f"draw {i + 1}: ctx {_percent(contexts[i], n)}, tgt {_percent(union, n)}")
+        _overlay_axes(
+            ax,
+            images[i],
+            targets[i],
+            contexts[i],
+            grid,
+            block,
+            f"draw {i + 1}: ctx {_percent(contexts[i], n)}, tgt {_percent(union, n)}",
+        )
     return fig
 
 
@@ -191,6 +223,7 @@ def _hist(ax, counts, title: str, xlabel: str, scale: float = 1.0, ylabel: str =
 
 def _numbers(ax, n: int, context_sizes, block_sizes, union_sizes, collated_sizes) -> None:
     """The key numbers of the histograms as text: mean and p5 / p50 / p95."""
+
     def line(name, values):
         p5, p50, p95 = np.percentile(values, [5, 50, 95])
         return f"{name:<15}{np.mean(values):6.1f}  {p5:5.0f} {p50:5.0f} {p95:5.0f}"
@@ -203,8 +236,17 @@ def _numbers(ax, n: int, context_sizes, block_sizes, union_sizes, collated_sizes
     ax.text(0.0, 0.9, "\n".join(rows), va="top", ha="left", family="monospace", fontsize=8, transform=ax.transAxes)
 
 
-def plot_spatial_statistics(target_frequency, context_frequency, context_sizes, block_sizes, union_sizes,
-                            aspect_ratios, *, collated_context_frequency=None, collated_context_sizes=None):
+def plot_spatial_statistics(
+    target_frequency,
+    context_frequency,
+    context_sizes,
+    block_sizes,
+    union_sizes,
+    aspect_ratios,
+    *,
+    collated_context_frequency=None,
+    collated_context_sizes=None,
+):
     """Over many draws: where targets and context fall (heatmaps) and how large they are (histograms)."""
     fig, axes = new_figure(10.0, 5.6, 2, 4)
     n = np.asarray(target_frequency).size
@@ -216,13 +258,22 @@ def plot_spatial_statistics(target_frequency, context_frequency, context_sizes, 
         _heatmap(fig, axes[0, 2], np.asarray(collated_context_frequency), "context after collation")
     else:
         axes[0, 3].axis("off")
-    both = np.concatenate([np.ravel(context_sizes), np.ravel(collated_context_sizes if collated_context_sizes
-                                                               is not None else [])])
+    both = np.concatenate(
+        [np.ravel(context_sizes), np.ravel(collated_context_sizes if collated_context_sizes is not None else [])]
+    )
     span = (both.min(), both.max())
     _hist(axes[1, 0], context_sizes, "context size", "patches", color=CONTEXT, alpha=0.8, label="raw", span=span)
     if collated_context_sizes is not None:
-        _hist(axes[1, 0], collated_context_sizes, "context size", "patches", color="#E69F00", alpha=0.7,
-              label="after collation", span=span)
+        _hist(
+            axes[1, 0],
+            collated_context_sizes,
+            "context size",
+            "patches",
+            color="#E69F00",
+            alpha=0.7,
+            label="after collation",
+            span=span,
+        )
         axes[1, 0].set_ylim(top=axes[1, 0].get_ylim()[1] * 1.35)  # room for the legend above the bars
         axes[1, 0].legend(frameon=False, loc="upper right")
     _hist(axes[1, 1], block_sizes, "target block size", "patches", ylabel="blocks", color="#D55E00")
@@ -256,8 +307,12 @@ def plot_hierarchy_levels(image, hidden, grid, levels: int, *, generator_targets
         ax = axes[0, level]
         groups, dropped = level_groups(hidden, grid, level)
         split = split_groups(groups, grid)
-        _image_axes(ax, wash(image), grid, f"level {level}: pool {2 ** level} -> {len(groups)} tokens\n"
-                                     f"{split.sum()} split, {len(dropped)} left over")
+        _image_axes(
+            ax,
+            wash(image),
+            grid,
+            f"level {level}: pool {2**level} -> {len(groups)} tokens\n{split.sum()} split, {len(dropped)} left over",
+        )
         overlay = np.zeros((rows, cols, 4))
         overlay[~hidden.reshape(grid)] = (*(np.array([0, 114, 178]) / 255), 0.35)  # context (visible): blue
         ax.imshow(overlay, extent=(0, cols, rows, 0), interpolation="nearest")
@@ -268,6 +323,13 @@ def plot_hierarchy_levels(image, hidden, grid, levels: int, *, generator_targets
         if len(dropped):
             ax.scatter(dropped % cols + 0.5, dropped // cols + 0.5, marker="x", color="black", s=30)
         if generator_targets is not None:
-            _overlay_axes(axes[1, level], image, generator_targets[level], np.zeros(rows * cols, bool), grid,
-                          None, f"generator level {level} targets\n(computed, unused by training)")
+            _overlay_axes(
+                axes[1, level],
+                image,
+                generator_targets[level],
+                np.zeros(rows * cols, bool),
+                grid,
+                None,
+                f"generator level {level} targets\n(computed, unused by training)",
+            )
     return fig

@@ -86,6 +86,7 @@ def random_draws(image, targets, contexts, grid) -> Animation:
     for i, (t, c) in enumerate(zip(np.asarray(targets, bool), np.asarray(contexts, bool), strict=True)):
         panel = _with_targets(tint(base, pixel_mask(c, grid, base.shape[:2]), CONTEXT, 0.5), t, grid, len(t))
         union = t.any(axis=0).sum()
-        frames.append(_frame(panel, f"draw {i + 1}/{len(targets)}: ctx {100 * c.sum() / n:.0f}%, "
-                                    f"tgt {100 * union / n:.0f}%"))
+        frames.append(
+            _frame(panel, f"draw {i + 1}/{len(targets)}: ctx {100 * c.sum() / n:.0f}%, tgt {100 * union / n:.0f}%")
+        )
     return Animation(frames=frames, duration_ms=STEP_MS, loop=0)

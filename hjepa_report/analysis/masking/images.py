@@ -45,7 +45,7 @@ def synthetic_image(size: int, grid: tuple[int, int]) -> np.ndarray:
 
     y, x = np.mgrid[0:size, 0:size] / max(size - 1, 1)
     img = np.stack([0.25 + 0.6 * x, 0.35 + 0.4 * y, 0.85 - 0.5 * x * y], axis=-1)
-    checker = ((np.arange(size)[:, None] * grid[0] // size + np.arange(size)[None, :] * grid[1] // size) % 2)
+    checker = (np.arange(size)[:, None] * grid[0] // size + np.arange(size)[None, :] * grid[1] // size) % 2
     img = (img * (0.85 + 0.15 * checker[..., None]) * 255).astype(np.uint8)
     pil = Image.fromarray(img)
     draw = ImageDraw.Draw(pil)
@@ -53,6 +53,13 @@ def synthetic_image(size: int, grid: tuple[int, int]) -> np.ndarray:
         font = ImageFont.load_default(size=max(8, size // 8))
     except (OSError, TypeError):
         font = ImageFont.load_default()
-    draw.text((size // 2, size // 2), "SYNTHETIC", fill=(255, 255, 255), font=font, anchor="mm",
-              stroke_width=max(1, size // 64), stroke_fill=(0, 0, 0))
+    draw.text(
+        (size // 2, size // 2),
+        "SYNTHETIC",
+        fill=(255, 255, 255),
+        font=font,
+        anchor="mm",
+        stroke_width=max(1, size // 64),
+        stroke_fill=(0, 0, 0),
+    )
     return np.asarray(pil)

@@ -72,9 +72,16 @@ class MaskDraws:
         return self.contexts[:, 0]
 
 
-def sample_masks(config: dict | None, n: int, seed: int, *, layout: str | None = None,
-                 batch_size: int | None = None, grid: tuple[int, int] | None = None,
-                 patch_size: int | None = None) -> MaskDraws:
+def sample_masks(
+    config: dict | None,
+    n: int,
+    seed: int,
+    *,
+    layout: str | None = None,
+    batch_size: int | None = None,
+    grid: tuple[int, int] | None = None,
+    patch_size: int | None = None,
+) -> MaskDraws:
     """Draw n masks the way the run's training code masks, from its config (None: I-JEPA paper setting).
 
     numpy.random.default_rng(seed) drives every draw. `patch_size` is the model's real patch size when known
@@ -127,8 +134,10 @@ def ijepa_batch(rng: np.random.Generator, batch: int, pred_hw, enc_hw, s: IJepaM
     (ph, pw), (eh, ew) = pred_hw, enc_hw
     for h, w, what in ((ph, pw, "target"), (eh, ew, "context")):
         if h < 1 or w < 1 or h * w <= s.min_keep:
-            raise ConfigError(f"I-JEPA {what} blocks of {h}x{w} patches can never keep more than min_keep="
-                              f"{s.min_keep} patches (the original collator would loop forever)")
+            raise ConfigError(
+                f"I-JEPA {what} blocks of {h}x{w} patches can never keep more than min_keep="
+                f"{s.min_keep} patches (the original collator would loop forever)"
+            )
     tops = rng.integers(0, rows - ph, size=(batch, s.npred))
     lefts = rng.integers(0, cols - pw, size=(batch, s.npred))
     targets = block_masks(s.grid, tops, lefts, np.full_like(tops, ph), np.full_like(tops, pw))
@@ -137,9 +146,13 @@ def ijepa_batch(rng: np.random.Generator, batch: int, pred_hw, enc_hw, s: IJepaM
     for b in range(batch):
         for j in range(s.nenc):
             blocks[b, j], contexts[b, j] = _ijepa_context(rng, s, (eh, ew), None if s.allow_overlap else targets[b])
-    return {"targets": targets, "contexts": contexts, "context_blocks": blocks,
-            "collated_targets": keep_first(targets, targets.sum(-1).min()),
-            "collated_contexts": keep_first(contexts, contexts.sum(-1).min())}
+    return {
+        "targets": targets,
+        "contexts": contexts,
+        "context_blocks": blocks,
+        "collated_targets": keep_first(targets, targets.sum(-1).min()),
+        "collated_contexts": keep_first(contexts, contexts.sum(-1).min()),
+    }
 
 
 def _ijepa_context(rng, s: IJepaMaskSettings, hw, targets) -> tuple[np.ndarray, np.ndarray]:
@@ -182,11 +195,20 @@ def sample_ijepa(s: IJepaMaskSettings, n: int, rng: np.random.Generator) -> Mask
     cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     target_shapes = np.concatenate([np.broadcast_to(p, (m, s.npred, 2)) for m, p, _ in shapes])
     context_shapes = np.concatenate([np.broadcast_to(e, (m, s.nenc, 2)) for m, _, e in shapes])
-    return MaskDraws(strategy="ijepa-multiblock", grid=s.grid, targets=cat["targets"], contexts=cat["contexts"],
-                     target_shapes=target_shapes.copy(), settings=s.to_dict(), seed=None,
-                     batch_index=np.asarray(batch_index), context_blocks=cat["context_blocks"],
-                     context_shapes=context_shapes.copy(), collated_targets=cat["collated_targets"],
-                     collated_contexts=cat["collated_contexts"])
+    return MaskDraws(
+        strategy="ijepa-multiblock",
+        grid=s.grid,
+        targets=cat["targets"],
+        contexts=cat["contexts"],
+        target_shapes=target_shapes.copy(),
+        settings=s.to_dict(),
+        seed=None,
+        batch_index=np.asarray(batch_index),
+        context_blocks=cat["context_blocks"],
+        context_shapes=context_shapes.copy(),
+        collated_targets=cat["collated_targets"],
+        collated_contexts=cat["collated_contexts"],
+    )
 
 
 # --------------------------------------------------------------------------------------------- H-JEPA
@@ -196,7 +218,7 @@ def hjepa_level_ranges(s: HJepaMaskSettings, level: int) -> tuple[tuple[float, f
     target = base scale * 2^level, capped at 0.95; context starts at 0.6 + 0.3 * level / max(1, L - 1) and
     spans 0.15 (capped at 0.95 / 1.0).
     """
-    factor = 2 ** level
+    factor = 2**level
     target = (min(0.95, s.mask_scale[0] * factor), min(0.95, s.mask_scale[1] * factor))
     ratio = 0.6 + 0.3 * (level / max(1, s.num_hierarchies - 1))
     return target, (min(0.95, ratio), min(1.0, ratio + 0.15))
@@ -246,9 +268,15 @@ def _hjepa_level(rng, s: HJepaMaskSettings, n: int, level: int) -> LevelDraws:
         boxes[i, -1] = _hjepa_block(rng, s, context_scale, aspect, level, None)[:4]
     masks = block_masks(s.grid, *np.moveaxis(boxes, -1, 0))
     targets = masks[:, :-1]
-    return LevelDraws(level=level, targets=targets, context=masks[:, -1] & ~targets.any(axis=1),
-                      target_shapes=boxes[:, :-1, 2:].copy(), fallback=fallback,
-                      target_scale=target_scale, context_scale=context_scale)
+    return LevelDraws(
+        level=level,
+        targets=targets,
+        context=masks[:, -1] & ~targets.any(axis=1),
+        target_shapes=boxes[:, :-1, 2:].copy(),
+        fallback=fallback,
+        target_scale=target_scale,
+        context_scale=context_scale,
+    )
 
 
 def sample_hjepa(s: HJepaMaskSettings, n: int, rng: np.random.Generator) -> MaskDraws:
@@ -261,9 +289,18 @@ def sample_hjepa(s: HJepaMaskSettings, n: int, rng: np.random.Generator) -> Mask
     levels = [_hjepa_level(rng, s, n, level) for level in range(s.num_hierarchies)]
     first = levels[0]
     hidden = first.targets.any(axis=1)
-    return MaskDraws(strategy="hjepa-hierarchical", grid=s.grid, targets=first.targets,
-                     contexts=(~hidden)[:, None], target_shapes=first.target_shapes, settings=s.to_dict(),
-                     seed=None, batch_index=np.arange(n) // s.batch_size, fallback=first.fallback, levels=levels)
+    return MaskDraws(
+        strategy="hjepa-hierarchical",
+        grid=s.grid,
+        targets=first.targets,
+        contexts=(~hidden)[:, None],
+        target_shapes=first.target_shapes,
+        settings=s.to_dict(),
+        seed=None,
+        batch_index=np.arange(n) // s.batch_size,
+        fallback=first.fallback,
+        levels=levels,
+    )
 
 
 # --------------------------------------------------------------------------------------------- baselines
@@ -273,8 +310,13 @@ def random_patch_masks(grid: tuple[int, int], hidden_counts, rng: np.random.Gene
     counts = np.asarray(hidden_counts, int)
     ranks = rng.random((len(counts), rows * cols)).argsort(axis=1).argsort(axis=1)
     hidden = ranks < counts[:, None]
-    return _complement_draws("random-patches", grid, hidden, np.zeros((len(counts), 1, 2), int),
-                             {"hidden_counts": "matched to the run's own draws"})
+    return _complement_draws(
+        "random-patches",
+        grid,
+        hidden,
+        np.zeros((len(counts), 1, 2), int),
+        {"hidden_counts": "matched to the run's own draws"},
+    )
 
 
 def central_block_masks(grid: tuple[int, int], hidden_counts) -> MaskDraws:
@@ -284,11 +326,24 @@ def central_block_masks(grid: tuple[int, int], hidden_counts) -> MaskDraws:
     h = np.clip(np.round(np.sqrt(np.maximum(counts, 1)) * math.sqrt(rows / cols)), 1, rows).astype(int)
     w = np.clip(np.round(counts / h), 1, cols).astype(int)
     hidden = block_masks(grid, (rows - h) // 2, (cols - w) // 2, h, w)
-    return _complement_draws("central-block", grid, hidden, np.stack([h, w], -1)[:, None],
-                             {"hidden_counts": "matched to the run's own draws"})
+    return _complement_draws(
+        "central-block",
+        grid,
+        hidden,
+        np.stack([h, w], -1)[:, None],
+        {"hidden_counts": "matched to the run's own draws"},
+    )
 
 
 def _complement_draws(strategy, grid, hidden, shapes, settings) -> MaskDraws:
     """Draws whose one target region is `hidden` and whose context is everything else."""
-    return MaskDraws(strategy=strategy, grid=grid, targets=hidden[:, None], contexts=(~hidden)[:, None],
-                     target_shapes=shapes, settings=settings, seed=None, batch_index=np.arange(len(hidden)))
+    return MaskDraws(
+        strategy=strategy,
+        grid=grid,
+        targets=hidden[:, None],
+        contexts=(~hidden)[:, None],
+        target_shapes=shapes,
+        settings=settings,
+        seed=None,
+        batch_index=np.arange(len(hidden)),
+    )

@@ -21,8 +21,16 @@ def summary(values) -> dict:
     if v.size == 0:
         return {"n": 0}
     p5, p50, p95 = np.percentile(v, [5, 50, 95])
-    return {"n": int(v.size), "mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()),
-            "p5": float(p5), "p50": float(p50), "p95": float(p95), "max": float(v.max())}
+    return {
+        "n": int(v.size),
+        "mean": float(v.mean()),
+        "std": float(v.std()),
+        "min": float(v.min()),
+        "p5": float(p5),
+        "p50": float(p50),
+        "p95": float(p95),
+        "max": float(v.max()),
+    }
 
 
 @dataclass
@@ -71,8 +79,9 @@ class MaskStats:
         return out
 
 
-def mask_stats(targets: np.ndarray, context: np.ndarray, grid: tuple[int, int],
-               shapes: np.ndarray | None = None) -> MaskStats:
+def mask_stats(
+    targets: np.ndarray, context: np.ndarray, grid: tuple[int, int], shapes: np.ndarray | None = None
+) -> MaskStats:
     """Statistics of targets [n, n_blocks, N] and context [n, N] (bool); shapes [n, n_blocks, 2] give h, w."""
     union = targets.any(axis=1)
     if shapes is None or not shapes.any():
@@ -109,8 +118,9 @@ def draw_stats(draws: MaskDraws) -> dict[str, MaskStats]:
     """'raw' statistics of the draws, plus 'after_collation' when a collator truncated them (I-JEPA)."""
     out = {"raw": mask_stats(draws.targets, draws.context, draws.grid, draws.target_shapes)}
     if draws.collated_targets is not None:
-        out["after_collation"] = mask_stats(draws.collated_targets, draws.collated_contexts[:, 0], draws.grid,
-                                            draws.target_shapes)
+        out["after_collation"] = mask_stats(
+            draws.collated_targets, draws.collated_contexts[:, 0], draws.grid, draws.target_shapes
+        )
     return out
 
 
@@ -124,9 +134,12 @@ def collation_effect(draws: MaskDraws) -> dict | None:
         return None
     before, after = draws.context.sum(axis=1), draws.collated_contexts[:, 0].sum(axis=1)
     lost = (before - after) / np.maximum(before, 1)
-    return {"context_patches_before": summary(before), "context_patches_after": summary(after),
-            "fraction_of_context_removed": summary(lost),
-            "batch_size": int(draws.settings.get("batch_size", 0))}
+    return {
+        "context_patches_before": summary(before),
+        "context_patches_after": summary(after),
+        "fraction_of_context_removed": summary(lost),
+        "batch_size": int(draws.settings.get("batch_size", 0)),
+    }
 
 
 def hjepa_extras(draws: MaskDraws) -> dict | None:
@@ -139,11 +152,13 @@ def hjepa_extras(draws: MaskDraws) -> dict | None:
         covered_twice = (lv.targets.sum(axis=1) >= 2).sum(axis=1)
         levels[f"level_{lv.level}"] = dict(
             st.to_metrics(heatmaps=False),
-            target_scale=list(lv.target_scale), context_scale=list(lv.context_scale),
+            target_scale=list(lv.target_scale),
+            context_scale=list(lv.context_scale),
             fallback_fraction_of_target_blocks=float(lv.fallback.mean()),
             fallback_per_target_slot=lv.fallback.sum(axis=0).tolist(),
             samples_with_overlapping_target_blocks=int((covered_twice > 0).sum()),
-            patches_covered_by_2plus_target_blocks=summary(covered_twice))
+            patches_covered_by_2plus_target_blocks=summary(covered_twice),
+        )
     return {"levels": levels, "predictor_padding": predictor_padding(draws)}
 
 
@@ -159,8 +174,11 @@ def predictor_padding(draws: MaskDraws) -> dict:
         k = hidden[draws.batch_index == b]
         maxima.append(int(k.max()))
         fractions.append(float((k.max() - k).sum() / max(k.size * k.max(), 1)))
-    return {"batch_size": int(draws.settings.get("batch_size", 0)), "per_batch_max_hidden": maxima,
-            "padding_fraction": summary(fractions)}
+    return {
+        "batch_size": int(draws.settings.get("batch_size", 0)),
+        "per_batch_max_hidden": maxima,
+        "padding_fraction": summary(fractions),
+    }
 
 
 def level_groups(hidden: np.ndarray, grid: tuple[int, int], level: int) -> tuple[np.ndarray, np.ndarray]:
@@ -170,9 +188,9 @@ def level_groups(hidden: np.ndarray, grid: tuple[int, int], level: int) -> tuple
     hidden patches (AvgPool1d over the list, not a 2-D pooling); the last K mod 2^level entries are dropped.
     """
     order = np.flatnonzero(np.asarray(hidden, bool))
-    size = 2 ** level
+    size = 2**level
     count = len(order) // size
-    return order[: count * size].reshape(count, size), order[count * size:]
+    return order[: count * size].reshape(count, size), order[count * size :]
 
 
 def split_groups(groups: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -196,7 +214,7 @@ def valid_token_counts(counts, batch_max, level: int) -> np.ndarray:
     groups, plus its partial group when that survives the cut and holds more than half real entries.
     """
     counts, batch_max = np.asarray(counts), np.asarray(batch_max)
-    size = 2 ** level
+    size = 2**level
     left = counts % size
     survives = (counts // size + 1) * size <= batch_max
     return counts // size + ((left > 0) & survives & (left / size > 0.5))
@@ -217,13 +235,16 @@ def hierarchy_pooling(draws: MaskDraws, levels: int) -> dict:
         batch_max[draws.batch_index == b] = counts[draws.batch_index == b].max()
     out = {}
     for level in range(levels):
-        size = 2 ** level
-        split = [split_groups(level_groups(h, draws.grid, level)[0], draws.grid).mean() if c >= size else 0.0
-                 for h, c in zip(hidden, counts, strict=True)]
+        size = 2**level
+        split = [
+            split_groups(level_groups(h, draws.grid, level)[0], draws.grid).mean() if c >= size else 0.0
+            for h, c in zip(hidden, counts, strict=True)
+        ]
         left = counts % size
         mixed = valid_token_counts(counts, batch_max, level) > counts // size
         out[f"level_{level}"] = {
-            "pool_size": size, "tokens_per_sample": summary(counts // size),
+            "pool_size": size,
+            "tokens_per_sample": summary(counts // size),
             "fraction_of_tokens_spatially_split": summary(split),
             "leftover_patches_per_sample": summary(left),
             "fraction_of_samples_with_a_valid_token_mixing_padding": float(mixed.mean()),
@@ -236,9 +257,11 @@ def hierarchy_pooling(draws: MaskDraws, levels: int) -> dict:
 LOGGED_MASK_TAGS = {
     "mask-A": "context length after collation of a batch (I-JEPA src/train.py CSV: len(masks_enc[0][0]))",
     "mask-B": "target block length of a batch (I-JEPA src/train.py CSV: len(masks_pred[0][0]))",
-    "predictions/mask_ratio": ("hidden fraction of the 4 images H-JEPA masks for its epoch visualisation "
-                               "(src/trainers/trainer.py _log_epoch_visualizations: images[:4]; "
-                               "src/utils/logging.py: masks.float().mean())"),
+    "predictions/mask_ratio": (
+        "hidden fraction of the 4 images H-JEPA masks for its epoch visualisation "
+        "(src/trainers/trainer.py _log_epoch_visualizations: images[:4]; "
+        "src/utils/logging.py: masks.float().mean())"
+    ),
 }
 VISUALISATION_BATCH = 4  # H-JEPA masks only the first 4 images of a batch when it logs predictions/mask_ratio
 
@@ -252,8 +275,10 @@ def batch_values(draws: MaskDraws) -> dict[str, np.ndarray]:
     ids = [b for b in np.unique(draws.batch_index) if (draws.batch_index == b).sum() == size]
     pick = [draws.batch_index == b for b in ids]
     if draws.collated_contexts is not None:
-        return {"mask-A": np.array([draws.collated_contexts[m, 0].sum(-1).min() for m in pick], float),
-                "mask-B": np.array([draws.collated_targets[m, 0].sum(-1).min() for m in pick], float)}
+        return {
+            "mask-A": np.array([draws.collated_contexts[m, 0].sum(-1).min() for m in pick], float),
+            "mask-B": np.array([draws.collated_targets[m, 0].sum(-1).min() for m in pick], float),
+        }
     hidden = draws.hidden.mean(axis=1)
     groups = len(hidden) // VISUALISATION_BATCH
     return {"predictions/mask_ratio": hidden[: groups * VISUALISATION_BATCH].reshape(groups, -1).mean(axis=1)}
@@ -274,6 +299,10 @@ def compare_with_log(sampled: dict[str, np.ndarray], logged: dict[str, np.ndarra
         se = s.std(ddof=1) * np.sqrt(1 / len(v) + 1 / len(s))
         diff = float(v.mean() - s.mean())
         z = diff / se if se > 0 else (0.0 if abs(diff) < 1e-9 else float("inf"))
-        out[tag] = {"meaning": LOGGED_MASK_TAGS[tag], "logged": summary(v), "sampled_per_batch": summary(s),
-                    "z": None if not np.isfinite(z) else round(float(z), 3)}
+        out[tag] = {
+            "meaning": LOGGED_MASK_TAGS[tag],
+            "logged": summary(v),
+            "sampled_per_batch": summary(s),
+            "z": None if not np.isfinite(z) else round(float(z), 3),
+        }
     return out

@@ -11,7 +11,8 @@ MAPS_CAPTION = (
     "predicted and target token, painted on the patches the token covers (level l > 0 averages 2^l consecutive "
     "hidden patches, as H-JEPA pools them; grey: not predicted). The last row predicts the mean target token "
     "everywhere (first image, same mask): the predictor should look clearly bluer and darker than it. Masks: the "
-    "run's own sampler ({strategy}), seed {seed}. Targets: {kind}.")
+    "run's own sampler ({strategy}), seed {seed}. Targets: {kind}."
+)
 
 HEALTH_CAPTION = (
     "Patch tokens of the target encoder on the sample images (n = {n} tokens, d = {d}), with two anchors of the "
@@ -23,7 +24,8 @@ HEALTH_CAPTION = (
     "collapsed one drops after a few k. Bottom right: cosine similarity of all distinct pairs; a mass near 1 "
     "means the tokens all point the same way. The tables list RankMe, alpha-ReQ (Agrawal et al. 2022: slope of "
     "a least-squares power-law fit to the covariance eigenvalues in log-log), the VICReg variance and covariance "
-    "terms (Bardes et al. 2022, gamma 1, eps 1e-4) and the mean pairwise cosine for tokens, images and CLS.")
+    "terms (Bardes et al. 2022, gamma 1, eps 1e-4) and the mean pairwise cosine for tokens, images and CLS."
+)
 
 LOGGED_LIMITS = (
     "The collapse metrics the trainer logged, computed as H-JEPA's trainer does (src/trainers/trainer.py, "
@@ -35,7 +37,8 @@ LOGGED_LIMITS = (
     "flattened row per image, uncentred, log(p + 1e-8)), so it can never exceed {cap} here, whatever the "
     "embedding dimension. They are not RankMe over tokens and cannot be compared with the numbers above; a fall "
     "within the run is still a warning sign. (The predecessor visualisation module's 'effective rank' is "
-    "different again: eigenvalues of the covariance of L2-normalised features with log(p + 1e-10).)")
+    "different again: eigenvalues of the covariance of L2-normalised features with log(p + 1e-10).)"
+)
 
 
 ACCURACY_CAPTION = (
@@ -46,7 +49,8 @@ ACCURACY_CAPTION = (
     "at 30 % accuracy it spans about +-11 points with 64 images, +-6 with 256. Linear "
     "probe: standardised features, scikit-learn LogisticRegression (C = 1), stratified K-fold cross-validation "
     "(folds <= smallest class size, seeded). Chance: the share of the most frequent class. These are probes of "
-    "a few hundred images at most: read them against chance and across checkpoints, not as benchmark numbers.")
+    "a few hundred images at most: read them against chance and across checkpoints, not as benchmark numbers."
+)
 
 LIDAR_CAPTION = (
     "LiDAR (Thilak et al. 2024): each sample image's augmented views (random resized crops, scale 0.4-1, and "
@@ -54,13 +58,15 @@ LIDAR_CAPTION = (
     "eigenvalues of Sigma_w^-1/2 Sigma_b Sigma_w^-1/2 (between-class over within-class scatter, delta = 1e-4, "
     "eps = 1e-8) of the mean-pooled target tokens. At most (images - 1); higher means more directions separate "
     "images beyond augmentation noise. It counts directions, not distances: even random features score near "
-    "(images - 1) when the images are few, so read it with RankMe and the kNN accuracy.")
+    "(images - 1) when the images are few, so read it with RankMe and the kNN accuracy."
+)
 
 
 def probe_phrase(sample: int, total: int, available: int, minimal: bool = False) -> str:
     """Say which images the class probes use: the sample images, the further ones, and what was left out."""
-    used = f"the {sample} sample images" + (f" and {total - sample} further images of the run" if total > sample
-                                             else "")
+    used = f"the {sample} sample images" + (
+        f" and {total - sample} further images of the run" if total > sample else ""
+    )
     if available > total:
         why = "--minimal uses the sample images only" if minimal else "--probe-images sets how many"
         used += f" ({total} of the run's {available} images: {why})"
@@ -75,38 +81,53 @@ def projection_caption(projs, has_labels: bool, cap: int, used: str) -> str:
             parts.append(p.note)
         else:
             parts.append(f"{p.method.upper()}: {p.detail}, {len(p.indices)} points, {p.seconds:.2f} s")
-    colour = ("coloured by class (folder name)" if has_labels else "one colour: the images have no class labels")
-    return (f"Mean-pooled patch tokens of the target encoder, one point per image ({used}), {colour}; at most "
-            f"{cap} points (seeded subsample above that). PCA axes give the share of variance they explain; t-SNE "
-            "(van der Maaten & Hinton 2008) and UMAP (McInnes et al. 2018) keep neighbourhoods, not distances, so "
-            "only clusters are meaningful. Healthy: images of one class close together, classes apart. "
-            + "; ".join(parts) + ".")
+    colour = "coloured by class (folder name)" if has_labels else "one colour: the images have no class labels"
+    return (
+        f"Mean-pooled patch tokens of the target encoder, one point per image ({used}), {colour}; at most "
+        f"{cap} points (seeded subsample above that). PCA axes give the share of variance they explain; t-SNE "
+        "(van der Maaten & Hinton 2008) and UMAP (McInnes et al. 2018) keep neighbourhoods, not distances, so "
+        "only clusters are meaningful. Healthy: images of one class close together, classes apart. "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def neighbours_caption(has_labels: bool, used: str) -> str:
     """Caption of the nearest-neighbour figure."""
-    frame = (" A green frame marks a neighbour of the query's class, an orange frame another class." if has_labels
-             else "")
-    return (f"Each row: a query image (left) and its 5 most similar other images among {used}, by cosine "
-            "similarity of the mean-pooled target-encoder tokens, most similar first, with the similarity above "
-            "each." + frame +
-            " Healthy: neighbours that share the query's content, with similarities clearly below 1 (all near 1 "
-            "means every image gets the same embedding).")
+    frame = (
+        " A green frame marks a neighbour of the query's class, an orange frame another class." if has_labels else ""
+    )
+    return (
+        f"Each row: a query image (left) and its 5 most similar other images among {used}, by cosine "
+        "similarity of the mean-pooled target-encoder tokens, most similar first, with the similarity above "
+        "each."
+        + frame
+        + " Healthy: neighbours that share the query's content, with similarities clearly below 1 (all near 1 "
+        "means every image gets the same embedding)."
+    )
 
 
 def checkpoint_caption(sweep, best) -> str:
     """Caption of the across-checkpoint curves: which checkpoints, how the best was chosen."""
     chosen = len(sweep.rows)
-    picked = (f"all {chosen} checkpoints" if chosen == sweep.total else
-              f"{chosen} of {sweep.total} checkpoints, spread evenly over epochs (cap {sweep.cap})")
-    return (f"The measures above computed for {picked} on the same images and masks: RankMe of image "
-            "embeddings and of patch tokens with their isotropic anchors (dashed), alpha-ReQ of the patch tokens, "
-            "leave-one-out kNN accuracy of the image embeddings (cosine, majority vote, ties to the nearer class; "
-            "band: 95 % Wilson interval) with chance, and the level-0 prediction cosine with the mean-token "
-            "baseline. Healthy: RankMe and kNN "
-            "rising or stable, alpha near 1, prediction cosine above the baseline. "
-            + (f"Best checkpoint (shaded): {best}, chosen as {BEST_RULE}." if best else
-               "No best checkpoint: no measure was available for every checkpoint."))
+    picked = (
+        f"all {chosen} checkpoints"
+        if chosen == sweep.total
+        else f"{chosen} of {sweep.total} checkpoints, spread evenly over epochs (cap {sweep.cap})"
+    )
+    return (
+        f"The measures above computed for {picked} on the same images and masks: RankMe of image "
+        "embeddings and of patch tokens with their isotropic anchors (dashed), alpha-ReQ of the patch tokens, "
+        "leave-one-out kNN accuracy of the image embeddings (cosine, majority vote, ties to the nearer class; "
+        "band: 95 % Wilson interval) with chance, and the level-0 prediction cosine with the mean-token "
+        "baseline. Healthy: RankMe and kNN "
+        "rising or stable, alpha near 1, prediction cosine above the baseline. "
+        + (
+            f"Best checkpoint (shaded): {best}, chosen as {BEST_RULE}."
+            if best
+            else "No best checkpoint: no measure was available for every checkpoint."
+        )
+    )
 
 
 def best_rule_text() -> str:

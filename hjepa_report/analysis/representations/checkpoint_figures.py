@@ -33,8 +33,10 @@ def curves_figure(rows: list[dict], best: str | None, references: dict):
     ax = axes[0, 0]
     _series(ax, x, rows, "rankme", color=PALETTE[0], label="image embeddings (mean-pooled)")
     _series(ax, x, rows, "rankme_tokens", color=PALETTE[2], label="patch tokens")
-    for key, color, text in (("rankme_isotropic", PALETTE[0], "isotropic, image shape"),
-                             ("rankme_tokens_isotropic", PALETTE[2], "isotropic, token shape")):
+    for key, color, text in (
+        ("rankme_isotropic", PALETTE[0], "isotropic, image shape"),
+        ("rankme_tokens_isotropic", PALETTE[2], "isotropic, token shape"),
+    ):
         if references.get(key) is not None:
             ax.axhline(references[key], color=color, ls="--", lw=1, label=text)
     ax.set(title="RankMe (Garrido et al. 2023)", ylabel="RankMe")
@@ -69,15 +71,20 @@ def curves_figure(rows: list[dict], best: str | None, references: dict):
     return fig
 
 
-def logged_figure(series: dict[str, tuple], tags: dict[str, list[str]], checkpoint_steps: list[float],
-                  isotropic_rank_cap=None):
+def logged_figure(
+    series: dict[str, tuple], tags: dict[str, list[str]], checkpoint_steps: list[float], isotropic_rank_cap=None
+):
     """One panel per logged family (std, eff_rank, norm, kNN) vs training step, checkpoints marked; `series`
     holds (steps, values) of each logged tag."""
     families = [(name, found) for name, found in tags.items() if found]
     fig, axes = new_figure(3.3 * len(families) + 0.4, 3.0, 1, len(families))
     axes = np.atleast_1d(axes)
-    titles = {"std": "std of all batch values", "eff_rank": "logged effective rank",
-              "norm": "mean norm per image", "knn": "online kNN accuracy (%)"}
+    titles = {
+        "std": "std of all batch values",
+        "eff_rank": "logged effective rank",
+        "norm": "mean norm per image",
+        "knn": "online kNN accuracy (%)",
+    }
     for ax, (name, found) in zip(axes, families, strict=True):
         for i, tag in enumerate(found):
             steps, values = series[tag]

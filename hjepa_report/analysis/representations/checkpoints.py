@@ -33,10 +33,12 @@ def select_evenly(epochs: list[float], cap: int = DEFAULT_CAP) -> list[int]:
     return sorted(chosen, key=lambda i: epochs[i])
 
 
-BEST_RULE = ("the checkpoint with the lowest mean rank over the measures available for every checkpoint: "
-             "kNN accuracy (higher is better), RankMe (higher), prediction cosine (higher) and "
-             "|alpha-ReQ - 1| (lower; Agrawal et al. 2022 relate alpha near 1 to good representations); "
-             "ties go to the later checkpoint")
+BEST_RULE = (
+    "the checkpoint with the lowest mean rank over the measures available for every checkpoint: "
+    "kNN accuracy (higher is better), RankMe (higher), prediction cosine (higher) and "
+    "|alpha-ReQ - 1| (lower; Agrawal et al. 2022 relate alpha near 1 to good representations); "
+    "ties go to the later checkpoint"
+)
 
 
 def best_checkpoint(rows: list[dict]) -> str | None:
@@ -75,6 +77,7 @@ def pca_rgb(tokens: np.ndarray, previous: np.ndarray | None = None) -> np.ndarra
 
 def align_components(scores: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """Permute and sign-flip the columns of scores to maximise the summed |correlation| with previous."""
+
     def corr(a, c):
         a, c = a - a.mean(), c - c.mean()
         den = np.linalg.norm(a) * np.linalg.norm(c)
@@ -86,8 +89,9 @@ def align_components(scores: np.ndarray, previous: np.ndarray) -> np.ndarray:
     return scores[:, list(perm)] * signs
 
 
-def animation_frame(images: list[np.ndarray], rgb: np.ndarray, grid: tuple[int, int], label: str,
-                    size: int = 128) -> np.ndarray:
+def animation_frame(
+    images: list[np.ndarray], rgb: np.ndarray, grid: tuple[int, int], label: str, size: int = 128
+) -> np.ndarray:
     """Compose one frame: a caption strip, then each image (resized to `size`) above its PCA colours
     (nearest-neighbour upscaling, so every patch stays a visible square)."""
     from PIL import Image, ImageDraw
@@ -96,11 +100,13 @@ def animation_frame(images: list[np.ndarray], rgb: np.ndarray, grid: tuple[int, 
     frame = np.full((strip + 2 * size + gap, len(images) * (size + gap), 3), 255, np.uint8)
     for i, img in enumerate(images):
         x = i * (size + gap) + gap // 2
-        frame[strip:strip + size, x:x + size] = np.asarray(
-            Image.fromarray(np.asarray(img)[..., :3]).resize((size, size), Image.BILINEAR))
+        frame[strip : strip + size, x : x + size] = np.asarray(
+            Image.fromarray(np.asarray(img)[..., :3]).resize((size, size), Image.BILINEAR)
+        )
         colours = (rgb[i].reshape(grid[0], grid[1], 3) * 255).astype(np.uint8)
-        frame[strip + size + gap:, x:x + size] = np.asarray(
-            Image.fromarray(colours).resize((size, size), Image.NEAREST))
+        frame[strip + size + gap :, x : x + size] = np.asarray(
+            Image.fromarray(colours).resize((size, size), Image.NEAREST)
+        )
     canvas = Image.fromarray(frame)
     ImageDraw.Draw(canvas).text((4, 3), label, fill=(0, 0, 0))
     return np.asarray(canvas)

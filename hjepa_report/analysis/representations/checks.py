@@ -6,8 +6,13 @@ from __future__ import annotations
 from ..base import PassResult
 from ..thresholds import threshold
 
-COLLAPSE_THRESHOLDS = ("rankme_fraction.warn", "rankme_fraction.fail", "std_fraction.fail", "mean_cosine.warn",
-                       "mean_cosine.fail")
+COLLAPSE_THRESHOLDS = (
+    "rankme_fraction.warn",
+    "rankme_fraction.fail",
+    "std_fraction.fail",
+    "mean_cosine.warn",
+    "mean_cosine.fail",
+)
 
 
 def prediction_check(result: PassResult, summary: list[dict], margin_needed: float) -> None:
@@ -16,13 +21,23 @@ def prediction_check(result: PassResult, summary: list[dict], margin_needed: flo
     losing = [r["level"] for r in summary if r["cosine_mean"] - r["baseline_cosine_mean"] <= margin_needed]
     margin = min(r["cosine_mean"] - r["baseline_cosine_mean"] for r in summary)
     if losing:
-        result.add_check("prediction-vs-baseline", "warn",
-                         f"the predictor's mean cosine does not beat predicting the mean target token at level(s) "
-                         f"{losing} (smallest margin {margin:+.3f})", figure_id="cosine", value=margin)
+        result.add_check(
+            "prediction-vs-baseline",
+            "warn",
+            f"the predictor's mean cosine does not beat predicting the mean target token at level(s) "
+            f"{losing} (smallest margin {margin:+.3f})",
+            figure_id="cosine",
+            value=margin,
+        )
     else:
-        result.add_check("prediction-vs-baseline", "pass",
-                         f"the predictor beats the mean-target-token baseline at every level (smallest margin "
-                         f"{margin:+.3f} in mean cosine)", figure_id="cosine", value=margin)
+        result.add_check(
+            "prediction-vs-baseline",
+            "pass",
+            f"the predictor beats the mean-target-token baseline at every level (smallest margin "
+            f"{margin:+.3f} in mean cosine)",
+            figure_id="cosine",
+            value=margin,
+        )
 
 
 def collapse_thresholds(ctx) -> dict[str, float]:
@@ -38,18 +53,28 @@ def collapse_check(result: PassResult, h: dict, ah: dict, limits: dict[str, floa
     ratio = h["tokens"]["rankme"] / max(ah["tokens"]["isotropic"]["rankme"], 1e-12)
     std_ratio = h["tokens"]["normalised_std_mean"] / h["tokens"]["isotropic_std"]
     cos = h["image"]["mean_pairwise_cosine"]
-    detail = (f"patch-token RankMe {h['tokens']['rankme']:.1f} = {ratio:.0%} of the isotropic anchor "
-              f"({ah['tokens']['isotropic']['rankme']:.1f}); normalised per-dimension std {std_ratio:.0%} of "
-              f"1/sqrt(D); mean pairwise cosine of image embeddings {cos:.3f}")
-    if (ratio < limits["rankme_fraction.fail"] or std_ratio < limits["std_fraction.fail"]
-            or cos > limits["mean_cosine.fail"]):
+    detail = (
+        f"patch-token RankMe {h['tokens']['rankme']:.1f} = {ratio:.0%} of the isotropic anchor "
+        f"({ah['tokens']['isotropic']['rankme']:.1f}); normalised per-dimension std {std_ratio:.0%} of "
+        f"1/sqrt(D); mean pairwise cosine of image embeddings {cos:.3f}"
+    )
+    if (
+        ratio < limits["rankme_fraction.fail"]
+        or std_ratio < limits["std_fraction.fail"]
+        or cos > limits["mean_cosine.fail"]
+    ):
         status = "fail"
     elif ratio < limits["rankme_fraction.warn"] or cos > limits["mean_cosine.warn"]:
         status = "warn"
     else:
         status = "pass"
-    result.add_check("collapse", status, detail + {"fail": ": collapsed", "warn": ": partly collapsed",
-                                                   "pass": ""}[status], figure_id="health", value=ratio)
+    result.add_check(
+        "collapse",
+        status,
+        detail + {"fail": ": collapsed", "warn": ": partly collapsed", "pass": ""}[status],
+        figure_id="health",
+        value=ratio,
+    )
 
 
 def class_structure_check(result: PassResult, accuracy: dict | None, min_images: int) -> None:
@@ -61,13 +86,25 @@ def class_structure_check(result: PassResult, accuracy: dict | None, min_images:
         result.add_check("class-structure", "skip", "no class labels on the images: no kNN accuracy")
         return
     n, value, (low, high), chance = acc["samples"], acc["knn_accuracy"], acc["knn_interval"], acc["chance"]
-    detail = (f"kNN accuracy {value:.1%} (95% interval {low:.1%}-{high:.1%}, {n} images, {acc['classes']} "
-              f"classes) vs chance {chance:.1%}")
+    detail = (
+        f"kNN accuracy {value:.1%} (95% interval {low:.1%}-{high:.1%}, {n} images, {acc['classes']} "
+        f"classes) vs chance {chance:.1%}"
+    )
     if n < min_images:
-        result.add_check("class-structure", "skip", f"{detail}: fewer than {min_images} labelled images, too few "
-                         "to tell (add images or raise --probe-images)", figure_id="checkpoints", value=value)
+        result.add_check(
+            "class-structure",
+            "skip",
+            f"{detail}: fewer than {min_images} labelled images, too few to tell (add images or raise --probe-images)",
+            figure_id="checkpoints",
+            value=value,
+        )
     elif low > chance:
         result.add_check("class-structure", "pass", detail + ": above chance", figure_id="checkpoints", value=value)
     else:
-        result.add_check("class-structure", "warn", detail + ": not above chance, the embeddings do not separate "
-                         "the classes", figure_id="checkpoints", value=value)
+        result.add_check(
+            "class-structure",
+            "warn",
+            detail + ": not above chance, the embeddings do not separate the classes",
+            figure_id="checkpoints",
+            value=value,
+        )

@@ -61,8 +61,14 @@ def pca_projection(z, indices: np.ndarray) -> Projection:
     if scores.shape[1] < 2:
         scores = np.pad(scores, ((0, 0), (0, 2 - scores.shape[1])))
         ratio = np.pad(ratio, (0, 2 - len(ratio)))
-    return Projection("pca", scores, indices, time.perf_counter() - start, "centred, no whitening",
-                      explained=[float(r) for r in ratio])
+    return Projection(
+        "pca",
+        scores,
+        indices,
+        time.perf_counter() - start,
+        "centred, no whitening",
+        explained=[float(r) for r in ratio],
+    )
 
 
 def tsne_projection(z, indices: np.ndarray, seed: int) -> Projection:
@@ -75,9 +81,11 @@ def tsne_projection(z, indices: np.ndarray, seed: int) -> Projection:
     perplexity = float(min(30.0, (m - 1) / 3.0))  # must be < m; ~m/3 keeps neighbourhoods local for small m
     start = time.perf_counter()
     coords = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(
-        np.asarray(z, dtype=np.float64)[indices])
-    return Projection("tsne", coords, indices, time.perf_counter() - start,
-                      f"perplexity {perplexity:.1f}, PCA init, seed {seed}")
+        np.asarray(z, dtype=np.float64)[indices]
+    )
+    return Projection(
+        "tsne", coords, indices, time.perf_counter() - start, f"perplexity {perplexity:.1f}, PCA init, seed {seed}"
+    )
 
 
 def umap_projection(z, indices: np.ndarray, seed: int) -> Projection:
@@ -95,14 +103,29 @@ def umap_projection(z, indices: np.ndarray, seed: int) -> Projection:
     neighbours = int(min(15, m - 1))
     start = time.perf_counter()
     try:
-        reducer = umap.UMAP(n_neighbors=neighbours, metric="cosine", random_state=seed, n_jobs=1,
-                            init="spectral" if m > 16 else "random")
+        reducer = umap.UMAP(
+            n_neighbors=neighbours,
+            metric="cosine",
+            random_state=seed,
+            n_jobs=1,
+            init="spectral" if m > 16 else "random",
+        )
         coords = reducer.fit_transform(np.asarray(z, dtype=np.float32)[indices])
     except Exception as exc:  # noqa: BLE001 - report, do not fail the section
-        return Projection("umap", None, indices, time.perf_counter() - start,
-                          note=f"UMAP failed on {m} points ({type(exc).__name__}: {exc})")
-    return Projection("umap", np.asarray(coords, dtype=np.float64), indices, time.perf_counter() - start,
-                      f"n_neighbors {neighbours}, cosine metric, seed {seed} (first fit includes numba compilation)")
+        return Projection(
+            "umap",
+            None,
+            indices,
+            time.perf_counter() - start,
+            note=f"UMAP failed on {m} points ({type(exc).__name__}: {exc})",
+        )
+    return Projection(
+        "umap",
+        np.asarray(coords, dtype=np.float64),
+        indices,
+        time.perf_counter() - start,
+        f"n_neighbors {neighbours}, cosine metric, seed {seed} (first fit includes numba compilation)",
+    )
 
 
 def projections(z, seed: int, cap: int = POINT_CAP, minimal: bool = False) -> list[Projection]:
@@ -111,8 +134,10 @@ def projections(z, seed: int, cap: int = POINT_CAP, minimal: bool = False) -> li
     out = [pca_projection(z, indices)]
     if minimal:
         note = "skipped under --minimal"
-        out += [Projection("tsne", None, indices, note=f"t-SNE {note}"),
-                Projection("umap", None, indices, note=f"UMAP {note}")]
+        out += [
+            Projection("tsne", None, indices, note=f"t-SNE {note}"),
+            Projection("umap", None, indices, note=f"UMAP {note}"),
+        ]
     else:
         out += [tsne_projection(z, indices, seed), umap_projection(z, indices, seed)]
     return out
@@ -159,9 +184,16 @@ def label_accuracies(z, labels, seed: int = 0, *, k: int = 5, linear_probe: bool
     kept = counts[inverse] >= 2
     z, labels = np.asarray(z)[kept], labels[kept]
     classes = int((counts >= 2).sum())
-    out = {"classes": classes, "samples": int(kept.sum()), "alone": int((~kept).sum()), "knn_k": None,
-           "knn_accuracy": None, "knn_interval": None, "reason": "",
-           "chance": metrics.chance_accuracy(labels) if len(labels) else None}
+    out = {
+        "classes": classes,
+        "samples": int(kept.sum()),
+        "alone": int((~kept).sum()),
+        "knn_k": None,
+        "knn_accuracy": None,
+        "knn_interval": None,
+        "reason": "",
+        "chance": metrics.chance_accuracy(labels) if len(labels) else None,
+    }
     if classes < 2:
         out["reason"] = "fewer than 2 classes with at least 2 images: no accuracy can be measured"
         out["probe"] = {"accuracy": None, "reason": out["reason"]}

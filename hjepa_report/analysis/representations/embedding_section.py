@@ -107,14 +107,24 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
         embedding = embedding_health(session.embeddings(), seed)
         probes = class_probes(ctx, seed)
         minimal = ctx.settings.minimal
-        lidar = ({"lidar": None, "reason": "skipped under --minimal"} if minimal
-                 else lidar_score(session, int(ctx.rng("representations-lidar-views").integers(2**31))))
+        lidar = (
+            {"lidar": None, "reason": "skipped under --minimal"}
+            if minimal
+            else lidar_score(session, int(ctx.rng("representations-lidar-views").integers(2**31)))
+        )
         sweep = checkpoint_sweep(ctx, probes.labels, DEFAULT_CAP)
         result = RepresentationsResult(
-            seed=seed, embedding=embedding, probes=probes, lidar=lidar, sweep=sweep,
+            seed=seed,
+            embedding=embedding,
+            probes=probes,
+            lidar=lidar,
+            sweep=sweep,
             best=best_checkpoint([r for r in sweep.rows if "error" not in r]),
-            animation_pictures=session.sample_images().pictures[:ANIMATION_IMAGES], grid=tuple(session.info().grid),
-            logged=logged_collapse(ctx, sweep.rows), minimal=minimal)
+            animation_pictures=session.sample_images().pictures[:ANIMATION_IMAGES],
+            grid=tuple(session.info().grid),
+            logged=logged_collapse(ctx, sweep.rows),
+            minimal=minimal,
+        )
         _fill_metrics(result)
         _add_notes(result)
         collapse_check(result, embedding.health, embedding.anchor_health, collapse_thresholds(ctx))
@@ -123,26 +133,37 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
 
     def present(self, result: RepresentationsResult) -> Presentation:
         health = result.embedding.health
-        used = probe_phrase(result.probes.sample, len(result.probes.pictures), result.probes.available,
-                            result.minimal)
-        shown = Presentation(intro=(
-            "What the target encoder's embedding space looks like: is it collapsed (all images alike, few "
-            "directions used), does it separate the classes, and how did that change over the checkpoints. "
-            f"Collapse measures use the sample images; projections, neighbours and class accuracies use {used}. "
-            "Anchors of the same shape (a seeded isotropic Gaussian and a rank-1 matrix) show where healthy and "
-            "collapsed lie on each scale."
-            + (" Projections and neighbours use the mean-pooled patch tokens; the CLS token's numbers are in the "
-               "tables." if "cls" in health else "")))
-        shown.add_figure("health", "Embedding health (patch tokens)", HEALTH_CAPTION.format(
-            n=health["tokens"]["n"], d=health["tokens"]["d"], seed=result.seed),
-            health_figure(result.embedding.tokens, result.embedding.token_anchors, "patch tokens"))
+        used = probe_phrase(result.probes.sample, len(result.probes.pictures), result.probes.available, result.minimal)
+        shown = Presentation(
+            intro=(
+                "What the target encoder's embedding space looks like: is it collapsed (all images alike, few "
+                "directions used), does it separate the classes, and how did that change over the checkpoints. "
+                f"Collapse measures use the sample images; projections, neighbours and class accuracies use {used}. "
+                "Anchors of the same shape (a seeded isotropic Gaussian and a rank-1 matrix) show where healthy and "
+                "collapsed lie on each scale."
+                + (
+                    " Projections and neighbours use the mean-pooled patch tokens; the CLS token's numbers are in the "
+                    "tables."
+                    if "cls" in health
+                    else ""
+                )
+            )
+        )
+        shown.add_figure(
+            "health",
+            "Embedding health (patch tokens)",
+            HEALTH_CAPTION.format(n=health["tokens"]["n"], d=health["tokens"]["d"], seed=result.seed),
+            health_figure(result.embedding.tokens, result.embedding.token_anchors, "patch tokens"),
+        )
         for key, title in (("tokens", "patch tokens"), ("image", "mean-pooled image embeddings"), ("cls", "CLS")):
             if key in health:
-                shown.add_table(f"metrics-{key}", f"Collapse measures: {title} (n={health[key]['n']}, "
-                                f"d={health[key]['d']})",
-                                ["measure", "this run", "isotropic anchor", "collapsed anchor", "healthy"],
-                                health_table_rows(health[key], result.embedding.anchor_health[key]),
-                                caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.")
+                shown.add_table(
+                    f"metrics-{key}",
+                    f"Collapse measures: {title} (n={health[key]['n']}, d={health[key]['d']})",
+                    ["measure", "this run", "isotropic anchor", "collapsed anchor", "healthy"],
+                    health_table_rows(health[key], result.embedding.anchor_health[key]),
+                    caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.",
+                )
         _present_space(shown, result.probes, used)
         _present_lidar(shown, result.lidar)
         _present_checkpoints(shown, result)
@@ -159,10 +180,12 @@ def embedding_health(embeddings, seed: int) -> EmbeddingHealth:
     if embeddings.cls is not None:
         spaces["cls"] = embeddings.cls
     anchors = {k: metrics.reference_embeddings(*z.shape, seed=seed) for k, z in spaces.items()}
-    return EmbeddingHealth(tokens=tokens, token_anchors=anchors["tokens"],
-                           health={k: metrics.embedding_health(z) for k, z in spaces.items()},
-                           anchor_health={k: {a: metrics.embedding_health(r) for a, r in refs.items()}
-                                          for k, refs in anchors.items()})
+    return EmbeddingHealth(
+        tokens=tokens,
+        token_anchors=anchors["tokens"],
+        health={k: metrics.embedding_health(z) for k, z in spaces.items()},
+        anchor_health={k: {a: metrics.embedding_health(r) for a, r in refs.items()} for k, refs in anchors.items()},
+    )
 
 
 def class_probes(ctx: ReportContext, seed: int) -> ClassProbes:
@@ -173,12 +196,19 @@ def class_probes(ctx: ReportContext, seed: int) -> ClassProbes:
     queries = pick_queries(len(probe.labels), labels, 4, np.random.default_rng(seed))
     spaces = {"image": embeddings.image, "cls": embeddings.cls}
     return ClassProbes(
-        pictures=probe.pictures, labels=labels,
-        projections=projections(embeddings.image, seed, POINT_CAP, ctx.settings.minimal), queries=queries,
+        pictures=probe.pictures,
+        labels=labels,
+        projections=projections(embeddings.image, seed, POINT_CAP, ctx.settings.minimal),
+        queries=queries,
         neighbours=nearest_neighbours(embeddings.image, queries, 5) if len(queries) else None,
-        accuracy=({k: label_accuracies(z, labels, seed) for k, z in spaces.items() if z is not None}
-                  if labels is not None else None),
-        sample=probe.first_extra, available=len(ctx.run.images))
+        accuracy=(
+            {k: label_accuracies(z, labels, seed) for k, z in spaces.items() if z is not None}
+            if labels is not None
+            else None
+        ),
+        sample=probe.first_extra,
+        available=len(ctx.run.images),
+    )
 
 
 def logged_collapse(ctx: ReportContext, rows: list[dict]) -> LoggedCollapse | None:
@@ -188,9 +218,12 @@ def logged_collapse(ctx: ReportContext, rows: list[dict]) -> LoggedCollapse | No
     if not any(found.values()):
         return None
     batch = _batch_size(ctx.run.config)
-    return LoggedCollapse(found=found, series={t: scalars.arrays(t) for tags in found.values() for t in tags},
-                          checkpoint_steps=[float(x["step"]) for x in rows if x.get("step") is not None],
-                          rank_cap=min(batch, 100) if batch else None)
+    return LoggedCollapse(
+        found=found,
+        series={t: scalars.arrays(t) for tags in found.values() for t in tags},
+        checkpoint_steps=[float(x["step"]) for x in rows if x.get("step") is not None],
+        rank_cap=min(batch, 100) if batch else None,
+    )
 
 
 def _batch_size(config) -> int | None:
@@ -207,18 +240,33 @@ def _fill_metrics(result: RepresentationsResult) -> None:
     sweep, probes, embedding = result.sweep, result.probes, result.embedding
     m = result.metrics
     m["projection_seconds"] = {p.method: round(p.seconds, 3) for p in probes.projections}
-    m.update({"checkpoints": sweep.rows, "checkpoints_total": sweep.total, "checkpoint_cap": sweep.cap,
-              "best_checkpoint": result.best, "best_rule": best_rule_text()})
+    m.update(
+        {
+            "checkpoints": sweep.rows,
+            "checkpoints_total": sweep.total,
+            "checkpoint_cap": sweep.cap,
+            "best_checkpoint": result.best,
+            "best_rule": best_rule_text(),
+        }
+    )
     ok = [x for x in sweep.rows if "error" not in x]
     if len(ok) >= 2:
         m["rankme_change"] = ok[-1]["rankme_tokens"] - ok[0]["rankme_tokens"]
     if result.logged is not None:
         m["logged_tags"] = [t for tags in result.logged.found.values() for t in tags]
         m["logged_eff_rank_cap"] = result.logged.rank_cap
-    m.update({"seed": result.seed, "health": embedding.health, "anchors": embedding.anchor_health,
-              "lidar": result.lidar, "accuracy": probes.accuracy, "point_cap": POINT_CAP, "token_cap": TOKEN_CAP,
-              "probe_images": {"total": len(probes.pictures), "sample": probes.sample,
-                               "available": probes.available}})
+    m.update(
+        {
+            "seed": result.seed,
+            "health": embedding.health,
+            "anchors": embedding.anchor_health,
+            "lidar": result.lidar,
+            "accuracy": probes.accuracy,
+            "point_cap": POINT_CAP,
+            "token_cap": TOKEN_CAP,
+            "probe_images": {"total": len(probes.pictures), "sample": probes.sample, "available": probes.available},
+        }
+    )
 
 
 def _add_notes(result: RepresentationsResult) -> None:
@@ -231,43 +279,74 @@ def _add_notes(result: RepresentationsResult) -> None:
         reasons = {(acc.get("probe") or {}).get("reason") for acc in accuracy.values()} - {"", None}
         notes.extend(f"Linear probe not computed: {why}." for why in sorted(reasons))
         if accuracy["image"]["alone"]:
-            notes.append(f"{accuracy['image']['alone']} image(s) alone in their class are left out of the kNN and "
-                         "the probe: no other image can share their label.")
+            notes.append(
+                f"{accuracy['image']['alone']} image(s) alone in their class are left out of the kNN and "
+                "the probe: no other image can share their label."
+            )
     if result.lidar.get("lidar") is None:
         notes.append(f"LiDAR not computed: {result.lidar.get('reason')}.")
-    notes.extend(f"Checkpoint {row['name']} was not evaluated: {row['error']}"
-                 for row in result.sweep.rows if "error" in row)
+    notes.extend(
+        f"Checkpoint {row['name']} was not evaluated: {row['error']}" for row in result.sweep.rows if "error" in row
+    )
     if result.logged is None:
         notes.append("The run logged no collapse metrics (e.g. train/context_std, train/target_eff_rank).")
 
 
-ACCURACY_COLUMNS = ["embedding", "images", "classes", "kNN accuracy", "kNN 95% interval", "k", "linear probe",
-                    "probe folds", "chance"]
+ACCURACY_COLUMNS = [
+    "embedding",
+    "images",
+    "classes",
+    "kNN accuracy",
+    "kNN 95% interval",
+    "k",
+    "linear probe",
+    "probe folds",
+    "chance",
+]
 
 
 def _present_space(shown: Presentation, probes: ClassProbes, used: str) -> None:
     """Projections, neighbours and the accuracy table."""
     has_labels = probes.labels is not None
-    shown.add_figure("projections", "Embedding space: PCA, t-SNE, UMAP",
-                     projection_caption(probes.projections, has_labels, POINT_CAP, used),
-                     projection_figure(probes.projections, probes.labels))
+    shown.add_figure(
+        "projections",
+        "Embedding space: PCA, t-SNE, UMAP",
+        projection_caption(probes.projections, has_labels, POINT_CAP, used),
+        projection_figure(probes.projections, probes.labels),
+    )
     if probes.neighbours is not None:
         idx, sim = probes.neighbours
-        shown.add_figure("neighbours", "Nearest neighbours (cosine)", neighbours_caption(has_labels, used),
-                         neighbours_figure(probes.pictures, probes.queries, idx, sim, probes.labels))
+        shown.add_figure(
+            "neighbours",
+            "Nearest neighbours (cosine)",
+            neighbours_caption(has_labels, used),
+            neighbours_figure(probes.pictures, probes.queries, idx, sim, probes.labels),
+        )
     if probes.accuracy is not None:
-        shown.add_table("accuracy", "Class structure of the embeddings", ACCURACY_COLUMNS,
-                        [_accuracy_row(name, acc) for name, acc in probes.accuracy.items()],
-                        caption=f"Measured on {used}. " + ACCURACY_CAPTION)
+        shown.add_table(
+            "accuracy",
+            "Class structure of the embeddings",
+            ACCURACY_COLUMNS,
+            [_accuracy_row(name, acc) for name, acc in probes.accuracy.items()],
+            caption=f"Measured on {used}. " + ACCURACY_CAPTION,
+        )
 
 
 def _accuracy_row(name: str, acc: dict) -> list:
     """One row of the accuracy table (None where a measure could not be computed)."""
     probe = acc.get("probe") or {}
     interval = acc.get("knn_interval")
-    return [{"image": "mean-pooled tokens", "cls": "CLS token"}[name], acc["samples"], acc["classes"],
-            _round3(acc["knn_accuracy"]), f"{interval[0]:.3f} - {interval[1]:.3f}" if interval else None,
-            acc["knn_k"], _round3(probe.get("accuracy")), probe.get("folds") or None, _round3(acc["chance"])]
+    return [
+        {"image": "mean-pooled tokens", "cls": "CLS token"}[name],
+        acc["samples"],
+        acc["classes"],
+        _round3(acc["knn_accuracy"]),
+        f"{interval[0]:.3f} - {interval[1]:.3f}" if interval else None,
+        acc["knn_k"],
+        _round3(probe.get("accuracy")),
+        probe.get("folds") or None,
+        _round3(acc["chance"]),
+    ]
 
 
 def _round3(value):
@@ -278,35 +357,61 @@ def _round3(value):
 def _present_lidar(shown: Presentation, lidar: dict) -> None:
     """The LiDAR table, when it was computed."""
     if lidar.get("lidar") is not None:
-        shown.add_table("lidar", "LiDAR (augmented views as classes)",
-                        ["LiDAR", "upper bound", "images", "views per image", "seed", "seconds"],
-                        [[round(lidar["lidar"], 3), lidar["max"], lidar["images"], lidar["views"], lidar["seed"],
-                          lidar["seconds"]]], caption=LIDAR_CAPTION)
+        shown.add_table(
+            "lidar",
+            "LiDAR (augmented views as classes)",
+            ["LiDAR", "upper bound", "images", "views per image", "seed", "seconds"],
+            [
+                [
+                    round(lidar["lidar"], 3),
+                    lidar["max"],
+                    lidar["images"],
+                    lidar["views"],
+                    lidar["seed"],
+                    lidar["seconds"],
+                ]
+            ],
+            caption=LIDAR_CAPTION,
+        )
 
 
 def _present_checkpoints(shown: Presentation, result: RepresentationsResult) -> None:
     """Curves across checkpoints, the logged collapse metrics and the PCA animation."""
     sweep, rows, anchors = result.sweep, result.sweep.rows, result.embedding.anchor_health
-    references = {"rankme_isotropic": anchors["image"]["isotropic"]["rankme"],
-                  "rankme_tokens_isotropic": anchors["tokens"]["isotropic"]["rankme"],
-                  "chance": (result.probes.accuracy or {}).get("image", {}).get("chance")}
-    shown.add_figure("checkpoints", "Measures across checkpoints", checkpoint_caption(sweep, result.best),
-                     curves_figure(rows, result.best, references))
+    references = {
+        "rankme_isotropic": anchors["image"]["isotropic"]["rankme"],
+        "rankme_tokens_isotropic": anchors["tokens"]["isotropic"]["rankme"],
+        "chance": (result.probes.accuracy or {}).get("image", {}).get("chance"),
+    }
+    shown.add_figure(
+        "checkpoints",
+        "Measures across checkpoints",
+        checkpoint_caption(sweep, result.best),
+        curves_figure(rows, result.best, references),
+    )
     logged = result.logged
     if logged is not None:
-        shown.add_figure("logged-collapse", "Collapse metrics logged during training",
-                         LOGGED_LIMITS.format(cap=logged.rank_cap if logged.rank_cap else "min(batch size, 100)"),
-                         logged_figure(logged.series, logged.found, logged.checkpoint_steps, logged.rank_cap))
+        shown.add_figure(
+            "logged-collapse",
+            "Collapse metrics logged during training",
+            LOGGED_LIMITS.format(cap=logged.rank_cap if logged.rank_cap else "min(batch size, 100)"),
+            logged_figure(logged.series, logged.found, logged.checkpoint_steps, logged.rank_cap),
+        )
     if sweep.rgb:
-        frames = [animation_frame(result.animation_pictures, rgb, result.grid,
-                                  f"{rows[i]['name']}  epoch {rows[i]['epoch']}")
-                  for rgb, i in zip(sweep.rgb, sweep.rgb_rows, strict=True)]
+        frames = [
+            animation_frame(result.animation_pictures, rgb, result.grid, f"{rows[i]['name']}  epoch {rows[i]['epoch']}")
+            for rgb, i in zip(sweep.rgb, sweep.rgb_rows, strict=True)
+        ]
         content = Animation(frames, duration_ms=900) if len(frames) > 1 else Picture(frames[0])
-        shown.add_figure("pca-animation", "How the patch features formed (PCA of patch tokens as RGB)",
-                         "Top: sample images; bottom: the first three principal components of the target "
-                         "encoder's patch tokens as red, green and blue, one patch per square (nearest-neighbour "
-                         "upscaling), one frame per evaluated checkpoint. Each frame is fitted on its own "
-                         "checkpoint's tokens of these images and its components are matched to the previous "
-                         "frame's (order and sign), so colours stay comparable. Healthy: colours that follow "
-                         "object parts and stay stable late in training; one flat colour means the tokens barely "
-                         "vary.", content)
+        shown.add_figure(
+            "pca-animation",
+            "How the patch features formed (PCA of patch tokens as RGB)",
+            "Top: sample images; bottom: the first three principal components of the target "
+            "encoder's patch tokens as red, green and blue, one patch per square (nearest-neighbour "
+            "upscaling), one frame per evaluated checkpoint. Each frame is fitted on its own "
+            "checkpoint's tokens of these images and its components are matched to the previous "
+            "frame's (order and sign), so colours stay comparable. Healthy: colours that follow "
+            "object parts and stay stable late in training; one flat colour means the tokens barely "
+            "vary.",
+            content,
+        )

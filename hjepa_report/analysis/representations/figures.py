@@ -25,30 +25,43 @@ def health_figure(z: np.ndarray, anchors: dict[str, np.ndarray], name: str = "em
     floor = 1e-4  # a collapsed anchor's stds are ~1e-16: draw them at the floor so the axis stays readable
     ax_std.plot(ranks, np.maximum(np.sort(metrics.per_dimension_std(z))[::-1], floor), color=PALETTE[0], label=name)
     for key, ref in anchors.items():
-        ax_std.plot(ranks, np.maximum(np.sort(metrics.per_dimension_std(ref))[::-1], floor),
-                    label=ANCHOR_LABEL[key] + (" (at the 1e-4 floor)" if key == "collapsed" else ""),
-                    **ANCHOR_STYLE[key])
+        ax_std.plot(
+            ranks,
+            np.maximum(np.sort(metrics.per_dimension_std(ref))[::-1], floor),
+            label=ANCHOR_LABEL[key] + (" (at the 1e-4 floor)" if key == "collapsed" else ""),
+            **ANCHOR_STYLE[key],
+        )
     ax_std.axhline(1 / np.sqrt(d), color=PALETTE[1], lw=1, label=f"1/sqrt(d) = {1 / np.sqrt(d):.3f}")
-    ax_std.set(title="Per-dimension std (L2-normalised rows, sorted)", xlabel="dimension (sorted)",
-               ylabel="std", yscale="log")
+    ax_std.set(
+        title="Per-dimension std (L2-normalised rows, sorted)", xlabel="dimension (sorted)", ylabel="std", yscale="log"
+    )
     ax_std.legend(loc="lower left")
 
     ax_norm.hist(metrics.norms(z), bins=30, color=PALETTE[0])
     ax_norm.set(title="Embedding norms", xlabel="L2 norm", ylabel="count")
 
     for label, mat, style in [(name, z, dict(color=PALETTE[0]))] + [
-            (ANCHOR_LABEL[k], ref, ANCHOR_STYLE[k]) for k, ref in anchors.items()]:
+        (ANCHOR_LABEL[k], ref, ANCHOR_STYLE[k]) for k, ref in anchors.items()
+    ]:
         s = metrics.singular_values(mat)
         ax_sv.plot(np.arange(1, len(s) + 1), np.maximum(s / s.sum(), 1e-12), label=label, **style)
-    ax_sv.set(title="Singular values / their sum (RankMe's p_k)", xlabel="index k", ylabel="p_k",
-              xscale="log", yscale="log")
+    ax_sv.set(
+        title="Singular values / their sum (RankMe's p_k)", xlabel="index k", ylabel="p_k", xscale="log", yscale="log"
+    )
     ax_sv.set_ylim(bottom=1e-8)
     ax_sv.legend(loc="lower left")
 
     bins = np.linspace(-1, 1, 41)
     ax_cos.hist(metrics.pairwise_cosines(z), bins=bins, color=PALETTE[0], alpha=0.8, label=name)
-    ax_cos.hist(metrics.pairwise_cosines(anchors["isotropic"]), bins=bins, histtype="step", lw=1.5,
-                color=ANCHOR_STYLE["isotropic"]["color"], ls="--", label=ANCHOR_LABEL["isotropic"])
+    ax_cos.hist(
+        metrics.pairwise_cosines(anchors["isotropic"]),
+        bins=bins,
+        histtype="step",
+        lw=1.5,
+        color=ANCHOR_STYLE["isotropic"]["color"],
+        ls="--",
+        label=ANCHOR_LABEL["isotropic"],
+    )
     ax_cos.axvline(1.0, color="black", ls=":", label="rank-1 (collapsed): all at 1")
     ax_cos.set(title="Pairwise cosine similarity (distinct pairs)", xlabel="cosine", ylabel="pairs")
     ax_cos.legend(loc="upper left")
@@ -65,8 +78,16 @@ def health_table_rows(health: dict, anchor_health: dict[str, dict]) -> list[list
         ("mean pairwise cosine", "mean_pairwise_cosine", "well below 1 (1: all rows aligned)"),
         ("mean std of normalised dims", "normalised_std_mean", f"near 1/sqrt(d) = {health['isotropic_std']:.3f}"),
     ]
-    return [[label, _round(health.get(key)), _round(anchor_health["isotropic"].get(key)),
-             _round(anchor_health["collapsed"].get(key)), hint] for label, key, hint in spec]
+    return [
+        [
+            label,
+            _round(health.get(key)),
+            _round(anchor_health["isotropic"].get(key)),
+            _round(anchor_health["collapsed"].get(key)),
+            hint,
+        ]
+        for label, key, hint in spec
+    ]
 
 
 def _round(value):
@@ -83,12 +104,20 @@ def projection_figure(projs: list[Projection], labels):
         lab = np.asarray(labels)[proj.indices] if labels is not None else np.full(len(proj.indices), names[0])
         for i, name in enumerate(names):
             sel = lab == name
-            ax.scatter(proj.coords[sel, 0], proj.coords[sel, 1], s=22 if len(lab) > 100 else 45,
-                       color=PALETTE[i % len(PALETTE)], marker=MARKERS[(i // len(PALETTE)) % len(MARKERS)],
-                       label=str(name), alpha=0.85, edgecolors="none")
+            ax.scatter(
+                proj.coords[sel, 0],
+                proj.coords[sel, 1],
+                s=22 if len(lab) > 100 else 45,
+                color=PALETTE[i % len(PALETTE)],
+                marker=MARKERS[(i // len(PALETTE)) % len(MARKERS)],
+                label=str(name),
+                alpha=0.85,
+                edgecolors="none",
+            )
         if proj.method == "pca":
-            ax.set(xlabel=f"PC1 ({100 * proj.explained[0]:.1f}% var.)",
-                   ylabel=f"PC2 ({100 * proj.explained[1]:.1f}% var.)")
+            ax.set(
+                xlabel=f"PC1 ({100 * proj.explained[0]:.1f}% var.)", ylabel=f"PC2 ({100 * proj.explained[1]:.1f}% var.)"
+            )
         else:
             ax.set(xlabel=f"{proj.method.upper()} 1", ylabel=f"{proj.method.upper()} 2")
             ax.set_xticks([]), ax.set_yticks([])

@@ -37,8 +37,9 @@ def augmented_views(images, views: int, seed: int):
             w = int(min(s, round((area * aspect) ** 0.5)))
             top = int(torch.randint(0, s - h + 1, (1,), generator=gen))
             left = int(torch.randint(0, s - w + 1, (1,), generator=gen))
-            crop = functional.interpolate(images[i:i + 1, :, top:top + h, left:left + w], size=(s, s),
-                                          mode="bilinear", align_corners=False)
+            crop = functional.interpolate(
+                images[i : i + 1, :, top : top + h, left : left + w], size=(s, s), mode="bilinear", align_corners=False
+            )
             out.append(crop.flip(-1) if torch.rand(1, generator=gen).item() < 0.5 else crop)
     return torch.cat(out)
 
@@ -52,8 +53,14 @@ def lidar_score(session: ModelSession, seed: int, views: int = LIDAR_VIEWS) -> d
         return {"lidar": None, "reason": "LiDAR needs at least 2 sample images"}
     start = time.perf_counter()
     batch = augmented_views(images.tensor, views, seed)
-    z, _ = session.model().pooled_features(batch[i:i + BATCH] for i in range(0, len(batch), BATCH))
+    z, _ = session.model().pooled_features(batch[i : i + BATCH] for i in range(0, len(batch), BATCH))
     value = metrics.lidar(z, np.repeat(np.arange(len(images.labels)), views))
-    return {"lidar": value, "views": views, "images": len(images.labels), "seed": seed,
-            "seconds": round(time.perf_counter() - start, 3), "reason": "",
-            "max": len(images.labels) - 1}
+    return {
+        "lidar": value,
+        "views": views,
+        "images": len(images.labels),
+        "seed": seed,
+        "seconds": round(time.perf_counter() - start, 3),
+        "reason": "",
+        "max": len(images.labels) - 1,
+    }

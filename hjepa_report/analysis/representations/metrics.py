@@ -73,8 +73,14 @@ def power_law_fit(eigenvalues, k_min: int = 1, k_max: int | None = None, rel_flo
     residual = y - (intercept + slope * x)
     total = np.sum((y - y.mean()) ** 2)
     r2 = 1.0 - residual @ residual / total if total > 0 else 1.0
-    return {"alpha": float(-slope), "log_c": float(intercept), "r2": float(r2),
-            "k_min": int(ranks[keep][0]), "k_max": int(ranks[keep][-1]), "n_fit": int(keep.sum())}
+    return {
+        "alpha": float(-slope),
+        "log_c": float(intercept),
+        "r2": float(r2),
+        "k_min": int(ranks[keep][0]),
+        "k_max": int(ranks[keep][-1]),
+        "n_fit": int(keep.sum()),
+    }
 
 
 def alpha_req(z, k_min: int = 1, k_max: int | None = None) -> float | None:
@@ -241,8 +247,10 @@ def linear_probe_accuracy(z, labels, folds: int = 5, seed: int = 0) -> dict:
     names, counts = np.unique(labels, return_counts=True)
     result = {"accuracy": None, "accuracy_std": None, "folds": 0, "chance": chance_accuracy(labels), "reason": ""}
     if len(names) < 2 or counts.min() < 2:
-        result["reason"] = (f"too few samples for a cross-validated probe: {len(names)} classes, "
-                            f"smallest has {counts.min()} sample(s); need >= 2 classes of >= 2")
+        result["reason"] = (
+            f"too few samples for a cross-validated probe: {len(names)} classes, "
+            f"smallest has {counts.min()} sample(s); need >= 2 classes of >= 2"
+        )
         return result
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score

@@ -33,8 +33,9 @@ def _cmap(name: str):
     return matplotlib.colormaps[name].with_extremes(bad="#e6e6e6")
 
 
-def prediction_maps_figure(levels: list[LevelErrors], pictures: list[np.ndarray], hidden: np.ndarray,
-                           grid: tuple[int, int]):
+def prediction_maps_figure(
+    levels: list[LevelErrors], pictures: list[np.ndarray], hidden: np.ndarray, grid: tuple[int, int]
+):
     """Rows: up to 4 images, then the mean-target-token baseline for the first image. Columns: image, mask,
     then per level the cosine map and the L2 map (grey: patch not predicted)."""
     n_img = min(MAX_MAP_IMAGES, len(pictures))
@@ -54,10 +55,20 @@ def prediction_maps_figure(levels: list[LevelErrors], pictures: list[np.ndarray]
         for j, lev in enumerate(levels):
             cos = lev.baseline_cosine[i] if baseline else lev.cosine[i]
             l2 = lev.baseline_l2[i] if baseline else lev.l2[i]
-            im_c = axes[r, 2 + 2 * j].imshow(patch_grid(cos, lev.members[i], n_patches).reshape(grid),
-                                             cmap=_cmap("RdBu"), vmin=-1, vmax=1, interpolation="nearest")
-            im_l = axes[r, 3 + 2 * j].imshow(patch_grid(l2, lev.members[i], n_patches).reshape(grid),
-                                             cmap=_cmap("viridis"), vmin=0, vmax=l2_max[j], interpolation="nearest")
+            im_c = axes[r, 2 + 2 * j].imshow(
+                patch_grid(cos, lev.members[i], n_patches).reshape(grid),
+                cmap=_cmap("RdBu"),
+                vmin=-1,
+                vmax=1,
+                interpolation="nearest",
+            )
+            im_l = axes[r, 3 + 2 * j].imshow(
+                patch_grid(l2, lev.members[i], n_patches).reshape(grid),
+                cmap=_cmap("viridis"),
+                vmin=0,
+                vmax=l2_max[j],
+                interpolation="nearest",
+            )
             if r == 0:
                 axes[r, 2 + 2 * j].set_title(f"level {lev.level}\ncosine", fontsize=8)
                 axes[r, 3 + 2 * j].set_title(f"level {lev.level}\nL2 error", fontsize=8)
@@ -79,11 +90,20 @@ def cosine_histogram_figure(levels: list[LevelErrors]):
     for ax, lev in zip(axes, levels, strict=True):
         pred, base = lev.cosine[lev.valid], lev.baseline_cosine[lev.valid]
         ax.hist(pred, bins=bins, color=PALETTE[0], alpha=0.8, label=f"predictor (mean {pred.mean():.3f})")
-        ax.hist(base, bins=bins, histtype="step", lw=1.6, color=PALETTE[1],
-                label=f"mean-token baseline (mean {base.mean():.3f})")
+        ax.hist(
+            base,
+            bins=bins,
+            histtype="step",
+            lw=1.6,
+            color=PALETTE[1],
+            label=f"mean-token baseline (mean {base.mean():.3f})",
+        )
         ax.axvline(pred.mean(), color=PALETTE[0], ls="--", lw=1)
         ax.axvline(base.mean(), color=PALETTE[1], ls=":", lw=1)
-        ax.set(title=f"level {lev.level} ({int(lev.valid.sum())} tokens)", xlabel="cosine(prediction, target)",
-               ylabel="tokens")
+        ax.set(
+            title=f"level {lev.level} ({int(lev.valid.sum())} tokens)",
+            xlabel="cosine(prediction, target)",
+            ylabel="tokens",
+        )
         ax.legend(loc="upper left", fontsize=7)
     return fig

@@ -15,10 +15,12 @@ from .checks import prediction_check
 from .prediction_figures import cosine_histogram_figure, prediction_maps_figure
 from .predictions import LevelErrors
 
-INTRO = ("The context encoder sees the visible patches, the predictor predicts the target encoder's tokens at the "
-         "hidden ones. Each predicted token is compared with its target by cosine similarity and L2 distance, at "
-         "every hierarchy level (after that level's projection and pooling), and against a baseline that "
-         "predicts the mean target token for every position.")
+INTRO = (
+    "The context encoder sees the visible patches, the predictor predicts the target encoder's tokens at the "
+    "hidden ones. Each predicted token is compared with its target by cosine similarity and L2 distance, at "
+    "every hierarchy level (after that level's projection and pooling), and against a baseline that "
+    "predicts the mean target token for every position."
+)
 
 
 @dataclass
@@ -53,37 +55,71 @@ class PredictionsPass(AnalysisPass[PredictionsResult]):
         session = ctx.session
         errors = session.prediction_errors()
         images, masks = session.sample_images(), session.masks()
-        result = PredictionsResult(levels=errors.levels, summary=errors.summary, pictures=images.pictures,
-                                   hidden=masks.hidden, grid=tuple(session.info().grid),
-                                   mask_strategy=masks.strategy, mask_seed=masks.seed, target_kind=errors.target_kind)
+        result = PredictionsResult(
+            levels=errors.levels,
+            summary=errors.summary,
+            pictures=images.pictures,
+            hidden=masks.hidden,
+            grid=tuple(session.info().grid),
+            mask_strategy=masks.strategy,
+            mask_seed=masks.seed,
+            target_kind=errors.target_kind,
+        )
         result.notes.append(reconstruction_note(session.checkpoint))
         if errors.empty_levels:
-            result.notes.append(f"Level(s) {errors.empty_levels} have no token for these masks (fewer hidden "
-                                "patches than one pooling window), so they are not shown.")
-        result.metrics.update({"levels": errors.summary, "mask_strategy": masks.strategy, "mask_seed": masks.seed,
-                               "images": len(images.labels), "target_kind": errors.target_kind,
-                               "seconds_predict": round(errors.seconds, 3)})
+            result.notes.append(
+                f"Level(s) {errors.empty_levels} have no token for these masks (fewer hidden "
+                "patches than one pooling window), so they are not shown."
+            )
+        result.metrics.update(
+            {
+                "levels": errors.summary,
+                "mask_strategy": masks.strategy,
+                "mask_seed": masks.seed,
+                "images": len(images.labels),
+                "target_kind": errors.target_kind,
+                "seconds_predict": round(errors.seconds, 3),
+            }
+        )
         prediction_check(result, errors.summary, threshold(ctx, "prediction.baseline_margin"))
         return result
 
     def present(self, result: PredictionsResult) -> Presentation:
         shown = Presentation(intro=INTRO)
-        shown.add_figure("maps", "Prediction error per patch", MAPS_CAPTION.format(
-            strategy=result.mask_strategy, seed=result.mask_seed, kind=result.target_kind),
-            prediction_maps_figure(result.levels, result.pictures, result.hidden, result.grid))
-        shown.add_figure("cosine", "Distribution of per-token cosine similarity",
-                         "Per level, the histogram of cosine(prediction, target) over all predicted tokens of "
-                         "the sample images (blue) and the same for the mean-target-token baseline (orange "
-                         "outline); dashed lines mark the means. Healthy: the blue mass sits to the right of the "
-                         "orange one at every level.", cosine_histogram_figure(result.levels))
-        shown.add_table("levels", "Prediction quality per level",
-                        ["level", "tokens", "mean cosine", "baseline cosine", "mean L2", "baseline L2",
-                         "beats baseline"],
-                        [[r["level"], r["tokens"], round(r["cosine_mean"], 4), round(r["baseline_cosine_mean"], 4),
-                          round(r["l2_mean"], 4), round(r["baseline_l2_mean"], 4), r["beats_baseline"]]
-                         for r in result.summary],
-                        caption="Means over the predicted tokens of the sample images; the baseline predicts "
-                                "the mean of the level's target tokens in this batch for every token.")
+        shown.add_figure(
+            "maps",
+            "Prediction error per patch",
+            MAPS_CAPTION.format(strategy=result.mask_strategy, seed=result.mask_seed, kind=result.target_kind),
+            prediction_maps_figure(result.levels, result.pictures, result.hidden, result.grid),
+        )
+        shown.add_figure(
+            "cosine",
+            "Distribution of per-token cosine similarity",
+            "Per level, the histogram of cosine(prediction, target) over all predicted tokens of "
+            "the sample images (blue) and the same for the mean-target-token baseline (orange "
+            "outline); dashed lines mark the means. Healthy: the blue mass sits to the right of the "
+            "orange one at every level.",
+            cosine_histogram_figure(result.levels),
+        )
+        shown.add_table(
+            "levels",
+            "Prediction quality per level",
+            ["level", "tokens", "mean cosine", "baseline cosine", "mean L2", "baseline L2", "beats baseline"],
+            [
+                [
+                    r["level"],
+                    r["tokens"],
+                    round(r["cosine_mean"], 4),
+                    round(r["baseline_cosine_mean"], 4),
+                    round(r["l2_mean"], 4),
+                    round(r["baseline_l2_mean"], 4),
+                    r["beats_baseline"],
+                ]
+                for r in result.summary
+            ],
+            caption="Means over the predicted tokens of the sample images; the baseline predicts "
+            "the mean of the level's target tokens in this batch for every token.",
+        )
         return shown
 
 
@@ -91,6 +127,8 @@ def reconstruction_note(ref) -> str:
     """One line on pixel reconstruction: JEPA checkpoints normally hold no pixel decoder."""
     decoders = sorted(k for k in (ref.param_counts if ref else {}) if "decoder" in k.lower())
     if decoders:
-        return (f"The checkpoint holds {', '.join(decoders)}, but rebuilding a pixel decoder is not supported, "
-                "so no reconstruction is shown.")
+        return (
+            f"The checkpoint holds {', '.join(decoders)}, but rebuilding a pixel decoder is not supported, "
+            "so no reconstruction is shown."
+        )
     return "No pixel decoder in the checkpoint (JEPA predicts features, not pixels): no reconstruction is shown."

@@ -86,16 +86,18 @@ def summarise(levels: list[LevelErrors]) -> list[dict]:
     for lev in levels:
         v = lev.valid
         cos, base_cos = float(np.mean(lev.cosine[v])), float(np.mean(lev.baseline_cosine[v]))
-        rows.append({
-            "level": lev.level,
-            "tokens": int(v.sum()),
-            "cosine_mean": cos,
-            "cosine_median": float(np.median(lev.cosine[v])),
-            "l2_mean": float(np.mean(lev.l2[v])),
-            "baseline_cosine_mean": base_cos,
-            "baseline_l2_mean": float(np.mean(lev.baseline_l2[v])),
-            "beats_baseline": bool(cos > base_cos),
-        })
+        rows.append(
+            {
+                "level": lev.level,
+                "tokens": int(v.sum()),
+                "cosine_mean": cos,
+                "cosine_median": float(np.median(lev.cosine[v])),
+                "l2_mean": float(np.mean(lev.l2[v])),
+                "baseline_cosine_mean": base_cos,
+                "baseline_l2_mean": float(np.mean(lev.baseline_l2[v])),
+                "beats_baseline": bool(cos > base_cos),
+            }
+        )
     return rows
 
 
@@ -118,13 +120,14 @@ def measure_levels(model, prediction) -> PredictionErrors:
     import torch
 
     indices, valid = prediction.indices.numpy(), prediction.valid.numpy()
-    predicted, target, valid_on = (t.to(model.device) for t in (prediction.predicted, prediction.target,
-                                                                 prediction.valid))
+    predicted, target, valid_on = (
+        t.to(model.device) for t in (prediction.predicted, prediction.target, prediction.valid)
+    )
     levels, empty = [], []
     with torch.inference_mode():
         for level in range(model.info.num_levels):
-            (p_l, v_l), = model.levels(predicted, valid_on, [level])
-            (t_l, _), = model.level_targets(target, valid_on, [level])  # what the loss compares
+            ((p_l, v_l),) = model.levels(predicted, valid_on, [level])
+            ((t_l, _),) = model.level_targets(target, valid_on, [level])  # what the loss compares
             v_l = valid if v_l is None else v_l.cpu().numpy()
             if not v_l.any():  # fewer hidden patches than one pooling window: the level has no token
                 empty.append(level)

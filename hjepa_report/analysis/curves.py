@@ -62,29 +62,17 @@ def draw_curve(
 def _mark_bad_points(ax, steps: np.ndarray, values: np.ndarray) -> None:
     """Put a red marker at the top edge (NaN, +inf) or bottom edge (-inf) of the axes at each bad step."""
     trans = ax.get_xaxis_transform()  # x in data units, y in axes fraction
-    top = np.isnan(values) | (values == np.inf)
-    bottom = values == -np.inf
-    if top.any():
-        ax.scatter(
-            steps[top],
-            np.full(top.sum(), 0.97),
-            marker="x",
-            color=BAD_COLOUR,
-            s=28,
-            transform=trans,
-            zorder=5,
-            clip_on=False,
-            label="NaN / +inf",
-        )
-    if bottom.any():
-        ax.scatter(
-            steps[bottom],
-            np.full(bottom.sum(), 0.03),
-            marker="x",
-            color=BAD_COLOUR,
-            s=28,
-            transform=trans,
-            zorder=5,
-            clip_on=False,
-            label="-inf",
-        )
+    edges = ((np.isnan(values) | (values == np.inf), 0.97, "NaN / +inf"), (values == -np.inf, 0.03, "-inf"))
+    for bad, height, label in edges:
+        if bad.any():
+            ax.scatter(
+                steps[bad],
+                np.full(bad.sum(), height),
+                marker="x",
+                color=BAD_COLOUR,
+                s=28,
+                transform=trans,
+                zorder=5,
+                clip_on=False,
+                label=label,
+            )

@@ -124,3 +124,13 @@ def test_finds_named_reports_and_rejects_a_missing_folder(archive, tmp_path):
 
 def test_an_empty_folder_gives_an_index_that_says_so(tmp_path):
     assert "No hjepa-report report.json was found" in write_index(tmp_path).read_text()
+
+
+def test_a_json_only_report_does_not_link_a_stale_html_beside_it(reports, tmp_path):
+    """--json-only writes report.json alone; an older report.html left in the folder is not its page."""
+    path = _copy_report(reports["base"], tmp_path / "runs" / "exp1")
+    doc = json.loads(path.read_text())
+    doc["settings"]["json_only"] = True
+    path.write_text(json.dumps(doc))
+    rows = build_index(tmp_path / "runs", tmp_path / "runs").rows
+    assert [r.html_link for r in rows] == [None] and rows[0].json_link.endswith("report.json")

@@ -130,9 +130,16 @@ def _row(path: Path, doc: dict, out_dir: Path) -> IndexRow:
         verdict_sort=status_rank(health.get("verdict")),
         counts=count_statuses((c.get("status") for c in checks), VERDICTS),
         metrics={m.key: _metric_cell(m) for m in key_metrics(doc) if m.key in INDEX_METRICS},
-        html_link=relative_link(html, out_dir) if html.is_file() else None,
+        # a --json-only report wrote no HTML: a report.html beside it is an older run's, not this one's
+        html_link=relative_link(html, out_dir) if html.is_file() and not _json_only(doc) else None,
         json_link=relative_link(path, out_dir),
     )
+
+
+def _json_only(doc: dict) -> bool:
+    """Tell whether the report was made with --json-only (no HTML of its own)."""
+    settings = doc.get("settings")
+    return isinstance(settings, dict) and bool(settings.get("json_only"))
 
 
 # The key metrics an index shows (summary.key_metrics has more), in column order: short headers.

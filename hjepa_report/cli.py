@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .errors import ExitCode, ReportError, StrictModeError
-from .settings import ReportSettings
+from .settings import DEVICES, ReportSettings
 from .status import SectionStatus, Status, severity
 
 
@@ -95,7 +95,13 @@ def main():
 @click.option(
     "--seed", type=int, default=default("seed"), show_default=True, help="Seed of every random choice in the report."
 )
-@click.option("--device", default=default("device"), show_default=True, help="Device for the networks (cpu or cuda).")
+@click.option(
+    "--device",
+    type=click.Choice(DEVICES),
+    default=default("device"),
+    show_default=True,
+    help="Where the networks run; auto: a CUDA device when torch sees one, else the CPU.",
+)
 @click.option(
     "--max-images",
     type=click.IntRange(1, 4096),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from .analysis.registry import all_passes, pass_names
 from .analysis.report import Report
 from .collect import collect_run
 from .errors import ReportError, RunDirError
-from .settings import ReportSettings
+from .settings import ReportSettings, device_to_use
 
 Progress = Callable[[str], None]
 
@@ -32,6 +33,7 @@ def build_report(
     settings = settings or ReportSettings()
     say = progress or (lambda msg: None)
     _check_section_names(settings)
+    device = device_to_use(settings.device)  # once: every pass sees the same device, the report names it
     start = time.perf_counter()
     run = collect_run(
         run_dir,
@@ -45,7 +47,7 @@ def build_report(
         f"collected {run.root} ({run.layout}): {len(run.scalars.tags())} tags, {len(run.checkpoints)} checkpoints, "
         f"{len(run.images)} images ({time.perf_counter() - start:.1f} s)"
     )
-    ctx = ReportContext(run, settings, progress=lambda msg: say("  " + msg))
+    ctx = ReportContext(run, dataclasses.replace(settings, device=device), progress=lambda msg: say("  " + msg))
     selected = [p for p in all_passes() if settings.wants(p.name)]
     last_model_pass = max((i for i, p in enumerate(selected) if p.needs_model), default=-1)
     sections = []
@@ -75,6 +77,7 @@ def build_report(
         version=__version__,
         seconds=time.perf_counter() - start,
         model_info=ctx.session.described(),
+        device=device,
     )
 
 

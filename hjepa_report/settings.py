@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import ReportError
+
+DEVICES = ("auto", "cpu", "cuda")  # --device: auto = a CUDA device when torch sees one, else the CPU
+
 
 @dataclass
 class ReportSettings:
@@ -22,7 +26,7 @@ class ReportSettings:
     quiet: bool = False
     smoothing: float = 0.6  # TensorBoard-style debiased EMA weight for curves
     seed: int = 0  # every random choice (masks, t-SNE, directions, image sampling) derives from it
-    device: str = "cpu"
+    device: str = "auto"  # auto | cpu | cuda; resolved once per report by device_to_use()
     max_images: int = 64
     probe_images: int = 256  # labelled images for kNN / linear probe (features only; includes the sample images)
     encoder_heads: int | None = None
@@ -48,3 +52,17 @@ class ReportSettings:
         if section in self.skip:
             return False
         return self.sections is None or section in self.sections
+
+
+def device_to_use(asked: str) -> str:
+    """Resolve --device: 'auto' -> 'cuda' when torch sees a CUDA device, else 'cpu'; refuse 'cuda' without one."""
+    import torch  # here, not at module level: `hjepa-report --help` must not pay for importing torch
+
+    name = (asked or "auto").lower()
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ReportError(f"--device {asked} was asked for, but torch sees no CUDA device here (use auto or cpu)")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise ReportError(f"unknown device {asked!r} (use {', '.join(DEVICES)})")
+    return name

@@ -21,6 +21,7 @@ class Report:
     version: str
     seconds: float = 0.0
     model_info: dict | None = None
+    device: str = "cpu"  # where the networks ran: settings.device with "auto" resolved
     extra: dict = field(default_factory=dict)
 
     def checks(self) -> list[tuple[Section, Check]]:

@@ -95,6 +95,7 @@ def build_json(report: Report, view: ReportView | None = None, figures_file: str
             "seed": settings.seed,
             "smoothing": settings.smoothing,
             "device": settings.device,
+            "device_used": report.device,
             "minimal": settings.minimal,
             "max_images": settings.max_images,
             "probe_images": settings.probe_images,

@@ -89,6 +89,8 @@ class ReportView:
     version: str
     command_line: str
     seed: int
+    device: str  # where the networks ran
+    device_asked: str  # --device as given (auto, cpu, cuda)
     verdict: str
     checks: list[CheckView]
     sections: list[SectionView]
@@ -116,6 +118,8 @@ def build_view(report: Report, scale: float = 1.0) -> ReportView:
         version=report.version,
         command_line=report.settings.command_line or "(called from Python)",
         seed=report.settings.seed,
+        device=report.device,
+        device_asked=report.settings.device,
         verdict=report.verdict(),
         checks=sorted(checks, key=lambda c: status_rank(c.status)),
         sections=sections,

@@ -81,10 +81,13 @@ def build_report(
     )
 
 
-def write_report(report: Report, output: str | Path | None = None) -> tuple[Path | None, Path]:
+def write_report(
+    report: Report, output: str | Path | None = None, progress: Progress | None = None
+) -> tuple[Path | None, Path]:
     """Write report.html, report.json (and the compare figures file) next to each other, atomically.
 
     Return the HTML's path (None under --json-only, which writes report.json alone) and report.json's.
+    `progress` hears what the render stage is doing (figure encoding is most of it), as the sections do.
     """
     from .render.output import write_report_files
 
@@ -92,7 +95,7 @@ def write_report(report: Report, output: str | Path | None = None) -> tuple[Path
     if html_path.suffix.lower() not in (".html", ".htm"):
         html_path = html_path / "report.html"
     _refuse_inside_run(html_path, report.run.root)
-    return write_report_files(report, html_path)
+    return write_report_files(report, html_path, progress)
 
 
 def generate(
@@ -101,7 +104,7 @@ def generate(
     """Build and write the report of one run: the whole `hjepa-report RUN_DIR` in one call."""
     settings = settings or ReportSettings()
     report = build_report(run_dir, settings, progress)
-    html_path, json_path = write_report(report, settings.output)
+    html_path, json_path = write_report(report, settings.output, progress)
     return report, html_path, json_path
 
 

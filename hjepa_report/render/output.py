@@ -7,6 +7,8 @@ Under --json-only nothing is drawn, so only report.json is written.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ..analysis.report import Report
@@ -21,18 +23,26 @@ def json_path_for(html_path: Path) -> Path:
     return Path(html_path).with_suffix(".json")
 
 
-def write_report_files(report: Report, html_path: Path) -> tuple[Path | None, Path]:
+def write_report_files(
+    report: Report, html_path: Path, progress: Callable[[str], None] | None = None
+) -> tuple[Path | None, Path]:
     """Render and write the report's files atomically; return the HTML path (None under --json-only) and the JSON's.
 
     With --max-report-mb the figures are re-encoded smaller until the HTML fits (html.render_html); the
-    figures file holds the same bytes the HTML shows.
+    figures file holds the same bytes the HTML shows. `progress` gets a line before and after the render
+    (encoding every figure takes seconds after the last section's line).
     """
+    say = progress or (lambda msg: None)
     html_path = Path(html_path)
     json_path = json_path_for(html_path)
+    start = time.perf_counter()
     if report.settings.json_only:
         write_atomic({json_path: dumps(build_json(report))})
+        say(f"wrote {json_path.name} ({time.perf_counter() - start:.1f} s)")
         return None, json_path
     budget = int(report.settings.max_report_mb * 1e6) if report.settings.max_report_mb else None
+    figures = sum(len(s.figures) for s in report.sections)
+    say(f"rendering {html_path.name}: encoding {figures} figures ...")
     html, view = render_html(report, budget)
     files = {html_path: html}
     figures = figures_doc(view, report.version)
@@ -40,4 +50,6 @@ def write_report_files(report: Report, html_path: Path) -> tuple[Path | None, Pa
         files[json_path.with_name(figures_file_name(json_path))] = dumps_figures(figures)
     files[json_path] = dumps(build_json(report, view, figures_file_name(json_path) if figures else None))
     write_atomic(files)
+    size = len(html.encode("utf-8")) / 1e6
+    say(f"wrote {html_path.name} ({size:.1f} MB) and {json_path.name} in {time.perf_counter() - start:.1f} s")
     return html_path, json_path

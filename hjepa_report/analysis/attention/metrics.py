@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .rollout import _check_attention
+from .rollout import _check_attention, check_finite_attention
 
 
 def patch_attention(attn: np.ndarray, grid: tuple[int, int], has_cls: bool) -> np.ndarray:
@@ -62,7 +62,7 @@ def patch_distances(grid: tuple[int, int]) -> np.ndarray:
 
 
 def mean_attention_distance(
-    attn: np.ndarray, grid: tuple[int, int], has_cls: bool, patch_size: int | None = None
+    attn: np.ndarray, grid: tuple[int, int], has_cls: bool, patch_size: int | None = None, block: int | None = None
 ) -> np.ndarray:
     """Return the mean attention distance per image and head, [B, H, T, T] -> [B, H].
 
@@ -71,21 +71,23 @@ def mean_attention_distance(
     used: the CLS row and column are removed and each row is re-normalised to sum to 1 over the key patches,
     so the number is "how far a patch looks among patches". In patches (centre to centre), or in pixels when
     `patch_size` is given. Small = local head, large (up to about half the image width) = global head.
+    Raises rollout.NonFiniteAttentionError (naming `block` when given, and the heads) on NaN or inf attention.
     """
-    patches = patch_attention(attn, grid, has_cls)
+    patches = patch_attention(check_finite_attention(attn, block), grid, has_cls)
     patches = patches / patches.sum(axis=-1, keepdims=True)  # re-normalise over key patches
     per_query = (patches * patch_distances(grid)).sum(axis=-1)  # sum_k a_qk * d(q, k)
     distance = per_query.mean(axis=-1)
     return distance * patch_size if patch_size else distance
 
 
-def attention_entropy(attn: np.ndarray) -> np.ndarray:
+def attention_entropy(attn: np.ndarray, block: int | None = None) -> np.ndarray:
     """Return the attention entropy per image and head in nats, [B, H, T, T] -> [B, H].
 
     H(q) = -sum_k a[q, k] * ln a[q, k] (0 ln 0 = 0), averaged over all query rows as given (CLS included).
     0 = every query looks at one token; ln T = every query looks uniformly at all T tokens.
+    Raises rollout.NonFiniteAttentionError (naming `block` when given, and the heads) on NaN or inf attention.
     """
-    attn = _check_attention(attn)
+    attn = check_finite_attention(attn, block)
     logs = np.log(np.where(attn > 0, attn, 1.0))  # ln 1 = 0 makes the 0 * ln 0 terms vanish
     return -(attn * logs).sum(axis=-1).mean(axis=-1)
 

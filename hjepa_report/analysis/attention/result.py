@@ -105,6 +105,13 @@ def attention_metrics(result: AttentionResult) -> dict:
             "discard_ratio": result.discard_ratio,
             "source": "cls" if result.has_cls else "mean query",
         }
+    if result.attention.nonfinite:
+        metrics["non_finite_attention"] = {
+            str(block): {"heads": list(f["heads"]), "values": int(f["values"])}
+            for block, f in result.attention.nonfinite.items()
+        }
+        metrics["rollout"] = None
+        metrics["rollout_reason"] = "not computed: the attention holds NaN or inf (see non_finite_attention)"
     if result.comparison is not None:
         metrics["context_comparison"] = {"layer": result.comparison.layer, "mask_seed": result.comparison.mask_seed}
     if result.foreground is not None:

@@ -9,6 +9,11 @@ so entry [q, k] of the result says how much of output token q's information trac
 Conventions: attention arrays are [B, H, T, T] probabilities (rows = query token, columns = key token, each
 row sums to 1); with a CLS token it is token 0 and patch n is token n + 1; patches are in row-major order.
 Everything here is plain numpy and float64.
+
+Non-finite attention (NaN or inf, e.g. from a checkpoint whose weights overflowed) has no rollout: the layers
+multiply, so one NaN head spreads NaN over every map. `attention_rollout` (and the per-head numbers in
+metrics.py) raise `NonFiniteAttentionError`, naming the block and heads, instead of returning NaN-filled maps;
+callers that must go on (the attention section) look with `nonfinite_heads` first.
 """
 
 from __future__ import annotations
@@ -19,6 +24,33 @@ from collections.abc import Sequence
 import numpy as np
 
 HEAD_FUSIONS = ("mean", "max", "min")
+
+
+class NonFiniteAttentionError(ValueError):
+    """Attention holding NaN or inf: `block` (None when unknown), the `heads` holding them and how many `values`."""
+
+    def __init__(self, heads: list[int], values: int, block: int | None = None):
+        self.heads, self.values, self.block = heads, values, block
+        where = f"block {block}, " if block is not None else ""
+        super().__init__(
+            f"attention holds {values} non-finite value(s) ({where}head{'s' if len(heads) > 1 else ''} "
+            f"{', '.join(map(str, heads))}): no rollout, distance or entropy can be computed from it"
+        )
+
+
+def nonfinite_heads(attn: np.ndarray) -> tuple[list[int], int]:
+    """Return (heads of [B, H, T, T] attention holding NaN or inf in any image, how many such values)."""
+    bad = ~np.isfinite(np.asarray(attn))
+    return [int(h) for h in np.flatnonzero(bad.any(axis=(0, 2, 3)))], int(bad.sum())
+
+
+def check_finite_attention(attn: np.ndarray, block: int | None = None) -> np.ndarray:
+    """Return `attn` as float64 [B, H, T, T], or raise NonFiniteAttentionError naming `block` and the heads."""
+    attn = _check_attention(attn)
+    heads, values = nonfinite_heads(attn)
+    if values:
+        raise NonFiniteAttentionError(heads, values, block)
+    return attn
 
 
 def fuse_heads(attn: np.ndarray, head_fusion: str = "mean") -> np.ndarray:
@@ -88,12 +120,14 @@ def attention_rollout(
     never the CLS / query entry), add the identity and re-normalise rows (`residual_normalise`); then
     rollout = A_hat_L @ ... @ A_hat_1 (Abnar & Zuidema 2020, Eq. "A~(l_i) = A(l_i) A~(l_{i-1})").
     Row q of the result is a distribution over input tokens (rows sum to 1).
+    Raises NonFiniteAttentionError (block = position in `attn_list`) when a layer holds NaN or inf: a rollout
+    of it would be NaN everywhere.
     """
     if len(attn_list) == 0:
         raise ValueError("attention_rollout needs the attention of at least one layer")
     result = None
-    for attn in attn_list:
-        fused = fuse_heads(attn, head_fusion)
+    for block, attn in enumerate(attn_list):
+        fused = fuse_heads(check_finite_attention(attn, block), head_fusion)
         layer = residual_normalise(discard_lowest(fused, discard_ratio, has_cls))
         if result is not None and result.shape != layer.shape:
             raise ValueError(f"layers disagree on shape: {result.shape} vs {layer.shape}")

@@ -71,7 +71,9 @@ class AttentionPass(AnalysisPass[AttentionResult]):
             result.comparison = _comparison(ctx, result, hidden, count)
         elif model.encoder_pair() is None:
             notes.append("no separate target encoder in this checkpoint: the context vs target comparison is left out")
-        if attention.rollout is None:
+        if attention.nonfinite:
+            _nonfinite_findings(result, _checkpoint_name(ctx))
+        elif attention.rollout is None:
             notes.append("attention rollout left out: it needs the attention of every block")
         result.foreground = _foreground(ctx, info, images.paths[:count], result)
         result.metrics = attention_metrics(result)
@@ -155,6 +157,41 @@ def _foreground_check(result: AttentionResult) -> None:
         f"more than their area share there",
         figure_id="rollout",
         value=mass,
+    )
+
+
+def _checkpoint_name(ctx: ReportContext) -> str | None:
+    """Return the name of the checkpoint the section shows, None when the session names none."""
+    ref = getattr(ctx.session, "checkpoint", None)
+    return getattr(ref, "name", None)
+
+
+def where_nonfinite(nonfinite: dict[int, dict]) -> str:
+    """Return where attention held NaN / inf in words: 'block 1 head 0 (16 values); block 3 heads 0, 2 (4 values)'."""
+    return "; ".join(
+        f"block {block} head{'s' if len(f['heads']) > 1 else ''} {', '.join(map(str, f['heads']))} "
+        f"({f['values']} value{'s' if f['values'] != 1 else ''})"
+        for block, f in nonfinite.items()
+    )
+
+
+def _nonfinite_findings(result: AttentionResult, checkpoint: str | None) -> None:
+    """Say in one note and one failing check 'attention-finite' where the shown attention holds NaN / inf."""
+    nonfinite = result.attention.nonfinite
+    total = sum(f["values"] for f in nonfinite.values())
+    of = f" of checkpoint {checkpoint}" if checkpoint else ""
+    where = where_nonfinite(nonfinite)
+    result.notes.append(
+        f"the {result.encoder_label}'s attention{of} holds {total} non-finite value(s) (NaN or inf) in {where}: "
+        "those heads' distance and entropy and the attention rollout are not computed"
+    )
+    result.add_check(
+        "attention-finite",
+        "fail",
+        f"the {result.encoder_label}'s attention{of} holds {total} NaN or inf value(s): {where}; the weights or "
+        "the input overflowed, so no map of these heads means anything",
+        figure_id="heads",
+        value=float(total),
     )
 
 

@@ -19,7 +19,7 @@ from .metrics import (
     mean_received_attention,
     query_patch_attention,
 )
-from .rollout import attention_rollout, rollout_patch_map
+from .rollout import attention_rollout, nonfinite_heads, rollout_patch_map
 
 
 @dataclass
@@ -30,6 +30,8 @@ class EncoderAttention:
     patch receives; distance [K, L, H] mean attention distance in patches; entropy [K, L, H] in nats;
     rollout [K, rows, cols] (sums to 1 per image; None unless every block was captured); queries[k] the
     chosen (label, patch index) pairs of image k and query_maps[k] [Q, L, rows, cols] their head-mean rows.
+    nonfinite {block: {"heads": [...], "values": count}} names the blocks whose attention held NaN or inf (empty
+    when all is finite); those heads' distance and entropy are NaN (not computed) and the rollout is None.
     """
 
     layers: list[int]
@@ -39,6 +41,7 @@ class EncoderAttention:
     rollout: np.ndarray | None
     queries: list[list[tuple[str, int]]] = field(default_factory=list)
     query_maps: list[np.ndarray] = field(default_factory=list)
+    nonfinite: dict[int, dict] = field(default_factory=dict)
 
 
 def head_maps(attn: np.ndarray, grid: tuple[int, int], has_cls: bool) -> np.ndarray:
@@ -60,17 +63,28 @@ def summarise_encoder(
     The rollout needs every block 0..depth-1 and is None otherwise. Query patches per image: most attended
     (largest head-mean received attention in the last captured block), image centre, and the centre of the
     image's target mask [B, N] (True = target) when given (see metrics.choose_query_patches).
+
+    Attention is checked for NaN / inf here, where it enters: a head holding any gets NaN distance and entropy,
+    the rollout is None, the most attended patch is chosen from the finite heads, and `nonfinite` says where.
     """
     layers = sorted(attentions)
     stack = [np.asarray(attentions[layer], dtype=np.float64) for layer in layers]
+    nonfinite = {}
+    for layer, a in zip(layers, stack, strict=True):
+        heads, values = nonfinite_heads(a)
+        if values:
+            nonfinite[layer] = {"heads": heads, "values": values}
     maps = np.stack([head_maps(a, grid, has_cls) for a in stack], axis=1)
-    distance = np.stack([mean_attention_distance(a, grid, has_cls) for a in stack], axis=1)
-    entropy = np.stack([attention_entropy(a) for a in stack], axis=1)
+    distance = np.stack([_per_finite_head(mean_attention_distance, a, grid, has_cls) for a in stack], axis=1)
+    entropy = np.stack([_per_finite_head(attention_entropy, a) for a in stack], axis=1)
     rollout = None
-    if layers == list(range(depth)):
+    if layers == list(range(depth)) and not nonfinite:
         rollout = rollout_patch_map(attention_rollout(stack, head_fusion, discard_ratio, has_cls), has_cls)
         rollout = rollout.reshape(-1, *grid)
-    received = mean_received_attention(stack[-1], grid, has_cls).mean(axis=1)  # [B, rows, cols]
+    last = stack[-1]
+    if layers[-1] in nonfinite and len(nonfinite[layers[-1]]["heads"]) < last.shape[1]:
+        last = np.delete(last, nonfinite[layers[-1]]["heads"], axis=1)
+    received = mean_received_attention(last, grid, has_cls).mean(axis=1)  # [B, rows, cols]
     queries, query_maps = [], []
     for b in range(received.shape[0]):
         mask = None if target_masks is None else target_masks[b]
@@ -84,13 +98,36 @@ def summarise_encoder(
                 ]
             )
         )
-    return EncoderAttention(layers, maps, distance, entropy, rollout, queries, query_maps)
+    return EncoderAttention(layers, maps, distance, entropy, rollout, queries, query_maps, nonfinite)
+
+
+def _per_finite_head(measure, attn: np.ndarray, *args) -> np.ndarray:
+    """Return measure(attn, *args) [B, H] over the heads whose attention is finite in every image, NaN for the rest."""
+    finite = np.isfinite(attn).all(axis=(0, 2, 3))
+    if finite.all():
+        return measure(attn, *args)
+    out = np.full(attn.shape[:2], np.nan)
+    if finite.any():
+        out[:, finite] = measure(attn[:, finite], *args)
+    return out
+
+
+def merge_nonfinite(parts: list[dict[int, dict]]) -> dict[int, dict]:
+    """Merge the `nonfinite` records of image chunks: the union of the heads, the sum of the values, per block."""
+    merged: dict[int, dict] = {}
+    for part in parts:
+        for block, found in part.items():
+            into = merged.setdefault(block, {"heads": [], "values": 0})
+            into["heads"] = sorted(set(into["heads"]) | set(found["heads"]))
+            into["values"] += found["values"]
+    return dict(sorted(merged.items()))
 
 
 def merge_chunks(parts: list[EncoderAttention]) -> EncoderAttention:
     """Concatenate the EncoderAttention of consecutive image chunks along the image axis."""
     first = parts[0]
-    rollout = None if first.rollout is None else np.concatenate([p.rollout for p in parts])
+    nonfinite = merge_nonfinite([p.nonfinite for p in parts])
+    rollout = None if nonfinite or first.rollout is None else np.concatenate([p.rollout for p in parts])
     return EncoderAttention(
         layers=first.layers,
         head_maps=np.concatenate([p.head_maps for p in parts]),
@@ -99,6 +136,7 @@ def merge_chunks(parts: list[EncoderAttention]) -> EncoderAttention:
         rollout=rollout,
         queries=[q for p in parts for q in p.queries],
         query_maps=[m for p in parts for m in p.query_maps],
+        nonfinite=nonfinite,
     )
 
 

@@ -80,9 +80,13 @@ def _same_file(a: CheckpointRef | None, b: CheckpointRef | None) -> bool:
 
 def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels) -> dict:
     """RankMe, alpha-ReQ and level-0 prediction cosine of one checkpoint on the sample images, and its kNN
-    accuracy on the probe images (`labels`: theirs, None without labels)."""
+    accuracy on the probe images (`labels`: theirs, None without labels). Raises ReportError when the sample
+    images' patch tokens hold NaN or inf."""
     embeddings = session.embeddings(ref)
     tokens = embeddings.patch_tokens.reshape(-1, embeddings.patch_tokens.shape[-1])
+    nonfinite = metrics.nonfinite_reason(tokens, "the sample images' patch tokens")
+    if nonfinite:  # RankMe & co. refuse NaN: the row says why (an error row, left out of curves and best)
+        raise ReportError(nonfinite)
     row = {
         "rankme": metrics.rankme(embeddings.mean_pooled),
         "rankme_tokens": metrics.rankme(tokens),

@@ -3,6 +3,8 @@ measured there, with the thresholds of analysis/thresholds.py (or the user's --t
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..base import PassResult
 from ..thresholds import threshold
 
@@ -13,6 +15,42 @@ COLLAPSE_THRESHOLDS = (
     "mean_cosine.warn",
     "mean_cosine.fail",
 )
+
+
+def nonfinite_tokens(levels) -> dict[int, int]:
+    """Return {level: valid tokens whose prediction or target holds NaN / inf} (predictions.LevelErrors; their
+    cosine, L2 or baseline is then not finite), leaving out the levels where all is finite."""
+    found = {}
+    for lev in levels:
+        finite = np.isfinite(lev.cosine) & np.isfinite(lev.l2) & np.isfinite(lev.baseline_cosine)
+        count = int((lev.valid & ~finite).sum())
+        if count:
+            found[lev.level] = count
+    return found
+
+
+def finite_predictions_check(result: PassResult, levels, checkpoint: str | None = None) -> bool:
+    """Fail 'predictions-finite' with a note naming the levels and token counts when predictions or targets
+    hold NaN / inf (their means are then not measured: NaN, null in report.json); return whether all is finite."""
+    found = nonfinite_tokens(levels)
+    if not found:
+        return True
+    of = f" of checkpoint {checkpoint}" if checkpoint else ""
+    where = ", ".join(f"level {level}: {count} token(s)" for level, count in found.items())
+    result.metrics["non_finite_predictions"] = {str(level): count for level, count in found.items()}
+    result.notes.append(
+        f"Not computed: the predictions or targets{of} hold NaN or inf ({where}), so the mean cosine, L2 and the "
+        "baseline comparison of those levels are not measured."
+    )
+    result.add_check(
+        "predictions-finite",
+        "fail",
+        f"the predictor's outputs or the target encoder's tokens{of} hold NaN or inf ({where}): the weights or "
+        "the input overflowed",
+        figure_id="cosine",
+        value=float(sum(found.values())),
+    )
+    return False
 
 
 def prediction_check(result: PassResult, summary: list[dict], margin_needed: float) -> None:
@@ -82,6 +120,9 @@ def class_structure_check(result: PassResult, accuracy: dict | None, min_images:
     without labels or with fewer probe images than `min_images` (threshold knn.min_images: the interval would
     be too wide to tell a weak encoder from a poor one)."""
     acc = (accuracy or {}).get("image") or {}
+    if acc.get("nonfinite"):
+        result.add_check("class-structure", "skip", f"no kNN accuracy: not computed, {acc['reason']}")
+        return
     if acc.get("knn_accuracy") is None:
         result.add_check("class-structure", "skip", "no class labels on the images: no kNN accuracy")
         return

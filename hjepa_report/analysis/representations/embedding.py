@@ -1,8 +1,8 @@
 """Views of an embedding space: PCA, t-SNE and UMAP projections, nearest neighbours, label-based accuracies.
 
 Everything random is seeded by an argument; t-SNE and UMAP are imported only when used (scikit-learn's
-manifold module costs ~1 s to import, umap ~2 s plus ~12 s of numba compilation on its first fit in a
-process) and each projection reports the seconds it took.
+manifold module costs ~1 s to import, umap ~2 s plus ~12 s of numba compilation on its first fit on a
+machine, kept in numba's on-disk cache afterwards: numba_cache.py) and each projection reports the seconds it took.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
+from .numba_cache import cache_umap_functions, use_numba_cache
 
 POINT_CAP = 2000  # most points drawn in a projection (t-SNE ~4.5 s for 2k points of 384 dims on 2 cores)
 
@@ -97,7 +98,10 @@ def umap_projection(z, indices: np.ndarray, seed: int) -> Projection:
     if m < 6:
         return Projection("umap", None, indices, note=f"UMAP skipped: {m} points are too few (need >= 6)")
     try:
+        use_numba_cache()  # before numba is imported: it reads NUMBA_CACHE_DIR once
         import umap
+
+        cache_umap_functions()
     except Exception as exc:  # noqa: BLE001 - an optional dependency: any import failure becomes a note
         return Projection("umap", None, indices, note=f"UMAP unavailable ({type(exc).__name__}: {exc})")
     neighbours = int(min(15, m - 1))
@@ -173,7 +177,8 @@ def knn_k(labels, k: int = 5) -> int:
 
 def label_accuracies(z, labels, seed: int = 0, *, k: int = 5, linear_probe: bool = True) -> dict:
     """Return leave-one-out kNN accuracy with its 95 % Wilson interval, a cross-validated linear probe (unless
-    `linear_probe` is False) and the chance level (majority class share), or a reason.
+    `linear_probe` is False) and the chance level (majority class share), or a reason; embeddings holding NaN
+    or inf get no accuracy (None), the reason and `nonfinite` True.
 
     Images that are alone in their class are left out (counted in `alone`): no neighbour can share their
     label, so they would only pull the accuracy down, e.g. when a few images come from many classes.
@@ -197,6 +202,11 @@ def label_accuracies(z, labels, seed: int = 0, *, k: int = 5, linear_probe: bool
     if classes < 2:
         out["reason"] = "fewer than 2 classes with at least 2 images: no accuracy can be measured"
         out["probe"] = {"accuracy": None, "reason": out["reason"]}
+        return out
+    nonfinite = metrics.nonfinite_reason(z, "the embeddings")
+    if nonfinite:  # the measures refuse such input: say why instead of failing the section
+        out.update(reason=nonfinite, nonfinite=True)
+        out["probe"] = {"accuracy": None, "reason": nonfinite}
         return out
     k_eff = knn_k(labels, k)
     accuracy = metrics.knn_accuracy(z, labels, k=k_eff)

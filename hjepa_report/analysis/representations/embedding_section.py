@@ -7,7 +7,7 @@ images for the class probes) and applies the health checks; present only draws t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -44,8 +44,9 @@ class EmbeddingHealth:
 
     tokens: np.ndarray  # the patch tokens measured (at most TOKEN_CAP, seeded subsample) [n, D]
     token_anchors: dict[str, np.ndarray]  # the anchors of the tokens' shape, by name
-    health: dict[str, dict]  # metrics.embedding_health per space
+    health: dict[str, dict]  # metrics.embedding_health per space (None values and a reason when non-finite)
     anchor_health: dict[str, dict[str, dict]]  # per space, per anchor
+    nonfinite: dict[str, str] = field(default_factory=dict)  # space -> why it holds NaN / inf (empty: finite)
 
 
 @dataclass
@@ -60,6 +61,7 @@ class ClassProbes:
     accuracy: dict | None  # per embedding ("image", "cls"): embedding.label_accuracies; None without labels
     sample: int  # how many of the probe images are sample images
     available: int  # images the run has
+    nonfinite: str | None = None  # why the probe embeddings cannot be projected (NaN / inf), None when finite
 
 
 @dataclass
@@ -127,7 +129,10 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
         )
         _fill_metrics(result)
         _add_notes(result)
-        collapse_check(result, embedding.health, embedding.anchor_health, collapse_thresholds(ctx))
+        if embedding.nonfinite or probes.nonfinite:
+            _nonfinite_findings(result, getattr(session.checkpoint, "name", None))
+        else:
+            collapse_check(result, embedding.health, embedding.anchor_health, collapse_thresholds(ctx))
         class_structure_check(result, probes.accuracy, int(threshold(ctx, "knn.min_images")))
         return result
 
@@ -149,12 +154,13 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
                 )
             )
         )
-        shown.add_figure(
-            "health",
-            "Embedding health (patch tokens)",
-            HEALTH_CAPTION.format(n=health["tokens"]["n"], d=health["tokens"]["d"], seed=result.seed),
-            health_figure(result.embedding.tokens, result.embedding.token_anchors, "patch tokens"),
-        )
+        if "tokens" not in result.embedding.nonfinite:  # compute's notes say why it is left out
+            shown.add_figure(
+                "health",
+                "Embedding health (patch tokens)",
+                HEALTH_CAPTION.format(n=health["tokens"]["n"], d=health["tokens"]["d"], seed=result.seed),
+                health_figure(result.embedding.tokens, result.embedding.token_anchors, "patch tokens"),
+            )
         for key, title in (("tokens", "patch tokens"), ("image", "mean-pooled image embeddings"), ("cls", "CLS")):
             if key in health:
                 shown.add_table(
@@ -180,12 +186,54 @@ def embedding_health(embeddings, seed: int) -> EmbeddingHealth:
     if embeddings.cls is not None:
         spaces["cls"] = embeddings.cls
     anchors = {k: metrics.reference_embeddings(*z.shape, seed=seed) for k, z in spaces.items()}
+    nonfinite = {k: why for k, z in spaces.items() if (why := metrics.nonfinite_reason(z, f"the {SPACE_WORDS[k]}"))}
     return EmbeddingHealth(
         tokens=tokens,
         token_anchors=anchors["tokens"],
-        health={k: metrics.embedding_health(z) for k, z in spaces.items()},
+        health={
+            k: _not_computed(z, nonfinite[k]) if k in nonfinite else metrics.embedding_health(z)
+            for k, z in spaces.items()
+        },
         anchor_health={k: {a: metrics.embedding_health(r) for a, r in refs.items()} for k, refs in anchors.items()},
+        nonfinite=nonfinite,
     )
+
+
+SPACE_WORDS = {"tokens": "patch tokens", "image": "mean-pooled image embeddings", "cls": "CLS embeddings"}
+
+
+def _not_computed(z: np.ndarray, reason: str) -> dict:
+    """Return embedding_health's dict for embeddings holding NaN / inf: the shape, None measures, the reason."""
+    keys = ("rankme", "alpha_req", "vicreg_variance", "vicreg_covariance", "mean_pairwise_cosine")
+    return {
+        "n": int(z.shape[0]),
+        "d": int(z.shape[1]),
+        **dict.fromkeys(keys),
+        "normalised_std_mean": None,
+        "isotropic_std": float(1.0 / np.sqrt(z.shape[1])),
+        "norm_mean": None,
+        "reason": f"not computed: {reason}",
+    }
+
+
+def _nonfinite_findings(result: RepresentationsResult, checkpoint: str | None) -> None:
+    """Say in one note and a failing check 'embeddings-finite' which embeddings hold NaN / inf; the collapse check
+    is skipped, since none of its measures could be computed."""
+    of = f" of checkpoint {checkpoint}" if checkpoint else ""
+    found = [f"sample images: {why}" for why in result.embedding.nonfinite.values()]
+    if result.probes.nonfinite:
+        found.append(f"probe images: {result.probes.nonfinite}")
+    result.notes.append(
+        f"Not computed (collapse measures, projections or accuracies that need them): the target encoder's "
+        f"embeddings{of} hold NaN or inf: {'; '.join(found)}."
+    )
+    result.add_check(
+        "embeddings-finite",
+        "fail",
+        f"the target encoder's embeddings{of} hold NaN or inf ({'; '.join(found)}): the weights or the input "
+        "overflowed, so no measure of them means anything",
+    )
+    result.add_check("collapse", "skip", "not computed: the embeddings hold NaN or inf (see embeddings-finite)")
 
 
 def class_probes(ctx: ReportContext, seed: int) -> ClassProbes:
@@ -195,12 +243,13 @@ def class_probes(ctx: ReportContext, seed: int) -> ClassProbes:
     labels = np.asarray(probe.labels) if probe.has_labels else None
     queries = pick_queries(len(probe.labels), labels, 4, np.random.default_rng(seed))
     spaces = {"image": embeddings.image, "cls": embeddings.cls}
+    nonfinite = metrics.nonfinite_reason(embeddings.image, "the mean-pooled image embeddings")
     return ClassProbes(
         pictures=probe.pictures,
         labels=labels,
-        projections=projections(embeddings.image, seed, POINT_CAP, ctx.settings.minimal),
+        projections=[] if nonfinite else projections(embeddings.image, seed, POINT_CAP, ctx.settings.minimal),
         queries=queries,
-        neighbours=nearest_neighbours(embeddings.image, queries, 5) if len(queries) else None,
+        neighbours=nearest_neighbours(embeddings.image, queries, 5) if len(queries) and not nonfinite else None,
         accuracy=(
             {k: label_accuracies(z, labels, seed) for k, z in spaces.items() if z is not None}
             if labels is not None
@@ -208,6 +257,7 @@ def class_probes(ctx: ReportContext, seed: int) -> ClassProbes:
         ),
         sample=probe.first_extra,
         available=len(ctx.run.images),
+        nonfinite=nonfinite,
     )
 
 
@@ -308,12 +358,13 @@ ACCURACY_COLUMNS = [
 def _present_space(shown: Presentation, probes: ClassProbes, used: str) -> None:
     """Projections, neighbours and the accuracy table."""
     has_labels = probes.labels is not None
-    shown.add_figure(
-        "projections",
-        "Embedding space: PCA, t-SNE, UMAP",
-        projection_caption(probes.projections, has_labels, POINT_CAP, used),
-        projection_figure(probes.projections, probes.labels),
-    )
+    if probes.projections:  # none when the embeddings hold NaN / inf (compute's notes say so)
+        shown.add_figure(
+            "projections",
+            "Embedding space: PCA, t-SNE, UMAP",
+            projection_caption(probes.projections, has_labels, POINT_CAP, used),
+            projection_figure(probes.projections, probes.labels),
+        )
     if probes.neighbours is not None:
         idx, sim = probes.neighbours
         shown.add_figure(

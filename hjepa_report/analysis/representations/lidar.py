@@ -47,13 +47,17 @@ def augmented_views(images, views: int, seed: int):
 def lidar_score(session: ModelSession, seed: int, views: int = LIDAR_VIEWS) -> dict:
     """LiDAR (metrics.lidar, Thilak et al. 2024) of the chosen target encoder's mean-pooled tokens, each sample
     image's `views` augmented views (seeded by `seed`) forming one class; with the views, images, seed,
-    seconds and the upper bound (images - 1), or a reason when it cannot be computed."""
+    seconds and the upper bound (images - 1), or a reason when it cannot be computed (e.g. the views'
+    embeddings hold NaN or inf)."""
     images = session.sample_images()
     if len(images.labels) < 2:
         return {"lidar": None, "reason": "LiDAR needs at least 2 sample images"}
     start = time.perf_counter()
     batch = augmented_views(images.tensor, views, seed)
     z, _ = session.model().pooled_features(batch[i : i + BATCH] for i in range(0, len(batch), BATCH))
+    nonfinite = metrics.nonfinite_reason(z, "the embeddings of the augmented views")
+    if nonfinite:
+        return {"lidar": None, "reason": nonfinite}
     value = metrics.lidar(z, np.repeat(np.arange(len(images.labels)), views))
     return {
         "lidar": value,

@@ -212,15 +212,35 @@ def knn_accuracy(z, labels, k: int = 5, metric: str = "cosine") -> float:
     return float(correct / len(z))
 
 
+def nonfinite_reason(z, what: str) -> str | None:
+    """Return "<what> hold k NaN or inf value(s) in r of n rows" (rows: the first axis), None when z is finite.
+
+    The measures here refuse such input (`_matrix`); passes call this where embeddings enter and say
+    "not computed: <reason>" instead of failing the whole section."""
+    z = np.asarray(z, dtype=np.float64)
+    bad = ~np.isfinite(z.reshape(len(z), -1)) if z.ndim else ~np.isfinite(z)
+    count = int(bad.sum())
+    if not count:
+        return None
+    rows = int(bad.any(axis=-1).sum()) if z.ndim else 1
+    return f"{what} hold {count} NaN or inf value(s) in {rows} of {len(z) if z.ndim else 1} rows"
+
+
 def wilson_interval(accuracy: float, n: int, z: float = 1.959964) -> tuple[float, float]:
     """Wilson score interval (Wilson 1927, JASA 22:209) of a proportion `accuracy` measured on n trials; the
     default z gives 95 %. Unlike the normal approximation it stays inside [0, 1] and is sensible at 0 and 1.
 
     For a leave-one-out accuracy the n predictions are not independent (every image is also a neighbour of
     others), so the interval is an approximation of the sampling error, not an exact one.
+
+    Raises ValueError when `accuracy` is NaN, infinite or outside [0, 1]: the formula would clip such a value
+    to the uninformative [0, 1] as if it had been measured. Callers check their embeddings first
+    (`nonfinite_reason`) and report "not computed" instead.
     """
     if n <= 0:
         raise ValueError(f"an interval needs n >= 1 trials, got {n}")
+    if not (np.isfinite(accuracy) and 0.0 <= accuracy <= 1.0):
+        raise ValueError(f"a Wilson interval needs an accuracy in [0, 1], got {accuracy}")
     # centre = (p + z^2 / 2n) / (1 + z^2 / n);  half = z / (1 + z^2 / n) * sqrt(p (1 - p) / n + z^2 / 4n^2)
     denominator = 1.0 + z * z / n
     centre = (accuracy + z * z / (2 * n)) / denominator

@@ -11,7 +11,7 @@ from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
 from ..thresholds import threshold
 from .captions import MAPS_CAPTION
-from .checks import prediction_check
+from .checks import finite_predictions_check, prediction_check
 from .prediction_figures import cosine_histogram_figure, prediction_maps_figure
 from .predictions import LevelErrors
 
@@ -81,7 +81,8 @@ class PredictionsPass(AnalysisPass[PredictionsResult]):
                 "seconds_predict": round(errors.seconds, 3),
             }
         )
-        prediction_check(result, errors.summary, threshold(ctx, "prediction.baseline_margin"))
+        if finite_predictions_check(result, errors.levels, getattr(session.checkpoint, "name", None)):
+            prediction_check(result, errors.summary, threshold(ctx, "prediction.baseline_margin"))
         return result
 
     def present(self, result: PredictionsResult) -> Presentation:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ReportError
-
 DEVICES = ("auto", "cpu", "cuda")  # --device: auto = a CUDA device when torch sees one, else the CPU
 
 
@@ -55,14 +53,8 @@ class ReportSettings:
 
 
 def device_to_use(asked: str) -> str:
-    """Resolve --device: 'auto' -> 'cuda' when torch sees a CUDA device, else 'cpu'; refuse 'cuda' without one."""
-    import torch  # here, not at module level: `hjepa-report --help` must not pay for importing torch
+    """Resolve --device ('auto' -> 'cuda' when torch sees a CUDA device, else 'cpu'; 'cuda' without one is an
+    error) with the model layer's one resolver, imported here so that `hjepa-report --help` needs no torch."""
+    from .models.loading import resolve_device
 
-    name = (asked or "auto").lower()
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ReportError(f"--device {asked} was asked for, but torch sees no CUDA device here (use auto or cpu)")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise ReportError(f"unknown device {asked!r} (use {', '.join(DEVICES)})")
-    return name
+    return str(resolve_device(asked))

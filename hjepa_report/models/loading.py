@@ -20,16 +20,19 @@ from .normalise import normalise
 
 
 def resolve_device(device: str | None):
-    """Return a torch.device; 'cuda' only when torch sees a CUDA device, else a clear error."""
+    """Return the torch.device to run on: 'auto' (or None) is a CUDA device when torch sees one, else the CPU;
+    'cuda' without one, or an unknown name, is a clear ModelBuildError (exit status 2 on the command line)."""
     import torch
 
-    name = (device or "cpu").lower()
+    name = (device or "auto").lower()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelBuildError(f"--device {device} was asked for, but torch sees no CUDA device here")
+        raise ModelBuildError(f"--device {device} was asked for, but torch sees no CUDA device here (use auto or cpu)")
     try:
         return torch.device(name)
     except RuntimeError:
-        raise ModelBuildError(f"unknown device {device!r} (use cpu or cuda)") from None
+        raise ModelBuildError(f"unknown device {device!r} (use auto, cpu or cuda)") from None
 
 
 def read_checkpoint(checkpoint, trust: bool = False) -> tuple[Mapping, str]:

@@ -182,6 +182,10 @@ def _held_types(value, depth: int = 2):
             yield from _held_types(item, depth - 1)
 
 
+# I-JEPA trains one level, so the hierarchical-losses section has nothing to show on its fixture.
+NOT_APPLICABLE = {("ijepa_small", "hierarchy-losses")}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("run", RUNS)
@@ -190,6 +194,8 @@ def test_compute_returns_a_typed_result_that_present_draws_alone(computed, run, 
 
     outcome = computed[run][name]
     if isinstance(outcome, str):
+        # only a pass that cannot apply to the fixture by its nature may skip; any other skip is a regression
+        assert (run, name) in NOT_APPLICABLE, f"{name} unexpectedly skipped on {run}: {outcome}"
         pytest.skip(f"{name} does not apply to {run}: {outcome}")
     if isinstance(outcome, Exception):
         raise outcome

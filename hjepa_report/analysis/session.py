@@ -21,6 +21,7 @@ import numpy as np
 
 from ..collect.run import CheckpointRef
 from ..errors import ReportError
+from ..models.meter import PassMeter
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..collect.run import Run
@@ -137,6 +138,7 @@ class ModelSession:
         self._embeddings: dict[str, ImageEmbeddings] = {}
         self._probe_embeddings: dict[str, ProbeEmbeddings] = {}
         self._prediction_errors: dict[str, PredictionErrors | ReportError] = {}  # see prediction_errors
+        self.meter = PassMeter()  # every network pass of the report, counted and timed (the compute floor)
 
     # -- which checkpoint, which networks -------------------------------------------------------------------
 
@@ -244,7 +246,7 @@ class ModelSession:
 
         s = self.settings
         self._progress(f"loading {ref.name}")
-        return load_model(
+        model = load_model(
             ref.path,
             self.run.config,
             layout=s.layout if s.layout in ("hjepa", "ijepa") else None,
@@ -254,6 +256,8 @@ class ModelSession:
             trust=s.trust_checkpoints,
             model_factory=s.model_factory,
         )
+        self.meter.attach(model, ref.name)
+        return model
 
     # -- images and masks -----------------------------------------------------------------------------------
 

@@ -226,6 +226,16 @@ class JepaModel:
             raise ValueError("the loss targets were computed with other masks than the ones given")
         return network_loss(self.network, images, masks, settings, targets)
 
+    meter = None  # a models.meter.PassMeter timing this model's passes, once attached (PassMeter.attach)
+    meter_checkpoint = ""
+
+    def backward(self, loss) -> None:
+        """Back-propagate a loss of this model's networks (timed and counted by the attached meter, if any)."""
+        if self.meter is None:
+            loss.backward()
+        else:
+            self.meter.timed_backward(loss, self.meter_checkpoint, self.device)
+
     def loss_flops(self, masks, settings):
         """Estimated forward FLOPs of the loss on one batch with these masks and loss settings
         (models.flops.LossFlops: target side once, context side per evaluation), from the networks' shapes."""

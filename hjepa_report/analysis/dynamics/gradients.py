@@ -101,10 +101,11 @@ def layer_of(param_name: str) -> tuple[str, str, str]:
     return layer, part, block
 
 
-def gradient_flow(network, loss_fn) -> GradientFlow:
+def gradient_flow(network, loss_fn, backward=None) -> GradientFlow:
     """Back-propagate `loss_fn()` once and collect per-layer statistics; leaves no gradients behind.
 
-    loss_fn returns a scalar tensor built from `network`'s parameters (autograd on). The parameters' .grad are
+    loss_fn returns a scalar tensor built from `network`'s parameters (autograd on); `backward(loss)` runs the
+    backward pass (default loss.backward(); JepaModel.backward also times it). The parameters' .grad are
     reset to None before and after, so a cached network is left as it was found.
     """
     import torch
@@ -115,7 +116,7 @@ def gradient_flow(network, loss_fn) -> GradientFlow:
     try:
         with torch.enable_grad():
             loss = loss_fn()
-            loss.backward()
+            (backward or type(loss).backward)(loss)
         stats: dict[str, list] = {}
         no_grad = []
         for name, p in params.items():

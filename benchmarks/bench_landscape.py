@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from hjepa_report.analysis.dynamics.batch import training_masks
-from hjepa_report.analysis.dynamics.landscape import filter_normalized_direction, loss_surface, trainable_parameters
+from hjepa_report.analysis.dynamics.landscape import loss_surface, trainable_parameters
 from hjepa_report.models.flops import loss_flops
 from hjepa_report.models.loss import loss_settings, loss_targets, network_loss
 
@@ -81,9 +81,8 @@ def main() -> None:
             return float(network_loss(net, images, masks, settings, targets).total)
 
     params = trainable_parameters(net)
-    d1, d2 = filter_normalized_direction(params, 1), filter_normalized_direction(params, 2)
     n = args.grid if args.points == 0 else max(1, int(np.ceil(np.sqrt(args.points))))
-    surface = loss_surface(loss_fn, params, d1, d2, np.linspace(-1, 1, n))
+    surface = loss_surface(loss_fn, params, (1, 2), np.linspace(-1, 1, n))
     per_point = surface.seconds / (n * n + 1)  # + 1: the origin
     full = t_target + per_point * (args.grid**2 + 1)
     print(

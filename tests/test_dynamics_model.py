@@ -116,8 +116,17 @@ def test_landscape_origin_is_the_unperturbed_loss_and_weights_are_restored(hjepa
     before = {n: p.detach().clone() for n, p in params.items()}
     unperturbed = loss_fn()
     d1, d2 = landscape.filter_normalized_direction(params, 1), landscape.filter_normalized_direction(params, 2)
-    surface = landscape.loss_surface(loss_fn, params, d1, d2, np.linspace(-1, 1, 3))
+    coords = np.linspace(-1, 1, 3)
+    surface = landscape.loss_surface(loss_fn, params, (1, 2), coords)
     assert surface.origin_loss == pytest.approx(unperturbed, rel=1e-6)
+    # d2 is drawn again per row and the row steps along d1: the same surface as theta + a d1 + b d2 directly
+    with torch.no_grad():
+        for i, j in [(0, 0), (0, 2), (2, 1)]:
+            for n, p in params.items():
+                p.copy_(before[n] + coords[j] * d1[n] + coords[i] * d2[n])
+            assert surface.loss[i, j] == pytest.approx(loss_fn(), rel=1e-5)
+            for n, p in params.items():
+                p.copy_(before[n])
     assert surface.loss[1, 1] == pytest.approx(unperturbed, rel=1e-6)  # grid centre (0, 0)
     assert np.all(np.isfinite(surface.loss)) and surface.loss.max() > unperturbed  # the directions do move it
     assert all(torch.equal(before[n], p) for n, p in params.items())
@@ -131,13 +140,17 @@ def test_interpolation_ends_at_the_checkpoints(ijepa):
     def loss_of(model):
         return batch.full_loss(model)
 
-    state = {k: v for k, v in ijepa.network.state_dict().items() if v.is_floating_point()}
-    start = {k: v.clone() for k, v in earlier.network.state_dict().items()}
+    expected = [loss_of(earlier), loss_of(ijepa)]
+    middle = {k: (v + ijepa.network.state_dict()[k]) / 2 for k, v in earlier.network.state_dict().items()}
+    vessel = load_model(FIX / "ijepa_small/jepa-ep2.pth.tar", IJEPA_CONFIG)  # scratch: moved along the path
+    state = {k: v for k, v in vessel.network.state_dict().items() if v.is_floating_point()}
     end = {k: v.clone() for k, v in ijepa.network.state_dict().items()}
-    losses = landscape.interpolation(lambda: loss_of(ijepa), state, start, end, [0.0, 0.5, 1.0])
-    assert losses[0] == pytest.approx(loss_of(earlier), rel=1e-6)
-    assert losses[2] == pytest.approx(loss_of(ijepa), rel=1e-6)
-    assert losses[0] != pytest.approx(losses[2])
+    losses = landscape.interpolation(lambda: loss_of(vessel), state, end, [-0.5, 0.0, 0.5, 1.0])
+    assert losses[1] == pytest.approx(expected[0], rel=1e-6)
+    assert losses[3] == pytest.approx(expected[1], rel=1e-6)
+    assert losses[1] != pytest.approx(losses[3])
+    earlier.network.load_state_dict(middle)  # the step-by-step path passes through the midpoint
+    assert losses[2] == pytest.approx(loss_of(earlier), rel=1e-6)
 
 
 def test_gradient_flow_matches_finite_differences_and_leaves_no_gradients(hjepa):

@@ -231,6 +231,16 @@ class ModelSession:
 
         return sorted(refs, key=rank)  # stable: the given order within each rank
 
+    def scratch_model(self, checkpoint: CheckpointRef) -> JepaModel:
+        """Load a checkpoint's networks for the caller alone: not held by the session, so the caller may write
+        their weights in place (the loss interpolation moves them along a path) and drops them after. With a
+        float32 checkpoint file the load maps the file (models.loading.materialise), so until written its
+        weights are file pages, not a copy. Raises ReportError like `model`."""
+        key = str(checkpoint.path)
+        if key in self._failures:
+            raise self._failures[key]
+        return self._load(checkpoint)
+
     def release(self) -> None:
         """Drop the networks in memory (cached encodings stay); the next `model()` loads again."""
         if self._loaded is not None:

@@ -248,39 +248,43 @@ def _surface(ctx: ReportContext, batch: LossBatch):
     loss_fn = lambda: _inference(closure)  # noqa: E731
     params = landscape.trainable_parameters(model.network)
     seeds = [int(s) for s in ctx.rng("landscape-directions").integers(2**31, size=2)]
-    d1, d2 = (landscape.filter_normalized_direction(params, s) for s in seeds)
     budget = _budget(ctx, model, batch, loss_fn)
     grid, why = grid_size(int(ctx.settings.landscape_grid or DEFAULT_GRID), budget)
     ctx.progress(f"loss landscape: {grid}x{grid} grid")
-    surface = landscape.loss_surface(loss_fn, params, d1, d2, np.linspace(-1.0, 1.0, grid), ctx.progress)
+    surface = landscape.loss_surface(loss_fn, params, tuple(seeds), np.linspace(-1.0, 1.0, grid), ctx.progress)
     return surface, seeds, budget, grid, why
 
 
 def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list) -> list[dict]:
     """L((1 - t) theta_A + t theta_B) for consecutive pairs of `refs` (all tensors, EMA included).
 
-    The pairs are walked from the last one back, so each checkpoint is loaded once and the one in memory (the
-    chosen, last checkpoint after the surface) is not loaded again; the network in memory is the vessel the
-    interpolated tensors are written into (landscape.interpolation restores them), and only the two ends'
-    tensors are kept as copies."""
-    pairs, later = [], None
-    for a, b in reversed(list(pairwise(refs))):
+    Each pair is evaluated on two scratch loads (session.scratch_model): A's networks are moved along the path,
+    B's tensors become the step. The session's networks are released first, so two checkpoints' networks are
+    in memory at a time and nothing else."""
+    ctx.session.release()
+    pairs = []
+    for a, b in pairwise(refs):
         ctx.progress(f"loss landscape: interpolating {a.name} -> {b.name}")
-        later = later or _tensors(ctx, b)
-        earlier = _tensors(ctx, a)  # a's networks are now the ones in memory
-        vessel = ctx.session.model(a)
-        params = {k: v for k, v in vessel.network.state_dict().items() if v.is_floating_point()}
-        losses = landscape.interpolation(partial(batch.full_loss, vessel), params, earlier, later, INTERPOLATION_T)
+        vessel = ctx.session.scratch_model(a)
+        params = _float_tensors(vessel)
+        end = _float_tensors(ctx.session.scratch_model(b))
+        losses = landscape.interpolation(partial(batch.full_loss, vessel), params, end, INTERPOLATION_T)
         pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(), "loss": losses.tolist()})
-        later = earlier
-    return pairs[::-1]
+        del vessel, params, end
+    return pairs
 
 
-def _tensors(ctx: ReportContext, ref) -> dict:
-    """A copy of every floating-point tensor of checkpoint `ref`'s networks (copied: the interpolation writes
-    into the network in memory, which may be this very checkpoint's)."""
-    state = ctx.session.model(ref).network.state_dict()
-    return {k: v.detach().clone() for k, v in state.items() if v.is_floating_point()}
+def _float_tensors(model) -> dict:
+    """Every floating-point tensor of a model's networks by state-dict name (the tensors themselves, sharing the
+    parameters' memory), each once: a network registered under two names (one encoder in both roles) would
+    otherwise be stepped twice."""
+    out, seen = {}, set()
+    for name, tensor in model.network.state_dict().items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if tensor.is_floating_point() and key not in seen:
+            seen.add(key)
+            out[name] = tensor
+    return out
 
 
 def _inference(closure) -> float:

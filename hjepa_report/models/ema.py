@@ -7,7 +7,8 @@ EMA drift (every checkpoint, from the state dicts alone) use
 
     relative_l2(t, c) = ||t - c||_2 / ||t||_2
 
-over all entries of a group of tensors flattened together (float64 accumulation). Zero norm: when ||t|| = 0
+over all entries of a group of tensors flattened together: each difference formed in float32 (or the tensors'
+wider dtype: one rounding, ~6e-8 relative), squares summed in float64. Zero norm: when ||t|| = 0
 the ratio has no scale; it is 0.0 when t and c are identical (both all-zero: no lag at all) and None
 (undefined; null in report.json, a gap in figures) otherwise.
 
@@ -27,12 +28,16 @@ _FRONT = ("cls_token", "reg_token", "pos_embed", "patch_embed")  # the parts bef
 
 def relative_l2(target: Iterable, context: Iterable) -> float | None:
     """||t - c|| / ||t|| over paired tensors; 0.0 when ||t|| = 0 and t == c, None when ||t|| = 0 otherwise."""
+    import torch
+
     diff2 = norm2 = 0.0
     for t, c in zip(target, context, strict=True):
-        t64 = t.detach().double()
-        c64 = c.detach().double().to(t64.device)
-        diff2 += float(((t64 - c64) ** 2).sum())
-        norm2 += float((t64**2).sum())
+        t = t.detach().flatten()
+        t = t.to(torch.promote_types(t.dtype, torch.float32))  # half-precision tensors subtract in float32
+        d = (t - c.detach().flatten().to(t.device, t.dtype)).double()  # one rounding of the difference
+        t64 = t.double()
+        diff2 += float(torch.dot(d, d))  # float64 dot products: 3-4x faster than squaring float64 copies
+        norm2 += float(torch.dot(t64, t64))
     if norm2 > 0:
         return diff2**0.5 / norm2**0.5
     return 0.0 if diff2 == 0 else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from click.testing import CliRunner
 
 from conftest import HJEPA_RUN
@@ -20,9 +22,26 @@ def test_progress_hears_the_render_lines_after_the_sections(tmp_path):
     assert figures > 0
     last_section = max(i for i, line in enumerate(heard) if line.startswith("Training curves:"))
     render = heard[last_section + 1 :]
-    assert render[0] == f"rendering r.html: encoding {figures} figures ..."
-    assert render[1].startswith("wrote r.html (") and " MB) and r.json in " in render[1]
+    # figures the workers finished while the sections ran are counted; a line a second while it encodes
+    assert re.fullmatch(rf"rendering r\.html: encoding {figures} figures(, \d+ done ahead)? \.\.\.", render[0])
+    assert all(re.fullmatch(rf"  encoded \d+/{figures} figures \(\d+ s\)", line) for line in render[1:-1])
+    assert render[-1].startswith("wrote r.html (") and " MB) and r.json in " in render[-1]
     assert html_path.exists()
+
+
+def test_a_slow_encoding_says_how_far_it_got_every_second(monkeypatch):
+    from hjepa_report.render import encoding
+
+    def slow(content, scale=1.0):
+        clock[0] += 0.6  # each figure takes 0.6 s of this fake clock: a line every second or so
+        return encoding.EncodedFigure(b"x", "image/png", "figure")
+
+    clock = [0.0]
+    monkeypatch.setattr(encoding, "encode_content", slow)
+    monkeypatch.setattr(encoding.time, "perf_counter", lambda: clock[0])
+    heard: list[str] = []
+    encoding.FigureEncoder(workers=0).results([object() for _ in range(5)], progress=heard.append)
+    assert heard == ["encoded 2/5 figures (1 s)", "encoded 4/5 figures (2 s)"]
 
 
 def test_json_only_says_what_it_wrote(tmp_path):

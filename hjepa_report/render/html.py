@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
 from ..analysis.report import Report
+from .encoding import FigureEncoder
 from .views import ReportView, build_view
 
 TEMPLATE = "report.html.j2"
@@ -42,21 +44,31 @@ def render_view(view: ReportView) -> str:
     return env.get_template(TEMPLATE).render(report=view, css=css, js=js)
 
 
-def render_html(report: Report, max_bytes: int | None = None) -> tuple[str, ReportView]:
+def render_html(
+    report: Report,
+    max_bytes: int | None = None,
+    encoder: FigureEncoder | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, ReportView]:
     """Render an analysed report; return the HTML and the view (whose figure sizes report.json records).
 
     With `max_bytes`, figures are re-encoded smaller (scale ~ sqrt(budget share), at most 3 tries, not below
-    25 %) until the page fits; the header then says what was trimmed.
+    25 %) until the page fits; the header then says what was trimmed. `encoder` spreads the encoding over the
+    cores (render/encoding.py); `progress` hears how far it got every second or so.
     """
-    scale, view = 1.0, build_view(report)
+    scale, view = 1.0, build_view(report, 1.0, encoder, progress)
     html = render_view(view)
     for _ in range(3):
         if max_bytes is None or len(html.encode()) <= max_bytes:
             break
         other = len(html.encode()) - view.figure_bytes() * 4 / 3  # base64 costs 4/3
         share = max(0.05, (max_bytes - other) / (view.figure_bytes() * 4 / 3))
+        if encoder is not None:
+            encoder.forget(scale)  # the bytes at the scale that did not fit are no longer needed
         scale = max(0.25, min(scale * 0.9, scale * share**0.5))
-        view = build_view(report, scale)
+        if progress:
+            progress(f"{len(html.encode()) / 1e6:.1f} MB is above --max-report-mb: re-encoding at {scale:.0%}")
+        view = build_view(report, scale, encoder, progress)
         view.trimmed = (
             f"Figures were rendered at {scale:.0%} of their normal size to fit --max-report-mb {max_bytes / 1e6:g}."
         )

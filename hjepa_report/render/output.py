@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..analysis.report import Report
+from .encoding import FigureEncoder
 from .figures_file import dumps_figures, figures_doc, figures_file_name
 from .html import render_html
 from .jsonreport import build_json, dumps
@@ -30,7 +31,9 @@ def write_report_files(
 
     With --max-report-mb the figures are re-encoded smaller until the HTML fits (html.render_html); the
     figures file holds the same bytes the HTML shows. `progress` gets a line before and after the render
-    (encoding every figure takes seconds after the last section's line).
+    (encoding every figure takes seconds after the last section's line) and every second or so while it encodes.
+    Figures the pipeline already handed to `report.figure_encoder` while later sections computed are not encoded
+    again; the others are spread over the cores (render/encoding.py).
     """
     say = progress or (lambda msg: None)
     html_path = Path(html_path)
@@ -42,8 +45,13 @@ def write_report_files(
         return None, json_path
     budget = int(report.settings.max_report_mb * 1e6) if report.settings.max_report_mb else None
     figures = sum(len(s.figures) for s in report.sections)
-    say(f"rendering {html_path.name}: encoding {figures} figures ...")
-    html, view = render_html(report, budget)
+    encoder = report.figure_encoder or FigureEncoder()
+    ahead = encoder.finished()
+    say(f"rendering {html_path.name}: encoding {figures} figures" + (f", {ahead} done ahead" if ahead else "") + " ...")
+    try:
+        html, view = render_html(report, budget, encoder, lambda msg: say("  " + msg))
+    finally:
+        encoder.close()  # the workers' memory goes back before the files are written
     files = {html_path: html}
     figures = figures_doc(view, report.version)
     if figures:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..analysis.base import Animation, FigureItem, Picture, Section, Table
+from ..analysis.base import FigureItem, Section, Table
 from ..analysis.report import Report
 from ..status import count_statuses, status_rank
-from .assets import data_uri, figure_png, gif_bytes, picture_bytes
+from .assets import data_uri
+from .encoding import EncodedFigure, FigureEncoder, encode_content
 
 
 @dataclass
@@ -103,9 +105,19 @@ class ReportView:
         return sum(f.size_bytes for s in self.sections for f in s.figures)
 
 
-def build_view(report: Report, scale: float = 1.0) -> ReportView:
-    """Turn an analysed report into views, encoding every figure once at `scale` times its normal size."""
-    sections = [_section_view(s, scale) for s in report.sections]
+def build_view(
+    report: Report, scale: float = 1.0, encoder: FigureEncoder | None = None, progress: Callable | None = None
+) -> ReportView:
+    """Turn an analysed report into views, encoding every figure once at `scale` times its normal size.
+
+    `encoder` spreads the encoding over worker processes (and may hold figures it encoded ahead, while later
+    sections computed); without one every figure is encoded here, one after the other, with the same bytes.
+    """
+    items = [f for s in report.sections for f in s.figures]
+    contents = [f.content for f in items]
+    encoded = (encoder or FigureEncoder(workers=0)).results(contents, scale, progress)
+    views = iter(_figure_view(item, e) for item, e in zip(items, encoded, strict=True))
+    sections = [_section_view(s, [next(views) for _ in s.figures]) for s in report.sections]
     checks = [c for s in sections for c in s.checks]
     run = report.run
     return ReportView(
@@ -129,20 +141,15 @@ def build_view(report: Report, scale: float = 1.0) -> ReportView:
 
 
 def encode_figure(item: FigureItem, scale: float = 1.0) -> FigureView:
-    """Encode one figure item into a data URI view."""
-    content = item.content
-    if isinstance(content, Animation):
-        payload = gif_bytes(content.frames, content.duration_ms, content.loop, scale)
-        mime, kind = "image/gif", "animation"
-    elif isinstance(content, Picture):
-        payload, mime = picture_bytes(content.array, scale)
-        kind = "picture"
-    else:
-        payload, mime, kind = figure_png(content, scale), "image/png", "figure"
-    return FigureView(item.id, item.title, item.caption, payload, mime, kind)
+    """Encode one figure item, in this process, into a data URI view."""
+    return _figure_view(item, encode_content(item.content, scale))
 
 
-def _section_view(section: Section, scale: float) -> SectionView:
+def _figure_view(item: FigureItem, encoded: EncodedFigure) -> FigureView:
+    return FigureView(item.id, item.title, item.caption, encoded.payload, encoded.mime, encoded.kind)
+
+
+def _section_view(section: Section, figures: list[FigureView]) -> SectionView:
     anchor = f"sec-{section.name}"
     checks = [CheckView(section.title, anchor, c.name, c.status, c.detail, c.figure_id) for c in section.checks]
     return SectionView(
@@ -152,7 +159,7 @@ def _section_view(section: Section, scale: float) -> SectionView:
         status=section.status,
         message=section.message,
         intro=section.intro,
-        figures=[encode_figure(f, scale) for f in section.figures],
+        figures=figures,
         tables=[_table_view(t) for t in section.tables],
         checks=checks,
         notes=list(section.notes),

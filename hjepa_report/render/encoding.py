@@ -1,0 +1,196 @@
+"""Figure encoding spread over the CPU cores, started while later sections still compute.
+
+Encoding a report's figures (matplotlib's constrained layout, text layout and drawing; PIL's PNG, WebP and
+GIF encoders) is pure CPU work that mostly holds the GIL, so threads would not run it in parallel: worker
+processes do, each encoding a pickled copy of one figure. The bytes are the same as encoding in this process
+(tests/test_render_encoding.py checks Figure, Picture and Animation), and the order of the report never
+depends on which worker finished first.
+
+The pipeline hands each finished section to `FigureEncoder.submit` while the next sections compute (the
+sections use the cores unevenly: the sample run averages ~1.1 busy cores of 2), so by the time the last
+section is done most figures are already encoded and the render stage is mostly waiting for the last ones.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..analysis.base import Animation, Picture
+from .assets import figure_png, gif_bytes, picture_bytes
+
+MAX_WORKERS = 4  # a report has ~40 figures: more workers would mostly cost memory (~100 MB each) and start-up
+PROGRESS_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class EncodedFigure:
+    """The bytes of one figure, picture or animation as the report embeds them."""
+
+    payload: bytes
+    mime: str
+    kind: str  # figure | picture | animation
+
+
+def encode_content(content, scale: float = 1.0) -> EncodedFigure:
+    """Encode a Figure, Picture or Animation in this process at `scale` times its normal size."""
+    if isinstance(content, Animation):
+        return EncodedFigure(
+            gif_bytes(content.frames, content.duration_ms, content.loop, scale), "image/gif", "animation"
+        )
+    if isinstance(content, Picture):
+        payload, mime = picture_bytes(content.array, scale)
+        return EncodedFigure(payload, mime, "picture")
+    return EncodedFigure(figure_png(content, scale), "image/png", "figure")
+
+
+def _encode_in_worker(content, scale: float) -> EncodedFigure:
+    """Worker side: `content` arrives unpickled; encode it exactly as this process would."""
+    return encode_content(content, scale)
+
+
+def default_workers() -> int:
+    """Return how many encoding processes to use: the cores this process may run on, at most MAX_WORKERS.
+
+    One core gives 0: a worker would only add its start-up and the pickling to the same serial work.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 0 if cores < 2 else min(cores, MAX_WORKERS)
+
+
+class FigureEncoder:
+    """Encode figures in worker processes, ahead of the render when the pipeline submits finished sections.
+
+    `workers=0` encodes everything in this process (the serial reference). A figure that cannot be pickled,
+    or a worker pool that breaks, falls back to encoding in this process, so the report's bytes never depend
+    on whether the pool ran.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = default_workers() if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._jobs: dict[tuple[int, float], tuple[object, Future]] = {}  # keeps each content alive: ids stay unique
+        self.encoded_here = 0  # figures encoded in this process (no workers, or a worker could not take them)
+
+    def __reduce__(self):
+        # A pickled or copied Report carries no processes and no half-done work: a fresh encoder instead.
+        return (FigureEncoder, (self.workers,))
+
+    def submit(self, contents: Iterable, scale: float = 1.0) -> None:
+        """Start encoding these figure contents in the workers (no-op without workers or when already started)."""
+        if self.workers <= 0:
+            return
+        for content in contents:
+            key = (id(content), scale)
+            if key in self._jobs:
+                continue
+            try:
+                with _main_script_hidden():  # workers start here, on demand
+                    future = self._executor().submit(_encode_in_worker, content, scale)
+            except RuntimeError:  # the pool broke or was shut down: encode here instead (see results)
+                return
+            self._jobs[key] = (content, future)
+
+    def finished(self) -> int:
+        """Return how many figures the workers have already encoded (at any scale)."""
+        return sum(1 for _, future in self._jobs.values() if future.done())
+
+    def results(
+        self, contents: list, scale: float = 1.0, progress: Callable[[str], None] | None = None
+    ) -> list[EncodedFigure]:
+        """Return the encoded bytes of `contents`, in their order; say every ~second how many are done."""
+        self.submit(contents, scale)
+        futures = [self._jobs[(id(c), scale)][1] if (id(c), scale) in self._jobs else None for c in contents]
+        out: list[EncodedFigure] = []
+        start = last = time.perf_counter()
+
+        def tick() -> None:
+            nonlocal last
+            now = time.perf_counter()
+            if progress and now - last >= PROGRESS_EVERY_S:
+                done = len(out) + sum(1 for f in futures[len(out) :] if f is not None and f.done())
+                progress(f"encoded {done}/{len(contents)} figures ({now - start:.0f} s)")
+                last = now
+
+        for content, future in zip(contents, futures, strict=True):
+            out.append(self._result(content, future, scale, tick))
+            tick()
+        return out
+
+    def _result(self, content, future: Future | None, scale: float, tick: Callable[[], None]) -> EncodedFigure:
+        """Return a worker's result, or encode in this process when there was no worker or it failed to run it.
+
+        An error of the figure itself is raised again by the in-process encoding, with its own traceback. Here
+        too a copy is drawn (where it pickles), as in a worker: drawing a Figure changes it (constrained layout
+        starts from the last layout), so its second drawing, e.g. for --max-report-mb, would differ by a
+        pixel from the first and the report's bytes would depend on the number of cores.
+        """
+        while future is not None:
+            try:
+                return future.result(timeout=PROGRESS_EVERY_S)
+            except FutureTimeout:
+                tick()
+            except Exception:  # noqa: BLE001 - pickling, a broken pool or the figure: retried here, see docstring
+                break
+        self.encoded_here += 1
+        return encode_content(_undrawn_copy(content), scale)
+
+    def forget(self, scale: float) -> None:
+        """Drop the results kept for `scale` (a figure's bytes are held until the report is written)."""
+        self._jobs = {k: v for k, v in self._jobs.items() if k[1] != scale}
+
+    def close(self) -> None:
+        """Stop the worker processes; results already returned stay valid."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        self._jobs.clear()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # spawn, not fork: the report process runs torch's threads, and a forked child of a threaded
+            # process may deadlock; a spawned worker imports only numpy, PIL and matplotlib (about a second,
+            # while the sections compute).
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+
+def _undrawn_copy(content):
+    """Return a copy of a matplotlib Figure as pickled before any drawing (the content itself if it cannot be)."""
+    if isinstance(content, (Animation, Picture)):
+        return content  # encoding them changes nothing
+    try:
+        return pickle.loads(pickle.dumps(content))
+    except Exception:  # noqa: BLE001 - e.g. a lambda formatter: draw the figure itself
+        return content
+
+
+@contextmanager
+def _main_script_hidden():
+    """Start spawned workers without running the user's script again in each of them.
+
+    spawn imports the parent's __main__ script in every worker, so a script that calls
+    `hjepa_report.generate(...)` without an `if __name__ == "__main__":` guard would build the whole report
+    again there (and fail to start its own workers). The workers need only this module (numpy, PIL,
+    matplotlib): while a worker starts, __main__ shows no file or spec, so multiprocessing leaves it out.
+    """
+    main = sys.modules.get("__main__")
+    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
+    try:
+        for name in saved:
+            if name == "__file__":
+                del main.__file__
+            else:
+                main.__spec__ = None
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(main, name, value)

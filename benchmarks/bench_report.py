@@ -6,17 +6,26 @@ Usage: .venv/bin/python benchmarks/bench_report.py [RUN_DIR] [--minimal] [--devi
 Runs the library exactly as `hjepa-report RUN_DIR` does (build_report, then write_report) in one fresh process,
 so imports and numba compilation count as they do for a user, and prints: the import time, the wall time, the
 collect and per-section seconds (from the report itself), the render stage (figure encoding and HTML / JSON
-writing, after the last section), the process's peak resident memory (getrusage), the HTML and report.json
-sizes, the checkpoint sizes and the load average (the machine may be shared: read the numbers with it).
+writing, after the last section), the process's peak resident memory (getrusage) and each section's peak
+(sampled every 50 ms from /proc/self/status, split into anonymous memory and file-backed pages: memory-mapped
+checkpoint weights are file pages the kernel can drop), the HTML and report.json sizes, the checkpoint sizes
+and the load average (the machine may be shared: read the numbers with it).
+
+Compute floor: the report counts and times its own network passes (models/meter.py: every forward of every
+network from its first block to its last, and every backward), so the benchmark prints the seconds spent
+inside the networks, per section and in all, and wall / floor: how much of the wall time is not arithmetic
+the report's measures need.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,6 +38,58 @@ def _load() -> str:
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+class MemorySampler:
+    """Peak RSS per stage of the report, sampled every 50 ms from /proc/self/status (RssAnon, RssFile).
+
+    Stage 0 is collecting the run; the "collected ..." progress line starts stage 1, the first section, and
+    each "Title: status (N s)" line that ends a section starts the next; `render` is set by the caller."""
+
+    def __init__(self) -> None:
+        self.stage: int | str = 0
+        self.peaks: dict[int | str, tuple[int, int]] = {}  # stage -> (anon kB, file kB) at the peak of their sum
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.sample()
+
+    def sample(self) -> None:
+        anon, file = _rss_kb()
+        old = self.peaks.get(self.stage, (0, 0))
+        if anon + file > sum(old):
+            self.peaks[self.stage] = (anon, file)
+
+    def progress(self, message: str) -> None:
+        """The report's progress callback: print the line and move to the next stage after a section."""
+        print(message, file=sys.stderr, flush=True)
+        self.sample()
+        if isinstance(self.stage, int) and (message.startswith("collected ") or SECTION_DONE.match(message)):
+            self.stage += 1
+
+
+SECTION_DONE = re.compile(r"^\S.*: (ok|error|skipped) \(")
+
+
+def _rss_kb() -> tuple[int, int]:
+    """(RssAnon, RssFile) of this process in kB (Linux)."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return int(fields["RssAnon"].split()[0]), int(fields["RssFile"].split()[0])
+
+
+def _peak(memory: MemorySampler, stage) -> str:
+    anon, file = memory.peaks.get(stage, (0, 0))
+    return f"{(anon + file) / 1024:6.0f} ({anon / 1024:.0f} + {file / 1024:.0f})"
 
 
 def _mb(path: Path) -> str:
@@ -44,17 +105,26 @@ def bench(run_dir: Path, out_dir: Path, minimal: bool, device: str) -> None:
 
     imported = time.perf_counter()
     settings = ReportSettings(minimal=minimal, device=device, output=out_dir / "report.html")
-    report = build_report(run_dir, settings, stderr_progress)
-    built = time.perf_counter()
-    html_path, json_path = write_report(report, settings.output)
-    done = time.perf_counter()
+    with MemorySampler() as memory:
+        report = build_report(run_dir, settings, memory.progress)
+        built = time.perf_counter()
+        memory.stage = "render"
+        html_path, json_path = write_report(report, settings.output, stderr_progress)
+        done = time.perf_counter()
 
     section_total = sum(s.seconds for s in report.sections)
+    floor = report.network_passes.get("network_seconds", 0.0)
+    per_section = report.network_passes.get("sections", {})
     print(f"wall {done - start:.1f} s (imports {imported - start:.1f} s), peak RSS {_peak_rss_mb():.0f} MB")
-    print(f"  build_report {built - imported:.1f} s: collect {report.seconds - section_total:.1f} s, sections:")
-    for s in report.sections:
-        print(f"    {s.name:18s} {s.seconds:7.1f} s  {s.status}")
-    print(f"  render (write_report) {done - built:.1f} s")
+    print(f"  compute floor (network passes) {floor:.1f} s: wall / floor {(done - start) / max(floor, 1e-9):.2f}")
+    print(f"  build_report {built - imported:.1f} s:")
+    print(f"    {'section':18s} {'seconds':>9s} {'networks':>9s}   peak MB (anon + file)")
+    print(f"    {'collect':18s} {report.seconds - section_total:7.1f} s {'':9s} {_peak(memory, 0)}")
+    for i, s in enumerate(report.sections, start=1):
+        print(
+            f"    {s.name:18s} {s.seconds:7.1f} s {per_section.get(s.name, 0.0):7.1f} s {_peak(memory, i)}  {s.status}"
+        )
+    print(f"  render (write_report) {done - built:.1f} s, peak {_peak(memory, 'render')}")
     print(f"  HTML {_mb(html_path) if html_path else '(none)'}, report.json {_mb(json_path)}")
     for c in report.run.checkpoints:
         print(f"  checkpoint {c.path.name}: {c.path.stat().st_size / 1e9:.2f} GB")

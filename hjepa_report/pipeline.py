@@ -61,6 +61,7 @@ def build_report(
                 message="Left out by --minimal (a slow section); run without it to include it.",
             )
         else:
+            ctx.session.meter.section = analysis.name
             section = analysis.run(ctx, draw=not settings.json_only)
         if i == last_model_pass:
             ctx.session.release()  # no later pass needs the networks: give their memory back
@@ -82,6 +83,7 @@ def build_report(
         model_info=ctx.session.described(),
         device=device,
         figure_encoder=encoder,
+        network_passes=ctx.session.meter.summary(),
     )
 
 

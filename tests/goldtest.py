@@ -85,7 +85,7 @@ def scrub_json(doc: dict[str, Any], scrubs: Scrubs) -> dict[str, Any]:
     doc["created_at"] = "DATE"
     doc["command_line"] = "COMMAND"
     doc["tool"]["version"] = "VERSION"
-    doc["timing"] = _scrub_seconds_map(doc.get("timing"))
+    doc["timing"] = _scrub_timing(doc.get("timing"), scrubs)
     if isinstance(doc.get("render"), dict) and doc["render"].get("figure_bytes") is not None:
         doc["render"]["figure_bytes"] = "BYTES"
     for section in doc.get("sections", []):
@@ -107,6 +107,20 @@ def _scrub_value(value: Any, scrubs: Scrubs, key: str) -> Any:
     if isinstance(value, float):
         return round_float(value)
     return value
+
+
+def _scrub_timing(timing: Any, scrubs: Scrubs) -> Any:
+    """Scrub report.json's timing block: every duration goes, the network pass counts (calls, images per
+    checkpoint and network, which the report must reproduce) stay."""
+    if not isinstance(timing, dict):
+        return timing
+    passes = timing.get("network_passes")
+    out = {k: _scrub_seconds_map(v) for k, v in timing.items() if k != "network_passes"}
+    if isinstance(passes, dict):
+        out["network_passes"] = {
+            k: _scrub_value(v, scrubs, k) if k == "passes" else _scrub_seconds_map(v) for k, v in passes.items()
+        }
+    return out
 
 
 def _scrub_seconds_map(value: Any) -> Any:

@@ -23,6 +23,7 @@ class Report:
     seconds: float = 0.0
     model_info: dict | None = None
     device: str = "cpu"  # where the networks ran: settings.device with "auto" resolved
+    network_passes: dict = field(default_factory=dict)  # models.meter.PassMeter.summary(): the compute floor
     extra: dict = field(default_factory=dict)
     # render.encoding.FigureEncoder that build_report handed each finished section's figures to, so they are
     # encoded on the other cores while later sections compute; write_report collects them. None: encode then.

@@ -127,7 +127,11 @@ def build_json(report: Report, view: ReportView | None = None, figures_file: str
             "trimmed": view.trimmed if view else "",
             "figures_file": figures_file,
         },
-        "timing": {"total_seconds": round(report.seconds, 3), "sections": {s.name: s.seconds for s in report.sections}},
+        "timing": {
+            "total_seconds": round(report.seconds, 3),
+            "sections": {s.name: s.seconds for s in report.sections},
+            "network_passes": report.network_passes,
+        },
     }
     return jsonable(doc)
 

@@ -156,6 +156,14 @@ def main():
     "says when it shrank the grid). Off by default.",
 )
 @click.option(
+    "--precision",
+    type=click.Choice(["auto", "fp32"]),
+    default=default("precision"),
+    show_default=True,
+    help="auto: run the large sweeps (loss landscape, LiDAR views) in bfloat16 where the CPU or GPU has it "
+    "natively, measuring and stating the error against float32; fp32: everything in float32.",
+)
+@click.option(
     "--thresholds",
     "thresholds_file",
     type=click.Path(path_type=Path),

@@ -38,6 +38,10 @@ class ReportSettings:
     # 2 CPU threads) and small models the full grid.
     landscape_tflop: float | None = 25.0
     landscape_seconds: float | None = None  # opt-in time limit (s), measured; the report says when it acted
+    # auto: the big sweeps (loss landscape, LiDAR's augmented views) run under bfloat16 autocast where the
+    # device has native bfloat16 and the sweep is large, with the error against float32 measured and stated
+    # (analysis/precision.py); fp32: everything in float32
+    precision: str = "auto"
     thresholds: dict[str, float] = field(default_factory=dict)  # health-check overrides (--thresholds FILE)
     fail_on: str | None = None  # warn | fail: exit non-zero when the verdict is at least this bad
     summary_md: Path | None = None  # write a PR-comment-sized Markdown summary here

@@ -226,6 +226,22 @@ class JepaModel:
             raise ValueError("the loss targets were computed with other masks than the ones given")
         return network_loss(self.network, images, masks, settings, targets)
 
+    def autocast(self, precision: str = "fp32"):
+        """A context in which the networks run in `precision`: 'bf16' is torch.autocast to bfloat16 on the
+        model's device (matrix products in bfloat16, reductions and the loss in float32), 'fp32' changes
+        nothing. Callers state the measured error (analysis/precision.py)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+    def native_bf16(self) -> bool:
+        """Whether the model's device computes bfloat16 natively (a CPU with AVX512-BF16 or AMX, a GPU that
+        supports it), so autocast is faster, not an emulation."""
+        if self.device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported())
+        if self.device.type != "cpu":
+            return False
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # torch.cpu's ISA checks (private)
+        return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in probes)
+
     meter = None  # a models.meter.PassMeter timing this model's passes, once attached (PassMeter.attach)
     meter_checkpoint = ""
 
@@ -235,6 +251,13 @@ class JepaModel:
             loss.backward()
         else:
             self.meter.timed_backward(loss, self.meter_checkpoint, self.device)
+
+    def encode_flops(self, images: int, encoder: str = "target") -> float:
+        """Estimated forward FLOPs of `images` unmasked images through an encoder (models/flops.py)."""
+        from .flops import encoder_flops
+
+        vit = getattr(self.encoder(encoder), "vit", self.encoder(encoder))
+        return encoder_flops(vit, images, vit.num_patches + vit.num_prefix_tokens)
 
     def loss_flops(self, masks, settings):
         """Estimated forward FLOPs of the loss on one batch with these masks and loss settings

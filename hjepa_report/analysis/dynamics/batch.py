@@ -74,12 +74,12 @@ class LossBatch:
         targets = model.loss_targets(self.images, self.masks, self.settings)
         return lambda: model.loss(self.images, self.masks, self.settings, targets=targets).total
 
-    def full_loss(self, model) -> float:
+    def full_loss(self, model, precision: str = "fp32") -> float:
         """The whole loss of `model` on this batch under inference mode, targets recomputed (every tensor moves
-        when checkpoints are interpolated, the EMA target encoder included)."""
+        when checkpoints are interpolated, the EMA target encoder included), in `precision` (JepaModel.autocast)."""
         import torch
 
-        with torch.inference_mode():
+        with torch.inference_mode(), model.autocast(precision):
             return float(model.loss(self.images, self.masks, self.settings).total)
 
 

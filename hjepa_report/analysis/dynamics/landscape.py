@@ -17,7 +17,7 @@ surface is the one the optimizer descends on, and each grid point costs one cont
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,11 +63,14 @@ class Surface:
     loss: np.ndarray
     origin_loss: float  # loss of the unperturbed parameters, measured before the grid
     seconds: float
+    checked: list[dict] = field(default_factory=list)  # points also evaluated by reference_fn (float32)
 
 
-def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress=None) -> Surface:
+def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress=None, reference_fn=None) -> Surface:
     """Evaluate `loss_fn()` (a float) with params moved to theta + a d1 + b d2 for every (a, b) in coords^2,
-    d1 and d2 the filter-normalised directions of the two seeds.
+    d1 and d2 the filter-normalised directions of the two seeds. `reference_fn` (e.g. the float32 loss when
+    loss_fn runs in bfloat16) is also evaluated at the stored weights and at the last grid point, into
+    Surface.checked.
 
     Memory: the weights theta and d1 are held (one copy each of the trained parameters); d2 is drawn again at
     the start of each row instead of being stored, and along a row the parameters step by (a' - a) d1 (at
@@ -86,6 +89,7 @@ def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress
     try:
         with torch.no_grad():
             origin = float(loss_fn())
+            checked = [] if reference_fn is None else [_checked("stored weights", origin, reference_fn)]
             for i, b in enumerate(coords):
                 for n, d2 in direction_tensors(saved, seeds[1]):  # theta + b d2 + a_0 d1, d2 drawn again
                     params[n].copy_(saved[n]).add_(d2, alpha=float(b)).add_(d1[n], alpha=float(coords[0]))
@@ -94,17 +98,25 @@ def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress
                         for n, p in params.items():
                             p.add_(d1[n], alpha=float(a - coords[j - 1]))
                     loss[i, j] = float(loss_fn())
+                if reference_fn is not None and i == len(coords) - 1:
+                    checked.append(_checked(f"(a, b) = ({coords[-1]:g}, {b:g})", loss[i, -1], reference_fn))
                 if progress:
                     progress(f"loss landscape: row {i + 1}/{len(coords)}")
     finally:
         with torch.no_grad():
             for n, p in params.items():
                 p.copy_(saved[n])
-    return Surface(coords=coords, loss=loss, origin_loss=origin, seconds=time.perf_counter() - start)
+    return Surface(coords=coords, loss=loss, origin_loss=origin, seconds=time.perf_counter() - start, checked=checked)
 
 
-def interpolation(loss_fn, params: dict, end: dict, ts) -> np.ndarray:
-    """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015).
+def _checked(at: str, value: float, reference_fn) -> dict:
+    """One point evaluated both ways: the sweep's value and the reference's (float32) on the same weights."""
+    return {"at": at, "bf16": float(value), "fp32": float(reference_fn())}
+
+
+def interpolation(loss_fn, params: dict, end: dict, ts, reference_fn=None) -> tuple[np.ndarray, list[dict]]:
+    """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015), and the points
+    `reference_fn` was also evaluated at (the last t; none without it).
 
     `params`: the tensors of a scratch network holding theta_A, moved along the path and left at the last t;
     `end`: theta_B's tensors (a second scratch network's), overwritten with theta_B - theta_A. From t to the
@@ -123,7 +135,8 @@ def interpolation(loss_fn, params: dict, end: dict, ts) -> np.ndarray:
                 p.add_(end[n].to(p.dtype), alpha=float(t) - previous)
             previous = float(t)
             out.append(float(loss_fn()))
-    return np.asarray(out)
+        checked = [] if reference_fn is None else [_checked(f"t = {previous:g}", out[-1], reference_fn)]
+    return np.asarray(out), checked
 
 
 def sharpness_summary(surface: Surface) -> dict:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
+from ..precision import Precision, fell_back, sweep_precision
 from . import figures, landscape
 from .batch import LossBatch, checkpoints_in_order
 
@@ -65,6 +66,8 @@ class LandscapeResult(PassResult):
     interpolation: list[dict] = field(default_factory=list)
     pairs_from: str = ""
     distinct_checkpoints: int = 0
+    surface_precision: Precision | None = None  # the grid's arithmetic and its measured error (precision.py)
+    path_precision: Precision | None = None  # the interpolation's
 
 
 class LandscapePass(AnalysisPass[LandscapeResult]):
@@ -81,18 +84,26 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
         return ctx.session.skip_reason()
 
     def compute(self, ctx: ReportContext) -> LandscapeResult:
-        batch = LossBatch.draw(ctx, ctx.session.model())
-        surface, seeds, budget, grid, why = _surface(ctx, batch)
+        model = ctx.session.model()
+        batch = LossBatch.draw(ctx, model)
+        surface, seeds, budget, grid, why, surface_precision = _surface(ctx, batch)
         refs = checkpoints_in_order(ctx.run)
         count, pairs_from = pair_count(len(refs) - 1, budget)
+        path_refs = refs[-(count + 1) :] if count else []
+        paths = count * len(INTERPOLATION_T) * budget.loss_flops
+        path_precision = sweep_precision(ctx.settings.precision, model, paths)
+        del model
+        interpolation, path_precision = _interpolate(ctx, batch, path_refs, path_precision)
         result = LandscapeResult(
             surface=surface,
             seeds=seeds,
             grid_from=why,
             batch=batch.describe(),
-            interpolation=_interpolate(ctx, batch, refs[-(count + 1) :] if count else []),
+            interpolation=interpolation,
             pairs_from=pairs_from,
             distinct_checkpoints=len(ctx.run.unique_checkpoints()),
+            surface_precision=surface_precision,
+            path_precision=path_precision,
         )
         summary = landscape.sharpness_summary(surface)
         finite = summary["non_finite_points"] == 0
@@ -120,6 +131,7 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
                 "point_gflop": budget.point_flops / 1e9,
                 "budget_tflop": ctx.settings.landscape_tflop,
                 "time_limit_s": budget.seconds,
+                "precision": {"grid": surface_precision.as_dict(), "interpolation": path_precision.as_dict()},
             }
         )
         result.notes.extend(batch.settings.notes)
@@ -147,7 +159,7 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
             f"Loss L(theta + a d1 + b d2) over {how}. The star is the stored weights (a = b = 0), the cross the grid "
             f"minimum. Healthy: a basin around the star with roughly round contours; contours crowded near the "
             "star mean a sharp minimum, a minimum far from the star means training had not settled along these "
-            f"directions. Took {s.seconds:.0f} s.",
+            f"directions. Arithmetic: {result.surface_precision.describe()}. Took {s.seconds:.0f} s.",
             figures.landscape_contour(s),
         )
         shown.add_figure(
@@ -165,8 +177,8 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
                 "Loss on the same batch and masks at (1 - t) theta_A + t theta_B, all tensors interpolated (EMA "
                 "target included), t from -0.25 to 1.25 (Goodfellow et al. 2015). t = 0 and t = 1 are the "
                 f"checkpoints; the last {len(pairs)} of {result.distinct_checkpoints - 1} consecutive pairs "
-                f"({result.pairs_from}). Healthy: a monotone or convex path with the later checkpoint lower; a "
-                "bump between them is a barrier the optimiser crossed.",
+                f"({result.pairs_from}). Arithmetic: {result.path_precision.describe()}. Healthy: a monotone or "
+                "convex path with the later checkpoint lower; a bump between them is a barrier the optimiser crossed.",
                 figures.interpolation_figure(pairs),
             )
         return shown
@@ -242,36 +254,86 @@ def _timed(fn) -> float:
 
 def _surface(ctx: ReportContext, batch: LossBatch):
     """The 2-D filter-normalised landscape of the chosen checkpoint: (surface, direction seeds, budget, grid,
-    why that grid). Its networks and directions are dropped on return, before other checkpoints are loaded."""
+    why that grid, precision). Its networks and directions are dropped on return, before other checkpoints are
+    loaded. In bfloat16 (precision.py) the stored weights and the last grid point are also evaluated in
+    float32, and the grid is redone in float32 when they differ by more than TOLERANCE of the grid's range."""
     model = ctx.session.model()
     closure = batch.loss_with(model)
-    loss_fn = lambda: _inference(closure)  # noqa: E731
     params = landscape.trainable_parameters(model.network)
     seeds = [int(s) for s in ctx.rng("landscape-directions").integers(2**31, size=2)]
-    budget = _budget(ctx, model, batch, loss_fn)
+    budget = _budget(ctx, model, batch, partial(_inference, closure, model))
     grid, why = grid_size(int(ctx.settings.landscape_grid or DEFAULT_GRID), budget)
-    ctx.progress(f"loss landscape: {grid}x{grid} grid")
-    surface = landscape.loss_surface(loss_fn, params, tuple(seeds), np.linspace(-1.0, 1.0, grid), ctx.progress)
-    return surface, seeds, budget, grid, why
+    coords = np.linspace(-1.0, 1.0, grid)
+    chosen = sweep_precision(ctx.settings.precision, model, grid * grid * budget.point_flops)
+    ctx.progress(f"loss landscape: {grid}x{grid} grid in {chosen.name}")
+    fp32 = partial(_inference, closure, model)
+    if chosen.name == "fp32":
+        return (
+            landscape.loss_surface(fp32, params, tuple(seeds), coords, ctx.progress),
+            seeds,
+            budget,
+            grid,
+            why,
+            chosen,
+        )
+    bf16 = partial(_inference, closure, model, "bf16")
+    surface = landscape.loss_surface(bf16, params, tuple(seeds), coords, ctx.progress, reference_fn=fp32)
+    if not chosen.measured(surface.checked, _loss_range(surface.loss), "the grid's loss range"):
+        chosen = fell_back(
+            chosen, f"{chosen.max_error:.3g} ({chosen.max_error / chosen.scale:.1%} of the grid's range)"
+        )
+        ctx.progress("loss landscape: bfloat16 error too large, redoing the grid in float32")
+        surface = landscape.loss_surface(fp32, params, tuple(seeds), coords, ctx.progress)
+    return surface, seeds, budget, grid, why, chosen
 
 
-def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list) -> list[dict]:
-    """L((1 - t) theta_A + t theta_B) for consecutive pairs of `refs` (all tensors, EMA included).
+def _loss_range(values) -> float:
+    """The range a landscape figure shows (max - min of the finite values), or 1 when there is none."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    spread = float(finite.max() - finite.min()) if finite.size else 0.0
+    return spread if spread > 0 else 1.0
+
+
+def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list, chosen: Precision) -> tuple[list[dict], Precision]:
+    """L((1 - t) theta_A + t theta_B) for consecutive pairs of `refs` (all tensors, EMA included), and the
+    arithmetic used (in bfloat16, each path's last point is also evaluated in float32; all paths are redone in
+    float32 when a difference exceeds TOLERANCE of the paths' loss range).
 
     Each pair is evaluated on two scratch loads (session.scratch_model): A's networks are moved along the path,
     B's tensors become the step. The session's networks are released first, so two checkpoints' networks are
     in memory at a time and nothing else."""
     ctx.session.release()
-    pairs = []
+    if len(refs) < 2:
+        return [], chosen
+    pairs, checked = _paths(ctx, batch, refs, chosen.name)
+    if chosen.name == "bf16" and not chosen.measured(
+        checked, _loss_range([x for p in pairs for x in p["loss"]]), "the paths' loss range"
+    ):
+        chosen = fell_back(
+            chosen, f"{chosen.max_error:.3g} ({chosen.max_error / chosen.scale:.1%} of the paths' range)"
+        )
+        pairs, _ = _paths(ctx, batch, refs, "fp32")
+    return pairs, chosen
+
+
+def _paths(ctx: ReportContext, batch: LossBatch, refs: list, precision: str) -> tuple[list[dict], list[dict]]:
+    """Evaluate every consecutive pair's path in `precision`; in bfloat16 also each path's last point in
+    float32. Returns the pairs and the checked points."""
+    pairs, checked = [], []
     for a, b in pairwise(refs):
         ctx.progress(f"loss landscape: interpolating {a.name} -> {b.name}")
         vessel = ctx.session.scratch_model(a)
         params = _float_tensors(vessel)
         end = _float_tensors(ctx.session.scratch_model(b))
-        losses = landscape.interpolation(partial(batch.full_loss, vessel), params, end, INTERPOLATION_T)
+        reference = partial(batch.full_loss, vessel) if precision == "bf16" else None
+        losses, points = landscape.interpolation(
+            partial(batch.full_loss, vessel, precision), params, end, INTERPOLATION_T, reference
+        )
         pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(), "loss": losses.tolist()})
+        checked.extend({**c, "at": f"{b.name} path, {c['at']}"} for c in points)
         del vessel, params, end
-    return pairs
+    return pairs, checked
 
 
 def _float_tensors(model) -> dict:
@@ -287,9 +349,9 @@ def _float_tensors(model) -> dict:
     return out
 
 
-def _inference(closure) -> float:
-    """Evaluate a loss closure under torch.inference_mode and return a float."""
+def _inference(closure, model, precision: str = "fp32") -> float:
+    """Evaluate a loss closure of `model` under torch.inference_mode in `precision` and return a float."""
     import torch
 
-    with torch.inference_mode():
+    with torch.inference_mode(), model.autocast(precision):
         return float(closure())

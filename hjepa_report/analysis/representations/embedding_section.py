@@ -422,7 +422,7 @@ def _present_lidar(shown: Presentation, lidar: dict) -> None:
                     lidar["seconds"],
                 ]
             ],
-            caption=LIDAR_CAPTION,
+            caption=f"{LIDAR_CAPTION} The views' arithmetic: {lidar['precision_text']}.",
         )
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..precision import Precision, fell_back, sweep_precision
 from ..session import BATCH
 from . import metrics
 
@@ -54,12 +55,14 @@ def lidar_score(session: ModelSession, seed: int, views: int = LIDAR_VIEWS) -> d
         return {"lidar": None, "reason": "LiDAR needs at least 2 sample images"}
     start = time.perf_counter()
     batch = augmented_views(images.tensor, views, seed)
-    z, _ = session.model().pooled_features(batch[i : i + BATCH] for i in range(0, len(batch), BATCH))
+    z, chosen = view_embeddings(session, batch)
     nonfinite = metrics.nonfinite_reason(z, "the embeddings of the augmented views")
     if nonfinite:
         return {"lidar": None, "reason": nonfinite}
     value = metrics.lidar(z, np.repeat(np.arange(len(images.labels)), views))
     return {
+        "precision": chosen.as_dict(),
+        "precision_text": chosen.describe(),
         "lidar": value,
         "views": views,
         "images": len(images.labels),
@@ -68,3 +71,23 @@ def lidar_score(session: ModelSession, seed: int, views: int = LIDAR_VIEWS) -> d
         "reason": "",
         "max": len(images.labels) - 1,
     }
+
+
+def view_embeddings(session: ModelSession, views) -> tuple[np.ndarray, Precision]:
+    """Mean-pooled target-encoder embeddings of the augmented views, and the arithmetic used (precision.py):
+    in bfloat16 the first batch is also encoded in float32 and the largest ||z_bf16 - z_fp32|| is judged on the
+    float32 embeddings' mean norm; above TOLERANCE of it every view is encoded again in float32."""
+    model = session.model()
+    batches = [views[i : i + BATCH] for i in range(0, len(views), BATCH)]
+    chosen = sweep_precision(session.settings.precision, model, model.encode_flops(len(views)))
+    if chosen.name == "fp32":
+        return model.pooled_features(batches)[0], chosen
+    with model.autocast("bf16"):
+        z, _ = model.pooled_features(batches)
+    reference, _ = model.pooled_features(batches[:1])
+    gap = float(np.linalg.norm(z[: len(reference)] - reference, axis=1).max())
+    scale = float(np.linalg.norm(reference, axis=1).mean()) or 1.0
+    checked = [{"at": f"the first {len(reference)} views, largest ||z_bf16 - z_fp32||", "bf16": gap, "fp32": 0.0}]
+    if chosen.measured(checked, scale, "the embeddings' mean norm"):
+        return z, chosen
+    return model.pooled_features(batches)[0], fell_back(chosen, f"{gap:.3g} ({gap / scale:.1%} of the mean norm)")

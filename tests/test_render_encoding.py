@@ -138,3 +138,9 @@ def test_workers_do_not_run_an_unguarded_script_again(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert runs.read_text() == "ran\n"
+
+
+def test_workers_run_at_the_lowest_cpu_priority_so_the_sections_keep_the_cores(encoder):
+    import os
+
+    assert encoder._executor().submit(os.nice, 0).result(timeout=60) == 19  # os.nice(0) reads the niceness

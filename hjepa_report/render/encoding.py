@@ -6,9 +6,10 @@ processes do, each encoding a pickled copy of one figure. The bytes are the same
 (tests/test_render_encoding.py checks Figure, Picture and Animation), and the order of the report never
 depends on which worker finished first.
 
-The pipeline hands each finished section to `FigureEncoder.submit` while the next sections compute (the
-sections use the cores unevenly: the sample run averages ~1.1 busy cores of 2), so by the time the last
-section is done most figures are already encoded and the render stage is mostly waiting for the last ones.
+The pipeline hands each finished section to `FigureEncoder.submit` while the next sections compute. The
+sections use the cores unevenly (the sample run averages ~1.2 busy cores of 2), and the workers run at the
+lowest CPU priority, so they encode in the cycles the sections leave idle: on a quiet machine most figures
+are done when the last section is, and the render stage waits only for the last section's own figures.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .assets import figure_png, gif_bytes, picture_bytes
 
 MAX_WORKERS = 4  # a report has ~40 figures: more workers would mostly cost memory (~100 MB each) and start-up
 PROGRESS_EVERY_S = 1.0
+WORKER_NICENESS = 19  # the lowest priority: encoding ahead only takes cycles nothing else wants
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,24 @@ class FigureEncoder:
             # spawn, not fork: the report process runs torch's threads, and a forked child of a threaded
             # process may deadlock; a spawned worker imports only numpy, PIL and matplotlib (about a second,
             # while the sections compute).
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_to_compute
+            )
         return self._pool
+
+
+def _yield_to_compute() -> None:
+    """Worker start: run at the lowest CPU priority, so encoding ahead uses the cycles the sections leave idle.
+
+    The sections' torch threads use both cores in bursts; an encoder at the same priority takes cycles from
+    them and makes torch's threads wait for each other at their barriers. At the render nothing else of the
+    report runs, so the workers still get the whole machine (unless other programs keep it busy: then the
+    render waits for them, as measured on the shared 2-core machine).
+    """
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # Windows has no nice: workers run at normal priority there
+        pass
 
 
 def _undrawn_copy(content):

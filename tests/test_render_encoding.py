@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -44,13 +45,22 @@ def encoder():
     enc.close()
 
 
+def _in_workers(encoder, contents, scale=1.0):
+    """Return the encoder's results once its workers have encoded every content (this process then has none left)."""
+    encoder.submit(contents, scale)
+    deadline = time.monotonic() + 120
+    while encoder.finished(scale) < len(contents) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return encoder.results(contents, scale)
+
+
 def _contents():
     return [_figure(), _picture(), _picture(40), _animation()]
 
 
 def test_workers_give_the_bytes_of_serial_encoding_for_every_kind(encoder):
     serial = [encode_content(c) for c in _contents()]  # what encoding in this process gave before workers
-    parallel = encoder.results(_contents())
+    parallel = _in_workers(encoder, _contents())
     assert encoder.encoded_here == 0  # the workers did encode them: the comparison is not serial vs serial
     assert [(e.mime, e.kind) for e in parallel] == [
         ("image/png", "figure"),
@@ -63,7 +73,7 @@ def test_workers_give_the_bytes_of_serial_encoding_for_every_kind(encoder):
 
 def test_scaled_encoding_in_workers_matches_serial_too(encoder):
     serial = [encode_content(c, 0.5) for c in _contents()]
-    assert [e.payload for e in encoder.results(_contents(), 0.5)] == [e.payload for e in serial]
+    assert [e.payload for e in _in_workers(encoder, _contents(), 0.5)] == [e.payload for e in serial]
     assert encoder.encoded_here == 0
 
 
@@ -74,7 +84,7 @@ def test_encoding_again_at_another_scale_gives_the_same_bytes_with_or_without_wo
     shared = _contents()
     for scale in (1.0, 0.6):
         ours = [e.payload for e in here.results(shared, scale)]
-        theirs = [e.payload for e in encoder.results(shared, scale)]
+        theirs = [e.payload for e in _in_workers(encoder, shared, scale)]
         assert ours == theirs
         assert ours == [encode_content(c, scale).payload for c in _contents()]
     assert here.encoded_here == 2 * len(shared) and encoder.encoded_here == 0
@@ -84,6 +94,17 @@ def test_results_come_in_the_order_asked_whatever_order_they_were_started(encode
     contents = _contents()[::-1]
     encoder.submit(reversed(contents))  # as the pipeline does, section by section, long before the render
     assert [e.payload for e in encoder.results(contents)] == [encode_content(c).payload for c in _contents()[::-1]]
+
+
+def test_this_process_helps_with_figures_no_worker_started_and_the_bytes_stay_the_same():
+    contents = _contents() + _contents()
+    one = FigureEncoder(workers=1)  # one worker holds at most a few jobs: the last ones are left to this process
+    try:
+        result = one.results(contents)
+    finally:
+        one.close()
+    assert 1 <= one.encoded_here < len(contents)
+    assert [e.payload for e in result] == [encode_content(c).payload for c in _contents() + _contents()]
 
 
 def test_a_figure_that_cannot_be_pickled_is_encoded_here_with_the_same_bytes(encoder):
@@ -125,12 +146,16 @@ def test_workers_do_not_run_an_unguarded_script_again(tmp_path):
     runs = tmp_path / "runs.txt"
     script = tmp_path / "unguarded.py"
     script.write_text(
+        "import time\n"
         "import numpy as np\n"
         "from hjepa_report.analysis.base import Picture\n"
         "from hjepa_report.render.encoding import FigureEncoder\n"
         f"open({str(runs)!r}, 'a').write('ran\\n')\n"
         "enc = FigureEncoder(workers=2)\n"
         "pictures = [Picture(np.full((120, 120, 3), i, np.uint8)) for i in range(4)]\n"
+        "enc.submit(pictures)\n"
+        "while enc.finished() < len(pictures):\n"
+        "    time.sleep(0.05)\n"
         "enc.results(pictures)\n"
         "assert enc.encoded_here == 0, enc.encoded_here\n"
         "enc.close()\n"

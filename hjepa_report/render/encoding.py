@@ -101,30 +101,41 @@ class FigureEncoder:
                 return
             self._jobs[key] = (content, future)
 
-    def finished(self) -> int:
-        """Return how many figures the workers have already encoded (at any scale)."""
-        return sum(1 for _, future in self._jobs.values() if future.done())
+    def finished(self, scale: float = 1.0) -> int:
+        """Return how many figures are already encoded at `scale`."""
+        return sum(1 for (_, at), (_, future) in self._jobs.items() if at == scale and future.done())
 
     def results(
         self, contents: list, scale: float = 1.0, progress: Callable[[str], None] | None = None
     ) -> list[EncodedFigure]:
-        """Return the encoded bytes of `contents`, in their order; say every ~second how many are done."""
+        """Return the encoded bytes of `contents`, in their order; say every ~second how many are done.
+
+        This process helps: while the workers take the queue from its front, it takes figures no worker has
+        started from its back, at normal priority (the workers' lowest priority must not make the render wait
+        for other programs on a busy machine).
+        """
         self.submit(contents, scale)
         futures = [self._jobs[(id(c), scale)][1] if (id(c), scale) in self._jobs else None for c in contents]
-        out: list[EncodedFigure] = []
+        out: list[EncodedFigure | None] = [None] * len(contents)
         start = last = time.perf_counter()
 
         def tick() -> None:
             nonlocal last
             now = time.perf_counter()
             if progress and now - last >= PROGRESS_EVERY_S:
-                done = len(out) + sum(1 for f in futures[len(out) :] if f is not None and f.done())
+                done = sum(1 for o, f in zip(out, futures, strict=True) if o is not None or (f and f.done()))
                 progress(f"encoded {done}/{len(contents)} figures ({now - start:.0f} s)")
                 last = now
 
-        for content, future in zip(contents, futures, strict=True):
-            out.append(self._result(content, future, scale, tick))
+        for i in reversed(range(len(contents))):  # stops at the first one a worker already has
+            if futures[i] is not None and not futures[i].cancel():
+                break
+            out[i] = self._encode_here(contents[i], scale)
             tick()
+        for i, (content, future) in enumerate(zip(contents, futures, strict=True)):
+            if out[i] is None:
+                out[i] = self._result(content, future, scale, tick)
+                tick()
         return out
 
     def _result(self, content, future: Future | None, scale: float, tick: Callable[[], None]) -> EncodedFigure:
@@ -142,8 +153,16 @@ class FigureEncoder:
                 tick()
             except Exception:  # noqa: BLE001 - pickling, a broken pool or the figure: retried here, see docstring
                 break
+        return self._encode_here(content, scale)
+
+    def _encode_here(self, content, scale: float) -> EncodedFigure:
         self.encoded_here += 1
-        return encode_content(_undrawn_copy(content), scale)
+        encoded = encode_content(_undrawn_copy(content), scale)
+        if (id(content), scale) in self._jobs:  # its worker job was cancelled: keep the bytes in its place
+            done: Future = Future()
+            done.set_result(encoded)
+            self._jobs[(id(content), scale)] = (content, done)
+        return encoded
 
     def forget(self, scale: float) -> None:
         """Drop the results kept for `scale` (a figure's bytes are held until the report is written)."""

@@ -16,6 +16,7 @@ from .analysis.registry import all_passes, pass_names
 from .analysis.report import Report
 from .collect import collect_run
 from .errors import ReportError, RunDirError
+from .memory import release_free_memory
 from .settings import ReportSettings, device_to_use
 
 Progress = Callable[[str], None]
@@ -65,6 +66,8 @@ def build_report(
             section = analysis.run(ctx, draw=not settings.json_only)
         if i == last_model_pass:
             ctx.session.release()  # no later pass needs the networks: give their memory back
+        if analysis.needs_model:
+            release_free_memory()  # the pass's activations and copies, not kept into the next section
         sections.append(section)
         if encoder is not None:
             encoder.submit(f.content for f in section.figures)  # encoded on the other cores from now on

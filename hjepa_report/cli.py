@@ -160,7 +160,7 @@ def main():
     type=click.Choice(["auto", "fp32"]),
     default=default("precision"),
     show_default=True,
-    help="auto: run the large sweeps (loss landscape, LiDAR views) in bfloat16 where the CPU or GPU has it "
+    help="auto: run the large sweeps (loss-landscape grid, LiDAR views) in bfloat16 where the CPU or GPU has it "
     "natively, measuring and stating the error against float32; fp32: everything in float32.",
 )
 @click.option(

@@ -277,3 +277,14 @@ def test_a_config_without_epochs_gives_a_note_not_an_error():
     assert {c.status for c in section.checks} == {"skip"}  # logged, but nothing to compare with
     with pytest.raises(ValueError, match="training.epochs"):
         config_schedule(run.config, "hjepa", 30)
+
+
+def test_a_per_step_schedule_is_drawn_from_evenly_spaced_samples():
+    from hjepa_report.analysis.dynamics.figures import thinned
+
+    steps = np.arange(1, 1_500_001, dtype=float)
+    x, y = thinned(steps, steps * 2, points=4000)
+    assert len(x) == 4000 and x[0] == 1 and x[-1] == 1_500_000 and np.array_equal(y, 2 * x)
+    assert np.ptp(np.diff(x)) <= 1  # evenly spaced
+    short = np.arange(10.0)
+    assert thinned(short, short)[0] is short  # short curves are drawn as they are

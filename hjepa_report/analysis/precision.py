@@ -8,7 +8,8 @@ That is allowed only measured: each sweep also evaluates a few of its points in 
 states the largest difference next to the figure, and falls back to float32 when the difference exceeds
 TOLERANCE of what the figure shows (the landscape's loss range, the embeddings' norm). Small sweeps, and
 --precision fp32, stay in float32; parity-critical outputs (attention, predictions, embeddings of the chosen
-checkpoint, gradients) are always float32.
+checkpoint, gradients) are always float32, and so is the checkpoint interpolation (landscape_section.py:
+consecutive checkpoints can differ by less than bfloat16 resolves).
 """
 
 from __future__ import annotations

@@ -114,9 +114,8 @@ def _checked(at: str, value: float, reference_fn) -> dict:
     return {"at": at, "bf16": float(value), "fp32": float(reference_fn())}
 
 
-def interpolation(loss_fn, params: dict, end: dict, ts, reference_fn=None) -> tuple[np.ndarray, list[dict]]:
-    """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015), and the points
-    `reference_fn` was also evaluated at (the last t; none without it).
+def interpolation(loss_fn, params: dict, end: dict, ts) -> np.ndarray:
+    """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015).
 
     `params`: the tensors of a scratch network holding theta_A, moved along the path and left at the last t;
     `end`: theta_B's tensors (a second scratch network's), overwritten with theta_B - theta_A. From t to the
@@ -135,8 +134,7 @@ def interpolation(loss_fn, params: dict, end: dict, ts, reference_fn=None) -> tu
                 p.add_(end[n].to(p.dtype), alpha=float(t) - previous)
             previous = float(t)
             out.append(float(loss_fn()))
-        checked = [] if reference_fn is None else [_checked(f"t = {previous:g}", out[-1], reference_fn)]
-    return np.asarray(out), checked
+    return np.asarray(out)
 
 
 def sharpness_summary(surface: Surface) -> dict:

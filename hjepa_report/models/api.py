@@ -259,6 +259,13 @@ class JepaModel:
         vit = getattr(self.encoder(encoder), "vit", self.encoder(encoder))
         return encoder_flops(vit, images, vit.num_patches + vit.num_prefix_tokens)
 
+    def recomputing(self):
+        """A context in which backward passes recompute each transformer block instead of keeping its
+        activations (models/recompute.py): the same gradients in a fraction of the memory."""
+        from .recompute import recomputed_blocks
+
+        return recomputed_blocks(self.network)
+
     def loss_flops(self, masks, settings):
         """Estimated forward FLOPs of the loss on one batch with these masks and loss settings
         (models.flops.LossFlops: target side once, context side per evaluation), from the networks' shapes."""

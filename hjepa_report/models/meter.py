@@ -113,19 +113,26 @@ class PassMeter:
         }
 
 
+def block_lists(module) -> list:
+    """The non-empty transformer block lists (`blocks` / `predictor_blocks` ModuleLists) inside `module`."""
+    from torch import nn
+
+    found = []
+    for sub in module.modules():
+        for attr in ("blocks", "predictor_blocks"):
+            blocks = getattr(sub, attr, None)
+            if isinstance(blocks, nn.ModuleList) and len(blocks):
+                found.append(blocks)
+    return found
+
+
 def _span(module):
     """Return (first, last) submodule of a network's transformer blocks, the modules every pass runs through
     whichever method called it (encode uses forward_features, the loss calls the module): nearly all of the
     arithmetic, without the patch embedding and final norm. A network without a `blocks` / `predictor_blocks`
     list (a --model-factory one) is timed as a whole, on its own forward calls."""
-    from torch import nn
-
-    for sub in module.modules():
-        for attr in ("blocks", "predictor_blocks"):
-            blocks = getattr(sub, attr, None)
-            if isinstance(blocks, nn.ModuleList) and len(blocks):
-                return blocks[0], blocks[-1]
-    return module, module
+    lists = block_lists(module)
+    return (lists[0][0], lists[0][-1]) if lists else (module, module)
 
 
 def _sync(device) -> None:

@@ -125,8 +125,6 @@ def bench(run_dir: Path, out_dir: Path, minimal: bool, device: str) -> None:
             f"    {s.name:18s} {s.seconds:7.1f} s {per_section.get(s.name, 0.0):7.1f} s {_peak(memory, i)}  {s.status}"
         )
     print(f"  render (write_report) {done - built:.1f} s, peak {_peak(memory, 'render')}")
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"  figure-encoding workers (render/encoding.py): the largest peaked at {children:.0f} MB")
     print(f"  HTML {_mb(html_path) if html_path else '(none)'}, report.json {_mb(json_path)}")
     for c in report.run.checkpoints:
         print(f"  checkpoint {c.path.name}: {c.path.stat().st_size / 1e9:.2f} GB")

@@ -52,6 +52,7 @@ def build_report(
     selected = [p for p in all_passes() if settings.wants(p.name)]
     last_model_pass = max((i for i, p in enumerate(selected) if p.needs_model), default=-1)
     sections = []
+    encoder = _figure_encoder(settings)
     for i, analysis in enumerate(selected):
         if settings.minimal and not analysis.minimal:
             section = Section(
@@ -68,6 +69,8 @@ def build_report(
         if analysis.needs_model:
             release_free_memory()  # the pass's activations and copies, not kept into the next section
         sections.append(section)
+        if encoder is not None:
+            encoder.submit(f.content for f in section.figures)  # encoded on the other cores from now on
         say(
             f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
             + (f" - {section.message}" if section.status != "ok" and section.message else "")
@@ -82,8 +85,16 @@ def build_report(
         seconds=time.perf_counter() - start,
         model_info=ctx.session.described(),
         device=device,
+        figure_encoder=encoder,
         network_passes=ctx.session.meter.summary(),
     )
+
+
+def _figure_encoder(settings: ReportSettings):
+    """Return the encoder that encodes finished sections' figures while later ones compute (None: nothing drawn)."""
+    from .render.encoding import FigureEncoder
+
+    return None if settings.json_only else FigureEncoder()
 
 
 def write_report(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..collect.run import Run
 from ..settings import ReportSettings
@@ -24,6 +25,9 @@ class Report:
     device: str = "cpu"  # where the networks ran: settings.device with "auto" resolved
     network_passes: dict = field(default_factory=dict)  # models.meter.PassMeter.summary(): the compute floor
     extra: dict = field(default_factory=dict)
+    # render.encoding.FigureEncoder that build_report handed each finished section's figures to, so they are
+    # encoded on the other cores while later sections compute; write_report collects them. None: encode then.
+    figure_encoder: Any = field(default=None, repr=False, compare=False)
 
     def checks(self) -> list[tuple[Section, Check]]:
         """Return every health check of every section, in section order."""

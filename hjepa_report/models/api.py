@@ -230,7 +230,9 @@ class JepaModel:
         """A context in which the networks run in `precision`: 'bf16' is torch.autocast to bfloat16 on the
         model's device (matrix products in bfloat16, reductions and the loss in float32), 'fp32' changes
         nothing. Callers state the measured error (analysis/precision.py)."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+        # cache_enabled=False: each weight is used once per forward, so autocast's cache of bfloat16 weight
+        # copies (half the weights' size, held for the whole context) would cost memory and save nothing
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16", cache_enabled=False)
 
     def native_bf16(self) -> bool:
         """Whether the model's device computes bfloat16 natively (a CPU with AVX512-BF16 or AMX, a GPU that

@@ -32,9 +32,8 @@ def write_report_files(
     With --max-report-mb the figures are re-encoded smaller until the HTML fits (html.render_html); the
     figures file holds the same bytes the HTML shows. `progress` gets a line before and after the render
     (encoding every figure takes seconds after the last section's line) and every second or so while it encodes.
-    The figures are encoded in worker processes spread over the cores (render/encoding.py). They are not
-    encoded while the sections compute: pickling figures for the workers then doubled the memory of figures
-    that hold much data (2.2 GB on a ViT-B/16 run) and, on 2 cores, gained no wall time (torch uses both).
+    Figures the pipeline already handed to `report.figure_encoder` while later sections computed are not encoded
+    again; the others are spread over the cores (render/encoding.py).
     """
     say = progress or (lambda msg: None)
     html_path = Path(html_path)
@@ -46,8 +45,9 @@ def write_report_files(
         return None, json_path
     budget = int(report.settings.max_report_mb * 1e6) if report.settings.max_report_mb else None
     figures = sum(len(s.figures) for s in report.sections)
-    encoder = FigureEncoder()
-    say(f"rendering {html_path.name}: encoding {figures} figures ...")
+    encoder = report.figure_encoder or FigureEncoder()
+    ahead = encoder.finished()
+    say(f"rendering {html_path.name}: encoding {figures} figures" + (f", {ahead} done ahead" if ahead else "") + " ...")
     try:
         html, view = render_html(report, budget, encoder, lambda msg: say("  " + msg))
     finally:

@@ -44,3 +44,20 @@ def test_each_sample_image_passes_each_encoder_once_per_checkpoint(monkeypatch):
         assert calls[(checkpoint, "target", False)] == 8 + extra_views  # 6 sample + 2 probe images, once
         assert calls[(checkpoint, "context", True)] == 6  # predictions: each sample image once, masked
     assert not any(masked for (_, encoder, masked) in calls if encoder == "target")
+
+
+def test_a_measured_checkpoint_is_forgotten_but_the_chosen_one_is_kept():
+    from hjepa_report.analysis.context import ReportContext
+    from hjepa_report.collect import collect_run
+    from hjepa_report.settings import ReportSettings
+
+    ctx = ReportContext(collect_run(HJEPA_RUN), ReportSettings(encoder_heads=2))
+    session = ctx.session
+    other = next(r for r in ctx.run.unique_checkpoints() if str(r.path) != str(session.checkpoint.path))
+    full = session.embeddings(other).patch_tokens.shape
+    session.embeddings()  # the chosen checkpoint's
+    session.forget(other, keep_tokens=2)
+    assert session.embeddings(other).patch_tokens.shape == (2, *full[1:])
+    assert all(key[0] != str(other.path) for key in session.features._entries)
+    session.forget(session.checkpoint, keep_tokens=2)  # never the chosen one
+    assert any(key[0] == str(session.checkpoint.path) for key in session.features._entries)

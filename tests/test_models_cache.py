@@ -75,3 +75,14 @@ def test_ijepa_ragged_masks_are_cached_per_image():
     assert torch.allclose(out.tokens, direct.tokens, atol=1e-5)
     assert torch.allclose(out.attentions[0], direct.attentions[0], atol=1e-6)
     assert torch.equal(out.patch_indices[0, :54], torch.arange(10, 64))
+
+
+def test_forget_drops_one_checkpoints_entries_only():
+    from hjepa_report.models.cache import FeatureCache
+
+    cache = FeatureCache()
+    cache._entries = {("a.pth", "target", "img0", None): 1, ("b.pth", "target", "img0", None): 2}
+    cache._predictions = {("a.pth", ("img0",), "m", "m"): 3, ("b.pth", ("img0",), "m", "m"): 4}
+    cache.forget("a.pth")
+    assert list(cache._entries) == [("b.pth", "target", "img0", None)]
+    assert list(cache._predictions) == [("b.pth", ("img0",), "m", "m")]

@@ -440,6 +440,19 @@ class ModelSession:
                 )
         return self._probe_embeddings[key]
 
+    def forget(self, checkpoint: CheckpointRef, keep_tokens: int) -> None:
+        """Drop a measured checkpoint's cached encodings and predictions, keeping its pooled embeddings, its
+        prediction errors and the patch tokens of the first `keep_tokens` sample images (what a sweep draws
+        later): memory then stays flat however many checkpoints a report evaluates. The chosen checkpoint is
+        never forgotten (the other sections read its encodings)."""
+        if self._is_chosen(checkpoint):
+            return
+        key = str(checkpoint.path)
+        self.features.forget(key)
+        if key in self._embeddings:
+            e = self._embeddings[key]
+            self._embeddings[key] = ImageEmbeddings(e.mean_pooled, e.cls, e.patch_tokens[:keep_tokens].copy())
+
     # -- prediction errors per level (the predictions section and the representations checkpoint sweep) -----
 
     def prediction_errors(self, checkpoint: CheckpointRef | None = None) -> PredictionErrors:

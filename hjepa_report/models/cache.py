@@ -116,6 +116,12 @@ class FeatureCache:
             )
         return _stack([self._entries[k] for k in keys], sorted(wanted), return_blocks)
 
+    def forget(self, checkpoint: str) -> None:
+        """Drop every encoding and prediction of one checkpoint (its `info.checkpoint`), e.g. once a sweep has
+        measured it, so the cache does not grow with the number of checkpoints a report evaluates."""
+        self._entries = {k: v for k, v in self._entries.items() if k[0] != checkpoint}
+        self._predictions = {k: v for k, v in self._predictions.items() if k[0] != checkpoint}
+
     def _stale(self, key: tuple, wanted: set, blocks: bool) -> bool:
         entry = self._entries.get(key)
         if entry is None:

@@ -60,6 +60,7 @@ def checkpoint_sweep(ctx: ReportContext, labels, cap: int = DEFAULT_CAP) -> Swee
             rows[i].update(checkpoint_measures(session, ref, labels))
         except ReportError as exc:
             rows[i]["error"] = str(exc)
+        session.forget(ref, keep_tokens=ANIMATION_IMAGES)  # memory stays flat over the checkpoints
     sweep = Sweep(rows=[rows[i] for i in range(len(picked))], total=len(refs), cap=cap)
     previous = None
     for i, ref in enumerate(picked):  # in epoch order: each frame's colours follow the previous frame's

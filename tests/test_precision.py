@@ -38,8 +38,9 @@ def test_the_error_is_measured_against_the_figures_scale_and_a_fallback_says_so(
     assert chosen.max_error == pytest.approx(0.01)
     assert "largest difference 0.01" in chosen.describe() and "0.50% of the range, 2" in chosen.describe()
     assert not Precision("bf16", "test").measured(points, 0.5, "the range")
-    back = fell_back(chosen, "0.01")
+    back = fell_back(chosen)
     assert back.name == "fp32" and back.fell_back and back.as_dict()["fell_back_to_fp32"]
+    assert back.why == "bfloat16 differed from float32 by 0.01 (0.5% of the range), above 1%: redone"
 
 
 def _landscape(monkeypatch, tolerance: float, setting: str = "auto"):

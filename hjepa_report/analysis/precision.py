@@ -74,9 +74,10 @@ def sweep_precision(setting: str, model, fp32_flops: float) -> Precision:
     return Precision("bf16", f"{fp32_flops / 1e12:.3g} TFLOP on a {model.device.type} with native bfloat16")
 
 
-def fell_back(precision: Precision, reason: str) -> Precision:
-    """The float32 Precision a sweep is redone in after its bfloat16 error was too large."""
-    out = Precision("fp32", f"bfloat16 differed from float32 by {reason}, above {TOLERANCE:.0%}: redone")
+def fell_back(precision: Precision) -> Precision:
+    """The float32 Precision a sweep is redone in after its measured bfloat16 error was too large."""
+    share = f"{precision.max_error:.3g} ({precision.max_error / precision.scale:.1%} of {precision.scale_name})"
+    out = Precision("fp32", f"bfloat16 differed from float32 by {share}, above {TOLERANCE:.0%}: redone")
     out.checked, out.max_error, out.scale = precision.checked, precision.max_error, precision.scale
     out.scale_name, out.fell_back = precision.scale_name, True
     return out

@@ -88,19 +88,16 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
         return ctx.session.skip_reason()
 
     def compute(self, ctx: ReportContext) -> LandscapeResult:
-        model = ctx.session.model()
-        batch = LossBatch.draw(ctx, model)
+        batch = LossBatch.draw(ctx, ctx.session.model())
         surface, seeds, budget, grid, why, surface_precision = _surface(ctx, batch)
         refs = checkpoints_in_order(ctx.run)
         count, pairs_from = pair_count(len(refs) - 1, budget)
-        del model
-        interpolation = _interpolate(ctx, batch, refs[-(count + 1) :] if count else [])
         result = LandscapeResult(
             surface=surface,
             seeds=seeds,
             grid_from=why,
             batch=batch.describe(),
-            interpolation=interpolation,
+            interpolation=_interpolate(ctx, batch, refs[-(count + 1) :] if count else []),
             pairs_from=pairs_from,
             distinct_checkpoints=len(ctx.run.unique_checkpoints()),
             surface_precision=surface_precision,
@@ -261,29 +258,21 @@ def _surface(ctx: ReportContext, batch: LossBatch):
     closure = batch.loss_with(model)
     params = landscape.trainable_parameters(model.network)
     seeds = [int(s) for s in ctx.rng("landscape-directions").integers(2**31, size=2)]
-    budget = _budget(ctx, model, batch, partial(_inference, closure, model))
+    fp32 = partial(_inference, closure, model)
+    budget = _budget(ctx, model, batch, fp32)
     grid, why = grid_size(int(ctx.settings.landscape_grid or DEFAULT_GRID), budget)
     coords = np.linspace(-1.0, 1.0, grid)
     chosen = sweep_precision(ctx.settings.precision, model, grid * grid * budget.point_flops)
     ctx.progress(f"loss landscape: {grid}x{grid} grid in {chosen.name}")
-    fp32 = partial(_inference, closure, model)
     if chosen.name == "fp32":
-        return (
-            landscape.loss_surface(fp32, params, tuple(seeds), coords, ctx.progress),
-            seeds,
-            budget,
-            grid,
-            why,
-            chosen,
-        )
-    bf16 = partial(_inference, closure, model, "bf16")
-    surface = landscape.loss_surface(bf16, params, tuple(seeds), coords, ctx.progress, reference_fn=fp32)
-    if not chosen.measured(surface.checked, _loss_range(surface.loss), "the grid's loss range"):
-        chosen = fell_back(
-            chosen, f"{chosen.max_error:.3g} ({chosen.max_error / chosen.scale:.1%} of the grid's range)"
-        )
-        ctx.progress("loss landscape: bfloat16 error too large, redoing the grid in float32")
         surface = landscape.loss_surface(fp32, params, tuple(seeds), coords, ctx.progress)
+    else:
+        bf16 = partial(_inference, closure, model, "bf16")
+        surface = landscape.loss_surface(bf16, params, tuple(seeds), coords, ctx.progress, reference_fn=fp32)
+        if not chosen.measured(surface.checked, _loss_range(surface.loss), "the grid's loss range"):
+            chosen = fell_back(chosen)
+            ctx.progress("loss landscape: bfloat16 error too large, redoing the grid in float32")
+            surface = landscape.loss_surface(fp32, params, tuple(seeds), coords, ctx.progress)
     return surface, seeds, budget, grid, why, chosen
 
 

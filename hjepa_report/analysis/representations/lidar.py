@@ -90,4 +90,4 @@ def view_embeddings(session: ModelSession, views) -> tuple[np.ndarray, Precision
     checked = [{"at": f"the first {len(reference)} views, largest ||z_bf16 - z_fp32||", "bf16": gap, "fp32": 0.0}]
     if chosen.measured(checked, scale, "the embeddings' mean norm"):
         return z, chosen
-    return model.pooled_features(batches)[0], fell_back(chosen, f"{gap:.3g} ({gap / scale:.1%} of the mean norm)")
+    return model.pooled_features(batches)[0], fell_back(chosen)

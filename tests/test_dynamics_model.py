@@ -20,7 +20,8 @@ from hjepa_report.analysis.dynamics.gradient_section import GradientFlowPass
 from hjepa_report.analysis.dynamics.landscape_section import LandscapePass, choose_grid
 from hjepa_report.collect import collect_run
 from hjepa_report.models import load_model
-from hjepa_report.models.loss import hierarchical_loss, loss_settings
+from hjepa_report.models.loss import hierarchical_loss
+from hjepa_report.models.loss_settings import loss_settings
 from hjepa_report.render.jsonreport import jsonable
 from hjepa_report.settings import ReportSettings
 
@@ -66,7 +67,8 @@ def test_the_models_loss_reproduces_the_hjepa_hierarchical_formula(hjepa):
 
 def test_loss_settings_follow_hjepa_defaults_and_options():
     s = loss_settings({"loss": {"type": "combined", "hierarchy_weights": 0.5}}, "hjepa", 2)
-    assert (s.kind, s.weights, s.normalize) == ("smoothl1", [0.5, 0.5], True) and s.notes
+    assert (s.kind, s.weights, s.normalize, s.detach_targets) == ("smoothl1", [0.5, 0.5], True, True)
+    assert (s.regulariser.kind, s.regulariser.weight) == ("vicreg", 0.1)  # CombinedLoss's default weight
     s = loss_settings({"loss": {"type": "mse", "jepa_loss_type": "huber", "normalize_embeddings": False}}, "hjepa", 1)
     assert (s.kind, s.normalize) == ("huber", False)
     pred, target = [torch.tensor([[[3.0, 4.0]]])], [torch.tensor([[[0.0, 0.0]]])]

@@ -69,6 +69,7 @@ class LogHealthPass(AnalysisPass[LogHealthResult]):
             _check_loss_trend(result, values)
             _check_divergence(result, values, ctx)
         _check_validation(result)
+        _note_placeholders(result, ctx.run)
         return result
 
     def present(self, result: LogHealthResult) -> Presentation:
@@ -147,6 +148,21 @@ def _check_validation(result: LogHealthResult) -> None:
             "warn",
             "No validation metrics were logged: over-fitting cannot be judged from the logs.",
         )
+
+
+def _note_placeholders(result: LogHealthResult, run) -> None:
+    """One line on the logged "not computed" values the collector left out (collect/placeholders.py)."""
+    counts = getattr(run, "placeholders", None) or {}
+    if not counts:
+        return
+    kept = {t: len(run.scalars.series(t)) if run.scalars.has(t) else 0 for t in counts}
+    listing = ", ".join(f"{t} {n} of {n + kept[t]} points" for t, n in counts.items())
+    result.metrics["placeholders"] = dict(counts)
+    result.notes.append(
+        f"{sum(counts.values())} logged placeholders are shown as missing values, not plotted: {listing} are -1, "
+        "which H-JEPA's trainer logs when it cannot compute the effective rank (no SVD on the device, e.g. MPS; "
+        "src/trainers/trainer.py _compute_collapse_metrics)."
+    )
 
 
 def divergence(values: np.ndarray, weight: float) -> float | None:

@@ -20,6 +20,7 @@ class ModelCardResult(PassResult):
     architecture: dict
     param_counts: dict
     ema_gap: dict | None
+    training_loss: list[str]  # [formula or why it cannot be reproduced, where it was read]
 
 
 class ModelCardPass(AnalysisPass[ModelCardResult]):
@@ -43,6 +44,7 @@ class ModelCardPass(AnalysisPass[ModelCardResult]):
             architecture=arch,
             param_counts=card["param_counts"],
             ema_gap=gap,
+            training_loss=_training_loss(ctx),
         )
         for output, why in card.get("refused", {}).items():
             result.notes.append(f"{output} outputs are not computed: {why}")
@@ -58,7 +60,14 @@ class ModelCardPass(AnalysisPass[ModelCardResult]):
                 f"The number of encoder heads ({arch['num_heads']}) was "
                 f"guessed ({arch['heads_source']}); pass --encoder-heads if attention looks wrong.",
             )
-        result.metrics.update({"architecture": arch, "param_counts": card["param_counts"], "ema_gap": gap})
+        result.metrics.update(
+            {
+                "architecture": arch,
+                "param_counts": card["param_counts"],
+                "ema_gap": gap,
+                "training_loss": result.training_loss[0],
+            }
+        )
         if gap is None:
             result.notes.append("The checkpoint has no separate target encoder, so there is no EMA gap to show.")
         return result
@@ -74,7 +83,7 @@ class ModelCardPass(AnalysisPass[ModelCardResult]):
             "architecture",
             "Architecture",
             ["property", "value", "how it was obtained"],
-            _architecture_rows(result.architecture),
+            _architecture_rows(result.architecture) + [["training loss (as reproduced)", *result.training_loss]],
         )
         shown.add_table(
             "parameters", "Parameters", ["sub-model", "values"], [[k, v] for k, v in result.param_counts.items()]
@@ -84,6 +93,22 @@ class ModelCardPass(AnalysisPass[ModelCardResult]):
                 "ema-gap", "EMA gap per encoder part", _gap_caption(result.ema_gap), _gap_figure(result.ema_gap)
             )
         return shown
+
+
+def _training_loss(ctx: ReportContext) -> list[str]:
+    """The loss the report reproduces for gradient flow and the landscape (models/loss_settings.py), or why it
+    cannot, with where it was read."""
+    from ..models.loss_settings import UnsupportedLoss
+
+    model = ctx.session.model()
+    declared = ((ctx.run.config or {}).get("loss") or {}).get("type")
+    source = f"config loss.type {declared!r}" if declared else "H-JEPA default loss.type 'combined' (no loss.type)"
+    if model.layout == "ijepa":
+        source = "I-JEPA src/train.py"
+    try:
+        return [model.loss_settings(ctx.run.config).describe(), source]
+    except UnsupportedLoss as exc:
+        return [f"not reproduced: {exc}", source]
 
 
 def _architecture_rows(arch: dict) -> list[list]:

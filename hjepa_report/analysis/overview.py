@@ -68,6 +68,9 @@ class OverviewPass(AnalysisPass[OverviewResult]):
             result.notes.append("No training config was found in the run directory (pass one with --config).")
         if not run.checkpoints:
             result.notes.append("The run has no checkpoints: model-based sections are skipped.")
+        if run.wandb_runs:
+            result.metrics["wandb_runs"] = dict(run.wandb_runs)
+            result.notes.append(_wandb_note(run.wandb_runs))
         result.notes.extend(run.warnings)
         return result
 
@@ -85,6 +88,16 @@ class OverviewPass(AnalysisPass[OverviewResult]):
             _checkpoint_table(result.checkpoints, shown)
         _files_table(result.files, shown)
         return shown
+
+
+def _wandb_note(folders: dict[str, int]) -> str:
+    """One line on the W&B run folders found (collect/wandb_folders.py): recognised, none of it read."""
+    names = ", ".join(f"{k} ({n} files)" for k, n in folders.items())
+    return (
+        f"W&B run folder{'s' if len(folders) > 1 else ''} found: {names}. Not read: its config.yaml is W&B's "
+        "copy ({key: {value: ...}}), not the training config, and its metrics (run-*.wandb) are read by a later "
+        "issue (17); the curves here come from the run's TensorBoard logs."
+    )
 
 
 def _config_table(config: dict, source: str, shown: Presentation) -> None:

@@ -18,20 +18,24 @@ from .config import ConfigRead, choose_config, describe_config, is_yaml, read_co
 from .csvlogs import read_csv_log
 from .duplicates import find_copies
 from .foreground import is_foreground_file, read_foreground
-from .images import image_folder_of, image_refs, is_image, label_image
+from .images import image_folder_of, image_problem, image_refs, is_image, label_image
 from .jsonlogs import read_json_log
 from .layout import Evidence, check_layout_name, detect_layout
 from .logread import LogRead
+from .placeholders import drop_placeholders
 from .run import CheckpointRef, FileRecord, Run
 from .scalars import ScalarTable
 from .tensorboard import describe_projector_config, is_event_file, read_event_file
-from .walk import check_run_dir, list_files, relative_name
+from .walk import check_run_dir, display_name, list_files, relative_name
+from .wandb_folders import describe_wandb_file, is_run_folder, wandb_folder_of
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 _JSON_SUFFIXES = (".json", ".jsonl", ".log")
 _ROLE_ORDER = {"epoch": 0, "other": 1, "latest": 2, "best": 3}  # originals before their latest/best copies
+MAX_CONFIG_BYTES = 16 << 20  # no training config is near this; PyYAML's pure-Python parser takes minutes at 100 MB
+MAX_CONFIG_VALUES = 100_000  # values of a parsed config, each alias counted every time it is used
 
 
 class _Found:
@@ -47,6 +51,7 @@ class _Found:
         self.images: list[tuple[Path, tuple[str, ...]]] = []
         self.foreground: dict[Path, np.ndarray] = {}  # bool mask per resolved image path
         self.warnings: list[str] = []
+        self.wandb_runs: dict[str, int] = {}  # W&B run folder -> files in it (collect/wandb_folders.py)
 
     def record(self, path: Path, kind: str, status: str, detail: str) -> None:
         try:
@@ -59,7 +64,12 @@ class _Found:
         """Send one file to the reader its name calls for, or record it as not recognised."""
         rel = relative_name(self.root, path)
         name = path.name.lower()
-        if is_event_file(path):
+        wandb = wandb_folder_of(rel)
+        if wandb is not None:  # before every reader: W&B's config.yaml is not the training config (wandb_folders)
+            self.record(path, "wandb", "skipped", describe_wandb_file(rel))
+            if is_run_folder(wandb):
+                self.wandb_runs[wandb] = self.wandb_runs.get(wandb, 0) + 1
+        elif is_event_file(path):
             self.log(path, read_event_file(path, rel))
         elif name == "projector_config.pbtxt":
             self.record(path, "tensorboard", "read", describe_projector_config(path))
@@ -70,7 +80,7 @@ class _Found:
         elif name.endswith(_JSON_SUFFIXES):
             self.log(path, read_json_log(path, rel))
         elif is_yaml(path):
-            self.configs.append(read_config(path))
+            self.configs.append(read_config_bounded(path))
         elif is_image(path):
             self.image(path, Path(rel))
         elif is_foreground_file(rel):
@@ -107,6 +117,10 @@ class _Found:
         if folder is None:
             self.record(path, "image", "skipped", "image outside images/ or samples/, not used as a sample")
             return
+        problem = image_problem(path)
+        if problem:
+            self.record(path, "image", "skipped", problem)
+            return
         below = rel.parts[folder + 1 :]
         self.images.append((path, below))
         label, rule = label_image(below)
@@ -125,28 +139,35 @@ def collect_run(
     """Read a run directory into a Run: scalars, checkpoints, config, images and the file inventory.
 
     `config`, `images`, `checkpoint` add inputs from outside the run dir (--config, --images, --checkpoint);
-    `layout` forces hjepa | ijepa | generic; `trust_checkpoints` allows full unpickling (can run code).
+    `layout` forces hjepa | ijepa | generic; `trust_checkpoints` allows full unpickling (can run code). A checkpoint
+    file as `root` is read as its folder holding that checkpoint alone (`hjepa-report CHECKPOINT.pth`).
     Raises RunDirError (missing / not a folder / unreadable / nothing usable), ConfigError or CheckpointError
     (an explicit argument that does not exist).
     """
     root = Path(root).expanduser().absolute()
     check_layout_name(layout)
+    root, alone = _checkpoint_as_run(root)
     check_run_dir(root)
     listing = list_files(root)
     found = _Found(root, Path(images).expanduser().absolute() if images is not None else None)
     for path in listing.files:
+        if alone is not None and path != alone and checkpoints.is_checkpoint(path):
+            found.record(path, "checkpoint", "skipped", f"not {alone.name}, the checkpoint given to report on")
+            continue
         found.take(path)
     found.records.extend(listing.skipped)
     found.warnings = listing.warnings + found.warnings
     _add_given(found, config, images, checkpoint)
-    run = Run(root=root, name=root.resolve().name, layout="generic", layout_reason="")
+    run = Run(root=root, name=display_name((alone or root).resolve().name), layout="generic", layout_reason="")
     run.scalars = ScalarTable.concat([r.frame for r in found.logs.values() if r.ok])
+    run.scalars, run.placeholders = drop_placeholders(run.scalars)  # e.g. H-JEPA's eff_rank = -1 (not computed)
     run.checkpoints = _checkpoint_refs(found, trust_checkpoints)
     _use_config(found, run)
     run.images, _ = image_refs(found.images)
     run.foreground = found.foreground
     run.files = sorted(found.records, key=lambda r: r.path)
     run.warnings = found.warnings
+    run.wandb_runs = dict(sorted(found.wandb_runs.items()))
     if not (len(run.scalars) or run.checkpoints or run.config is not None or run.images):
         raise RunDirError(
             f"nothing usable in {root}: no logs, checkpoints, config or images among {len(listing.files)} files"
@@ -155,21 +176,68 @@ def collect_run(
     return run
 
 
+def _checkpoint_as_run(root: Path) -> tuple[Path, Path | None]:
+    """`hjepa-report CHECKPOINT.pth`, the seed toolkit's habit: a checkpoint file given as the run is read as its
+    folder holding that checkpoint alone (other checkpoints there are listed as skipped). Return (run directory,
+    the checkpoint or None)."""
+    if root.is_file() and checkpoints.is_checkpoint(root):
+        return root.parent, root
+    return root, None
+
+
+def read_config_bounded(path: Path) -> ConfigRead:
+    """read_config, refusing a YAML too big to parse quickly or whose aliases expand it beyond MAX_CONFIG_VALUES.
+
+    YAML aliases let a few lines stand for 10^9 strings ("billion laughs"): safe_load keeps them as shared
+    references, but the report walks and writes the config out (overview, report.json), expanding every one.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return ConfigRead(path, None, None, f"unreadable: {exc.strerror or exc}")
+    if size > MAX_CONFIG_BYTES:
+        return ConfigRead(
+            path, None, None, f"YAML of {size / 1e6:.0f} MB (over {MAX_CONFIG_BYTES >> 20} MiB): not parsed"
+        )
+    read = read_config(path)
+    if read.doc is not None and _values_over(read.doc, MAX_CONFIG_VALUES):
+        return ConfigRead(
+            path, None, None, f"YAML whose aliases expand it to over {MAX_CONFIG_VALUES} values: not used"
+        )
+    return read
+
+
+def _values_over(doc, limit: int) -> bool:
+    """Tell whether the parsed YAML holds more than `limit` values, counting a shared (aliased) one each time."""
+    stack, seen = [doc], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple, set)):
+            stack.extend(node)
+    return False
+
+
 def _add_given(found: _Found, config, images, checkpoint) -> None:
     """Add the inputs given from outside the run dir; a missing one is a one-line error."""
     if config is not None:
         path = Path(config).expanduser().absolute()
         if not path.is_file():
             raise ConfigError(f"config file not found: {path}")
-        found.given_config = read_config(path)
+        found.given_config = read_config_bounded(path)
         found.configs = [c for c in found.configs if c.path.resolve() != path.resolve()]  # listed once
     if images is not None:
         folder = Path(images).expanduser().absolute()
         if not folder.is_dir():
             raise RunDirError(f"images folder not found: {folder}")
         for path in list_files(folder).files:
-            if is_image(path):
-                found.images.append((path, path.relative_to(folder).parts))
+            if is_image(path) and not image_problem(path):
+                found.images.append((path, Path(display_name(path.relative_to(folder).as_posix())).parts))
         found.records.append(FileRecord(str(folder) + "/", "image", "read", image_refs(found.images)[1]))
     if checkpoint is not None:
         path = Path(checkpoint).expanduser().absolute()

@@ -5,6 +5,8 @@
 - I-JEPA: `params-ijepa.yaml` (any `params-*.yaml`) that src/train.py dumps into the log folder
   (data / logging / mask / meta / optimization sections).
 A YAML that does not parse is reported as a skipped file with the error in one line; the report renders anyway.
+A W&B config.yaml (`{key: {value: ...}}`, collect/wandb_folders.py) has the same section names but is never a
+training config: it is skipped with that reason, also when given with `--config`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .wandb_folders import is_wandb_config
+
 HJEPA_SECTIONS = frozenset({"model", "data", "masking", "training"})
 IJEPA_SECTIONS = frozenset({"data", "logging", "mask", "meta", "optimization"})
 YAML_SUFFIXES = (".yaml", ".yml")
 _IJEPA_NAME = re.compile(r"^params-.+\.ya?ml$")
+WANDB_CONFIG = "a W&B config.yaml ({key: {value: ...}} form), not a training config: pass the run's own YAML"
 
 
 @dataclass
@@ -46,6 +51,8 @@ def read_config(path: Path) -> ConfigRead:
         return ConfigRead(path, None, None, f"YAML error: {_yaml_error_line(exc)}")
     if not isinstance(doc, dict):
         return ConfigRead(path, None, None)
+    if is_wandb_config(doc):
+        return ConfigRead(path, None, None, WANDB_CONFIG)
     return ConfigRead(path, doc, config_flavour(path.name, doc))
 
 

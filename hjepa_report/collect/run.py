@@ -17,7 +17,7 @@ class FileRecord:
     """One file below the run directory and what the collector did with it."""
 
     path: str  # relative to the run directory (or absolute when given from outside it)
-    kind: str  # tensorboard | csv | jsonl | json | checkpoint | image | config | foreground | other
+    kind: str  # tensorboard | csv | jsonl | json | checkpoint | image | config | foreground | wandb | other
     status: str  # read | skipped
     detail: str  # what was taken from it, or why it was skipped
     size: int = 0
@@ -68,6 +68,9 @@ class Run:
     foreground: dict[Path, np.ndarray] = field(default_factory=dict)
     files: list[FileRecord] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # points left out of `scalars` because they mean "not computed" (collect/placeholders.py): tag -> count
+    placeholders: dict[str, int] = field(default_factory=dict)
+    wandb_runs: dict[str, int] = field(default_factory=dict)  # W&B run folder -> its files (none read)
 
     def relative_name(self, path: str | Path) -> str:
         """Return a path relative to the run directory when it lies inside, else its file name."""

@@ -54,6 +54,14 @@ class ScalarTable:
         s = self.series(tag)
         return s["step"].to_numpy(dtype=float), s["value"].to_numpy(dtype=float)
 
+    def value_at(self, tag: str, step) -> float | None:
+        """The last value of `tag` logged at or before `step` (None when there is none, or no step)."""
+        if step is None or not self.has(tag):
+            return None
+        steps, values = self.arrays(tag)
+        before = steps <= step
+        return float(values[before][-1]) if before.any() else None
+
     def summary(self, tag: str) -> dict:
         """Summarise one tag: count, first/last step, first/last/min/max value, nan/inf counts."""
         steps, values = self.arrays(tag)

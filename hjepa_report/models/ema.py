@@ -14,6 +14,10 @@ the ratio has no scale; it is 0.0 when t and c are identical (both all-zero: no 
 
 Parts of an encoder are named after the parameter's first component, blocks by index: patch_embed, pos_embed,
 cls_token (reg_token), block_0 .. block_{L-1}, norm (the timm / I-JEPA ViT key names), in that order.
+
+Whether the EMA ran at all: `norms_at_init` counts LayerNorm tensors still at their initial 1 / 0, and
+`small_tensor_fingerprint` tells whether an encoder changed between checkpoints (a target encoder that the
+trainer never updated stays at its initial state; analysis/dynamics/ema_updates.py turns these into a check).
 """
 
 from __future__ import annotations
@@ -93,3 +97,42 @@ def ema_gap(context_vit, target_vit) -> dict[str, Any]:
         "fixed": fixed,
         "method": "relative L2 distance ||theta_target - theta_context|| / ||theta_target||",
     }
+
+
+# LayerNorm parameters of a timm / I-JEPA ViT: blocks.N.norm1 / norm2, the final norm, fc_norm, patch_embed.norm
+_NORM_PARAM = re.compile(r"(^|\.)(norm\d*|fc_norm)\.(weight|bias)$")
+
+
+def norms_at_init(params: Mapping[str, Any]) -> tuple[int, int]:
+    """(LayerNorm weight/bias tensors, how many of them still hold their initial value).
+
+    nn.LayerNorm starts with weight = 1 and bias = 0 exactly (torch.nn.LayerNorm.reset_parameters; timm's ViT
+    init keeps them), and any gradient or EMA step moves them off those values, so a tensor that is still
+    exactly 1 (weight) or 0 (bias) after training was never updated.
+    """
+    total = at_init = 0
+    for name, t in params.items():
+        m = _NORM_PARAM.search(name)
+        if m is None or not t.is_floating_point() or t.dim() != 1:
+            continue
+        total += 1
+        start = 1.0 if m.group(3) == "weight" else 0.0
+        at_init += bool((t == start).all())
+    return total, at_init
+
+
+def small_tensor_fingerprint(params: Mapping[str, Any]) -> str:
+    """A digest of the 1-D floating-point tensors (biases, norms) by name: equal digests mean those tensors are
+    bit-identical. An EMA step moves every tensor, so these few (~0.1 % of a ViT's values, cheap to read from a
+    memory-mapped checkpoint) tell whether an encoder changed between two checkpoints."""
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha1()
+    for name in sorted(params):
+        t = params[name]
+        if t.is_floating_point() and t.dim() == 1:
+            digest.update(name.encode())
+            digest.update(t.detach().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()

@@ -14,7 +14,10 @@ Semantics (H-JEPA src/models/hjepa.py HJEPA.forward, checked against tests/fixtu
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .tokens import gather_tokens, hidden_indices, pool_level, pool_valid
@@ -100,14 +103,24 @@ class HJepaPredictor(nn.Module):
 
 
 class TokenBatchNorm(nn.Module):
-    """BatchNorm1d over the feature axis of [B, K, D] tokens (H-JEPA BatchNorm1dForTokens, key prefix bn.)."""
+    """BatchNorm1d over the feature axis of [B, K, D] tokens (H-JEPA BatchNorm1dForTokens, key prefix bn.).
+
+    In eval mode it uses the running statistics the checkpoint holds; with `batch_statistics` set (the loss,
+    HJepaNetwork.training_batchnorm) it normalises with the batch's own mean and biased variance, as
+    nn.BatchNorm1d does in training mode, without updating the running statistics."""
 
     def __init__(self, dim: int):
         super().__init__()
         self.bn = nn.BatchNorm1d(dim)
+        self.batch_statistics = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        flat = x.reshape(-1, x.shape[-1])
+        if self.batch_statistics:
+            bn = self.bn
+            flat = F.batch_norm(flat, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)
+            return flat.reshape(x.shape)
+        return self.bn(flat).reshape(x.shape)
 
 
 def make_projection(dim: int, norm: str = "layernorm", in_dim: int | None = None) -> nn.Sequential:
@@ -192,6 +205,19 @@ class HJepaNetwork(nn.Module):
         encoder's patch position table, as HJEPA.forward calls it."""
         pos = self.context_encoder.vit.pos_embed[:, self.context_encoder.vit.num_prefix_tokens :]
         return self.predictor(context_tokens, mask_indices, pos)
+
+    @contextmanager
+    def training_batchnorm(self):
+        """Within the block, BatchNorm hierarchy heads use batch statistics, as the training loss saw them
+        (H-JEPA trains in model.train() mode); running statistics stay untouched."""
+        norms = [m for m in self.modules() if isinstance(m, TokenBatchNorm)]
+        for norm in norms:
+            norm.batch_statistics = True
+        try:
+            yield
+        finally:
+            for norm in norms:
+                norm.batch_statistics = False
 
     @property
     def uses_fpn(self) -> bool:

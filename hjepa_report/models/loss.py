@@ -1,13 +1,24 @@
 """The run's own training loss, once per layout, split into a target part (computed once) and a context part.
 
 H-JEPA (jonwiggins/H-JEPA @ eb995a0, src/losses/hjepa_loss.py HJEPALoss, built by src/losses/combined.py
-_build_jepa): per level l, prediction and target are the hierarchy projection (then 1-D pooling) of the predictor
-output and of the target-encoder tokens at the hidden patches; optionally both are L2-normalised
+create_loss_from_config): per level l, prediction and target are the hierarchy projection (then 1-D pooling) of
+the predictor output and of the target tokens at the hidden patches; optionally both are L2-normalised
 (`loss.normalize_embeddings`, default true, F.normalize eps 1e-8); L_l = mse | smooth_l1 (beta 1) | huber
 (delta 1) averaged over every entry of the padded [B, K_l, D] tensors (the trainer passes no validity masks, so
 padded slots count too); L = sum_l w_l L_l with `loss.hierarchy_weights` (default 1.0 each), and H-JEPA logs
-the plain mean of the L_l as loss_unweighted. The loss type is `loss.jepa_loss_type`, else `loss.type` when it
-is mse / smoothl1, else smoothl1. For `combined` losses the VICReg term is NOT reproduced: only the JEPA part is.
+the plain mean of the L_l as loss_unweighted. The targets are detached unless `loss.detach_targets: false`
+(read by the jepa and SIGReg builders; `combined` always detaches). `loss.type` (default `combined`) picks the
+builder: mse / smoothl1 / hjepa / jepa: the JEPA loss alone (its distance `loss.jepa_loss_type`, else the type
+when it is mse / smoothl1, else smoothl1); `combined`: + VICReg on the context encoder's output;
+`hjepa_sigreg` / `sigreg_combined`: + SIGReg on it (regularisers.py has both, with their parameters). The
+types whose module cannot be called the way the trainer calls its loss (sigreg, vicreg, hierarchical_combined,
+cjepa / contrastive_jepa, use_contrastive: their forward takes no `context_features`, so training them stops
+at the first step) are refused with that reason (UnsupportedLoss), as are unknown types.
+End-to-end runs (`model.use_target_encoder: false`; no target_encoder.* weights) make the targets with the
+context encoder itself, without mask, at the current weights: they are recomputed at every evaluation (with
+gradient unless detached). BatchNorm hierarchy heads (`model.projection_norm: batchnorm`) normalise with the
+batch's statistics as in training (predictions and targets each with their own), without updating the running
+statistics the checkpoint holds.
 `loss.target_norm: layernorm` (hjepa-report's own sample run; no H-JEPA config has it) replaces the projected
 targets by the target tokens layer-normed without parameters, as I-JEPA does, then pooled like the level.
 I-JEPA (facebookresearch/ijepa @ 52c1ae9, src/train.py): targets = F.layer_norm(target_encoder(images)) at each
@@ -30,29 +41,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .loss_settings import TARGET_NORMS, LossSettings
+from .regularisers import regularise
 from .tokens import as_mask_list, gather_each, gather_tokens, hidden_indices, pool_level, repeat_groups
-
-TARGET_NORMS = ("projected", "layernorm")
-
-
-@dataclass
-class LossSettings:
-    """How the run computed its JEPA loss, read from the config (see the module docstring)."""
-
-    layout: str
-    kind: str  # mse | smoothl1 | huber
-    weights: list[float] = field(default_factory=list)  # per hierarchy level (H-JEPA)
-    normalize: bool = False
-    target_norm: str = "projected"  # projected (H-JEPA) | layernorm (config loss.target_norm)
-    notes: list[str] = field(default_factory=list)
-
-    def describe(self) -> str:
-        """One line for captions: the loss formula with its settings."""
-        if self.layout == "ijepa":
-            return "smooth-L1 on layer-normed target tokens (I-JEPA src/train.py)"
-        norm = ", L2-normalised" if self.normalize else ""
-        targets = "" if self.target_norm == "projected" else "; targets: layer-normed target tokens, pooled"
-        return f"sum_l w_l {self.kind}(pred_l, target_l){norm}, w = {self.weights} (H-JEPA HJEPALoss){targets}"
 
 
 @dataclass
@@ -70,6 +61,7 @@ class LossTargets:
     tokens: torch.Tensor
     features: torch.Tensor
     indices: torch.Tensor | None = None
+    moving: bool = False  # made by the encoder being trained (end-to-end): recomputed at every evaluation
 
 
 @dataclass
@@ -81,6 +73,7 @@ class Loss:
     levels: list[torch.Tensor] | None = None
     context: torch.Tensor | None = None
     targets: LossTargets | None = None
+    components: dict[str, torch.Tensor] = field(default_factory=dict)  # jepa_loss, vicreg_* / sigreg_*
 
     @property
     def unweighted(self) -> torch.Tensor:
@@ -93,33 +86,8 @@ class Loss:
         values["loss"] = self.total
         if self.levels:
             values["loss_unweighted"] = self.unweighted
+        values.update(self.components)
         return values
-
-
-def loss_settings(config: dict | None, layout: str, num_levels: int = 1) -> LossSettings:
-    """Read the loss type, weights and normalisation the trainer used (see the module docstring)."""
-    if layout == "ijepa":
-        return LossSettings(layout="ijepa", kind="smoothl1")
-    from .config import loss_target_norm
-
-    loss = dict((config or {}).get("loss") or {})
-    notes = [] if config and "loss" in config else ["the config has no loss section: H-JEPA's defaults are used"]
-    declared = str(loss.get("type", "combined")).lower()
-    kind = str(loss.get("jepa_loss_type", declared if declared in ("smoothl1", "mse") else "smoothl1")).lower()
-    if declared in ("combined", "hierarchical_combined", "hjepa_sigreg", "sigreg_combined", "cjepa"):
-        notes.append(f"loss.type {declared!r} adds a regulariser that is not reproduced; only the JEPA part is")
-    weights = loss.get("hierarchy_weights", 1.0)
-    weights = [float(weights)] * num_levels if isinstance(weights, (int, float)) else [float(w) for w in weights]
-    if len(weights) != num_levels:
-        raise ValueError(f"loss.hierarchy_weights has {len(weights)} entries for {num_levels} levels")
-    return LossSettings(
-        layout="hjepa",
-        kind=kind,
-        weights=weights,
-        target_norm=loss_target_norm(config),
-        notes=notes,
-        normalize=bool(loss.get("normalize_embeddings", True)),
-    )
 
 
 def base_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
@@ -134,12 +102,13 @@ def base_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tens
 
 
 def hierarchical_loss(predictions: list, targets: list, settings: LossSettings) -> Loss:
-    """L = sum_l w_l L_l over the levels, targets detached (HJEPALoss.forward, no validity masks)."""
+    """L = sum_l w_l L_l over the levels, targets detached unless the run did not (HJEPALoss.forward, no
+    validity masks)."""
     levels = []
     for pred, target in zip(predictions, targets, strict=True):
         if settings.normalize:
             pred, target = F.normalize(pred, dim=-1, eps=1e-8), F.normalize(target, dim=-1, eps=1e-8)
-        levels.append(base_loss(pred, target.detach(), settings.kind))
+        levels.append(base_loss(pred, target.detach() if settings.detach_targets else target, settings.kind))
     stacked = torch.stack(levels)
     weights = torch.tensor(settings.weights, dtype=stacked.dtype, device=stacked.device)
     return Loss(total=(stacked * weights).sum(), levels=levels)
@@ -165,19 +134,22 @@ def level_targets(network, tokens: torch.Tensor, target_norm: str) -> list[torch
 
 
 def loss_targets(network, images: torch.Tensor, masks, settings: LossSettings) -> LossTargets:
-    """Compute the target side of the loss once for a batch (no gradient; see the module docstring)."""
-    with torch.no_grad():
-        if _is_ijepa(network):
+    """Compute the target side of the loss for a batch (see the module docstring): without gradient, unless it
+    comes from the encoder being trained and the run did not detach it."""
+    if _is_ijepa(network):
+        with torch.no_grad():
             enc, pred = as_mask_list(masks[0]), as_mask_list(masks[1])
             features = _ijepa_target(network)(images)
             normed = F.layer_norm(features, (features.shape[-1],))  # I-JEPA src/train.py forward_target
             tokens = repeat_groups(gather_each(normed, pred), len(images), len(enc))
             return LossTargets("ijepa", (enc, pred), tokens, features)
+    moving = network.target_encoder is None  # end-to-end: HJEPA.forward runs the context encoder unmasked
+    with torch.set_grad_enabled(torch.is_grad_enabled() and moving and not settings.detach_targets):
         encoder = network.target
         features = encoder(images)
         indices, _ = hidden_indices(masks)
         tokens = target_tokens(features[:, encoder.vit.num_prefix_tokens :], indices, settings.target_norm)
-        return LossTargets("hjepa", masks, tokens, features, indices)
+    return LossTargets("hjepa", masks, tokens, features, indices, moving)
 
 
 def network_loss(
@@ -185,9 +157,10 @@ def network_loss(
 ) -> Loss:
     """The training loss of an HJepaNetwork or IJepaNetwork on one batch, in the caller's autograd mode.
 
-    targets: this batch's `loss_targets` (same masks), to compute the target side once; computed when None.
+    targets: this batch's `loss_targets` (same masks), to compute the target side once; computed when None,
+    and again when they come from the encoder being trained (end-to-end runs).
     """
-    if targets is None:
+    if targets is None or targets.moving:
         targets = loss_targets(network, images, masks, settings)
     if targets.layout == "ijepa":
         from .ijepa import encode_kept
@@ -201,10 +174,15 @@ def network_loss(
     prefix = network.context_encoder.vit.num_prefix_tokens
     context = network.context_encoder(images, targets.masks)
     predicted = network.predict(context[:, prefix:], targets.indices)
-    loss = hierarchical_loss(
-        network.levels(predicted), level_targets(network, targets.tokens, settings.target_norm), settings
-    )
+    with network.training_batchnorm():
+        loss = hierarchical_loss(
+            network.levels(predicted), level_targets(network, targets.tokens, settings.target_norm), settings
+        )
     loss.context, loss.targets = context, targets
+    if settings.regulariser is not None:  # CombinedLoss / HJEPASIGRegLoss: total = JEPA + weighted term
+        terms = regularise(settings.regulariser, context, settings.seed)
+        loss.components = {"jepa_loss": loss.total, **{k: v for k, v in terms.items() if k != "weighted"}}
+        loss.total = loss.total + terms["weighted"]
     return loss
 
 

@@ -221,6 +221,17 @@ class VisionTransformer(nn.Module):
         self.norm = nn.LayerNorm(embed_dim, eps=norm_eps)
         self._init_trainable(pos_embed == "learned")
 
+    def set_heads(self, num_heads: int) -> None:
+        """Split every block's attention into `num_heads` heads (same weights: a checkpoint does not record the
+        split, models/heads.py infers it)."""
+        for block in self.blocks:
+            attn = block.attn
+            if self.embed_dim % num_heads:
+                raise ValueError(f"width {self.embed_dim} is not divisible by {num_heads} heads")
+            attn.num_heads, attn.head_dim = num_heads, self.embed_dim // num_heads
+            attn.scale = attn.head_dim**-0.5
+        self.num_heads = num_heads
+
     def _init_trainable(self, learned_pos: bool) -> None:
         """Initialise like timm (truncated normal std 0.02 for Linear / tokens; LayerNorm 1, 0)."""
         init_linear(self)

@@ -27,7 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from ..models.hjepa import HJepaNetwork
-from ..models.loss import LossSettings, loss_settings, network_loss
+from ..models.loss import network_loss
+from ..models.loss_settings import LossSettings, loss_settings
 from .data import ShapeSet
 from .knn import knn_accuracy, normalise, pooled_features
 from .masks import hidden_masks

@@ -59,7 +59,8 @@ class LossBatch:
         seed = int(ctx.rng("dynamics-masks").integers(2**31))
         info = model.info
         masks = training_masks(ctx.run.config, model.layout, len(images), seed, info.grid, info.patch_size)
-        return cls(images, model.loss_masks(masks, len(images)), seed, model.loss_settings(ctx.run.config))
+        settings = model.loss_settings(ctx.run.config, seed)  # SIGReg's directions: seeded like the masks
+        return cls(images, model.loss_masks(masks, len(images)), seed, settings)
 
     def describe(self) -> str:
         """One line for captions: the batch, the mask seed and the loss formula."""
@@ -70,9 +71,16 @@ class LossBatch:
 
     def loss_with(self, model):
         """Return a closure computing the loss tensor of `model` on this batch, its target side computed once
-        (the EMA target encoder is not what gradients or landscape directions move)."""
+        (the EMA target encoder is not what gradients or landscape directions move; targets made by the encoder
+        being trained, in end-to-end runs, are recomputed by the loss at every call)."""
+        terms = self.terms_with(model)
+        return lambda: terms().total
+
+    def terms_with(self, model):
+        """Like `loss_with`, the closure returning the whole models.loss.Loss (per-level losses, regulariser
+        components under the names the run logs)."""
         targets = model.loss_targets(self.images, self.masks, self.settings)
-        return lambda: model.loss(self.images, self.masks, self.settings, targets=targets).total
+        return lambda: model.loss(self.images, self.masks, self.settings, targets=targets)
 
     def full_loss(self, model, precision: str = "fp32") -> float:
         """The whole loss of `model` on this batch under inference mode, targets recomputed (every tensor moves
@@ -81,6 +89,19 @@ class LossBatch:
 
         with torch.inference_mode(), model.autocast(precision):
             return float(model.loss(self.images, self.masks, self.settings).total)
+
+
+def loss_skip_reason(ctx) -> str | None:
+    """Why the run's loss cannot be reproduced (models.loss_settings.UnsupportedLoss), else None; ask only
+    after session.skip_reason() is None (it needs the rebuilt model's layout and levels)."""
+    from ...models.loss_settings import UnsupportedLoss, loss_settings
+
+    info = ctx.session.info()
+    try:
+        loss_settings(ctx.run.config, info.layout, info.num_levels)
+    except UnsupportedLoss as exc:
+        return f"The run's training loss cannot be reproduced: {exc}."
+    return None
 
 
 def checkpoints_in_order(run, limit: int | None = None) -> list:

@@ -12,7 +12,7 @@ from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
 from ..thresholds import threshold
 from . import figures, gradients
-from .batch import LossBatch, checkpoints_in_order
+from .batch import LossBatch, checkpoints_in_order, loss_skip_reason
 
 MAX_CHECKPOINTS = 6  # the per-block heatmap: at most this many checkpoints, evenly spaced, the last always in
 MAX_LOGGED = 8  # logged gradient tags drawn
@@ -41,7 +41,7 @@ class GradientFlowPass(AnalysisPass[GradientFlowResult]):
     needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
-        return ctx.session.skip_reason()
+        return ctx.session.skip_reason() or loss_skip_reason(ctx)
 
     def compute(self, ctx: ReportContext) -> GradientFlowResult:
         session = ctx.session
@@ -54,7 +54,7 @@ class GradientFlowPass(AnalysisPass[GradientFlowResult]):
             batch = batch or LossBatch.draw(ctx, model)  # the same images and masks for every checkpoint
             ctx.progress(f"gradient flow: {ref.name}")
             with model.recomputing():  # ~1.5 GB less for a ViT-B/16, the same gradients, one more forward
-                flows[str(ref.path)] = gradients.gradient_flow(model.network, batch.loss_with(model), model.backward)
+                flows[str(ref.path)] = gradients.gradient_flow(model.network, batch.terms_with(model), model.backward)
             del model
         flow = flows[str(chosen.path)]
         sweep = [(ref.name, flows[str(ref.path)]) for ref in shown]
@@ -80,6 +80,8 @@ class GradientFlowPass(AnalysisPass[GradientFlowResult]):
                 "mask_seed": batch.seed,
                 "batch_size": len(batch.images),
                 "loss_formula": batch.settings.describe(),
+                "loss_type": batch.settings.loss_type,
+                "loss_components": flow.components,
                 "layers": [
                     {
                         "layer": lg.name,

@@ -7,10 +7,13 @@ ratio ||g|| / ||w|| (the relative step an SGD update with lr 1 would take; "You 
 same ratio to set per-layer learning rates). Vanishing gradients show up as tiny ratios in the early blocks,
 exploding ones as huge ratios or non-finite values (thresholds: analysis.thresholds gradients.vanishing /
 .exploding).
-The gradients are the training ones: targets are stop-gradient (H-JEPA HJEPALoss detach_targets, I-JEPA
-torch.no_grad), so H-JEPA's hierarchy projections get gradient only through the prediction branch although
-they also shape the targets. Parameters that get no gradient at all (not used in the loss, e.g. H-JEPA's
-`predictor.pos_embed_predictor`) are listed apart: that is a property of the model, not a vanishing gradient.
+The gradients are the training ones (models/loss.py): targets are stop-gradient (H-JEPA HJEPALoss detach_targets,
+I-JEPA torch.no_grad), so H-JEPA's hierarchy projections get gradient only through the prediction branch although
+they also shape the targets, unless the run trained with `loss.detach_targets: false` (then through both, and in
+end-to-end runs into the encoder through its unmasked pass too); a VICReg or SIGReg term on the context output adds
+its own gradient to the context encoder. Parameters that get no gradient at all (not used in the loss, e.g.
+H-JEPA's `predictor.pos_embed_predictor`) are listed apart: that is a property of the model, not a vanishing
+gradient.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class GradientFlow:
     loss: float
     layers: list[LayerGrad]
     no_gradient: list[str] = field(default_factory=list)
+    components: dict[str, float] = field(default_factory=dict)  # the loss's logged terms (loss_h0, jepa_loss...)
 
     def problems(self, vanishing: float = VANISHING, exploding: float = float("inf")) -> dict[str, list[LayerGrad]]:
         """Layers with non-finite gradients, with every |g| < vanishing, or with ||g|| > exploding."""
@@ -104,7 +108,8 @@ def layer_of(param_name: str) -> tuple[str, str, str]:
 def gradient_flow(network, loss_fn, backward=None) -> GradientFlow:
     """Back-propagate `loss_fn()` once and collect per-layer statistics; leaves no gradients behind.
 
-    loss_fn returns a scalar tensor built from `network`'s parameters (autograd on); `backward(loss)` runs the
+    loss_fn returns a scalar tensor built from `network`'s parameters (autograd on), or a models.loss.Loss
+    (its total is back-propagated, its logged terms kept as `components`); `backward(loss)` runs the
     backward pass (default loss.backward(); JepaModel.backward also times it). The parameters' .grad are
     reset to None before and after, so a cached network is left as it was found.
     """
@@ -115,8 +120,11 @@ def gradient_flow(network, loss_fn, backward=None) -> GradientFlow:
         p.grad = None
     try:
         with torch.enable_grad():
-            loss = loss_fn()
+            result = loss_fn()
+            loss = getattr(result, "total", result)
             (backward or type(loss).backward)(loss)
+        logged = result.logged() if hasattr(result, "logged") else {}
+        components = {name: float(value.detach()) for name, value in logged.items()}
         stats: dict[str, list] = {}
         no_grad = []
         for name, p in params.items():
@@ -125,7 +133,7 @@ def gradient_flow(network, loss_fn, backward=None) -> GradientFlow:
                 continue
             stats.setdefault(layer_of(name)[0], []).append((name, p.detach(), p.grad.detach()))
         layers = [_layer_stats(layer, entries) for layer, entries in stats.items()]
-        return GradientFlow(loss=float(loss.detach()), layers=layers, no_gradient=no_grad)
+        return GradientFlow(float(loss.detach()), layers, no_grad, components)
     finally:
         for p in params.values():
             p.grad = None

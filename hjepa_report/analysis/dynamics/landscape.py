@@ -13,6 +13,9 @@ Which parameters move: the ones the optimizer trains (context encoder, predictor
 parameter with requires_grad). The EMA target encoder is not trained by gradients and the loss stops its
 gradient, so it is held fixed and its features are computed once per batch (JepaModel.loss_targets): the
 surface is the one the optimizer descends on, and each grid point costs one context-encoder + predictor pass.
+In end-to-end runs the targets come from the encoder being moved, so the loss recomputes them at every point
+(models/loss.py), and a VICReg / SIGReg term is part of the loss at every point (its SIGReg directions seeded,
+the same at every point, so the surface is a function of the weights).
 """
 
 from __future__ import annotations

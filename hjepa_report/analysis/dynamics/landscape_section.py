@@ -24,7 +24,7 @@ from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
 from ..precision import Precision, fell_back, sweep_precision
 from . import figures, landscape
-from .batch import LossBatch, checkpoints_in_order
+from .batch import LossBatch, checkpoints_in_order, loss_skip_reason
 
 MAX_PAIRS = 3  # interpolation: at most the last 3 consecutive checkpoint pairs, fewer (at least 1) when their
 # evaluations would not fit half of the landscape's budget
@@ -85,7 +85,7 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
     def applies(self, ctx: ReportContext) -> str | None:
         if ctx.settings.minimal:
             return "skipped under --minimal (the landscape evaluates the loss hundreds of times)"
-        return ctx.session.skip_reason()
+        return ctx.session.skip_reason() or loss_skip_reason(ctx)
 
     def compute(self, ctx: ReportContext) -> LandscapeResult:
         batch = LossBatch.draw(ctx, ctx.session.model())

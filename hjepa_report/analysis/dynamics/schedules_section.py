@@ -1,5 +1,7 @@
 """The "schedules" section: the LR / weight-decay / EMA-momentum schedules the config implies (schedules.py),
-overlaid with and checked against what the run logged, and the EMA drift of every checkpoint (drift.py)."""
+overlaid with and checked against what the run logged, the EMA drift of every checkpoint (drift.py), and
+whether the EMA ran at all (ema_updates.py: not applicable to end-to-end runs, failing when the target encoder
+never left its initial state)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
 from ..thresholds import threshold
 from .batch import checkpoints_in_order
-from .drift import DriftTable
+from .drift import DriftTable, split_encoders
+from .ema_updates import EncoderSnapshot, end_to_end_reason, never_ran_evidence, snapshot
 from .figures import drift_heatmap, schedules_figure
 from .schedules import ImpliedSchedule, best_comparison, config_schedule, steps_per_epoch_from_logs
 
@@ -34,6 +37,7 @@ class SchedulesResult(PassResult):
     names: list[str]  # the schedules drawn: logged or implied
     rtol: float
     drift: DriftTable | None = None
+    end_to_end: str | None = None  # why the run has no EMA target encoder (None: it has one)
 
 
 class SchedulesPass(AnalysisPass[SchedulesResult]):
@@ -57,6 +61,7 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
             names=[n for n in SCHEDULE_TAGS if n in logged or (implied is not None and implied.get(n) is not None)],
         )
         result.metrics.update(steps_metrics)
+        result.end_to_end = end_to_end_reason(ctx.run)
         if implied is None:
             result.notes.append(f"No config-implied schedule: {why_not}.")
         else:
@@ -69,7 +74,8 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
             )
         if result.names:
             _checks(result)
-        result.drift, why = _drift(ctx)
+        result.drift, why, snapshots = _drift(ctx)
+        _check_ema_updates(result, snapshots, ctx.run)
         if result.drift is None:
             result.notes.append(f"No EMA drift heatmap: {why}.")
         else:
@@ -130,6 +136,9 @@ def _checks(result: SchedulesResult) -> None:
     implied = result.implied
     for name, (steps, values) in result.logged.items():
         check = CHECK_NAMES[name]
+        if name == "ema_momentum" and result.end_to_end:
+            result.add_check(check, "skip", f"not applicable: {result.end_to_end}", figure_id="schedules")
+            continue
         if implied is None or implied.get(name) is None:
             result.add_check(
                 check, "skip", "logged, but the config implies no schedule to compare with", figure_id="schedules"
@@ -209,25 +218,79 @@ def _steps_per_epoch_from_checkpoints(run) -> tuple[int | None, str]:
     return None, "neither the logs nor the checkpoints tell the number of steps per epoch"
 
 
-def _drift(ctx: ReportContext) -> tuple[DriftTable | None, str | None]:
-    """Return (DriftTable | None, why not) over the run's distinct checkpoints in training order."""
-    from .drift import ema_drift
+def _drift(ctx: ReportContext) -> tuple[DriftTable | None, str | None, list[EncoderSnapshot]]:
+    """Return (DriftTable | None, why not, each checkpoint's EMA evidence) over the run's distinct checkpoints in
+    training order; the evidence is read from the same loads as the drift."""
+    from .drift import ENCODER_PREFIXES, ema_drift
 
     refs = checkpoints_in_order(ctx.run)
     if not refs:
-        return None, "the run has no checkpoint"
+        return None, "the run has no checkpoint", []
+    snapshots: list[EncoderSnapshot] = []
 
     def load(ref):
         from ...collect.checkpoints import load_checkpoint
         from ...models.normalise import normalise
 
-        return normalise(
+        layout, state = normalise(
             load_checkpoint(ref.path, trust=ctx.settings.trust_checkpoints),
             ctx.run.layout if ctx.run.layout in ("hjepa", "ijepa") else None,
         )
+        if layout in ENCODER_PREFIXES:
+            context, target = split_encoders(state, layout)
+            if context and target:
+                snapshots.append(snapshot(ref.name, context, target))
+        return layout, state
 
     try:
         table = ema_drift(refs, load)
     except ReportError as exc:
-        return None, f"a checkpoint could not be read ({exc})"
-    return table, None if table else "no checkpoint holds both a context and a target encoder"
+        return None, f"a checkpoint could not be read ({exc})", []
+    return table, None if table else "no checkpoint holds both a context and a target encoder", snapshots
+
+
+def _check_ema_updates(result: SchedulesResult, snapshots: list[EncoderSnapshot], run) -> None:
+    """Check: the EMA moved the target encoder (not applicable to end-to-end runs; fails when it never ran)."""
+    figure = "ema-drift" if result.drift is not None else None
+    if result.end_to_end:
+        result.add_check("ema-target-updated", "skip", f"not applicable: {result.end_to_end}", figure_id=figure)
+        return
+    never, evidence = never_ran_evidence(snapshots)
+    result.metrics["ema_updates"] = {"never_ran": never, "evidence": evidence, "checkpoints": len(snapshots)}
+    if never is None:
+        why = evidence[0] if evidence else "no checkpoint holds both a context and a target encoder"
+        result.add_check("ema-target-updated", "skip", why, figure_id=figure)
+    elif not never:
+        result.add_check("ema-target-updated", "pass", f"{evidence[0]}: the EMA ran", figure_id=figure)
+    else:
+        status, cause = _never_ran_cause(run)
+        result.add_check(
+            "ema-target-updated",
+            status,
+            f"the target encoder never left its initial state: {'; '.join(evidence)}. Cause: {cause}",
+            figure_id=figure,
+        )
+        result.notes.append(f"EMA never ran: {'; '.join(evidence)}.")
+
+
+def _never_ran_cause(run) -> tuple[str, str]:
+    """(status, cause) of a target encoder that never moved: a warning when the config's momentum of 1 asks for
+    a frozen target, else a failure whose likely cause is H-JEPA's DDP bug (see ema_updates.py)."""
+    if run.layout == "hjepa" and _momentum_is_one(run.config):
+        return "warn", (
+            "the config's EMA momentum is 1 throughout, which freezes the target: expected, but its targets come "
+            "from the initial network"
+        )
+    ddp = (
+        " (H-JEPA's trainer skips it when the model is wrapped in DistributedDataParallel: "
+        "_update_target_encoder tests hasattr(model, 'target_encoder'), false on the wrapper)"
+        if run.layout == "hjepa"
+        else ""
+    )
+    return "fail", f"the EMA update never ran{ddp}, so every target came from the initial, untrained encoder"
+
+
+def _momentum_is_one(config: dict | None) -> bool:
+    """H-JEPA: training.ema_momentum_schedule start and end both 1 (the trainer's defaults 0.996 and 1.0)."""
+    ema = ((config or {}).get("training") or {}).get("ema_momentum_schedule") or {}
+    return float(ema.get("start", 0.996)) == 1.0 and float(ema.get("end", 1.0)) == 1.0

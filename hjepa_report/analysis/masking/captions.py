@@ -58,10 +58,20 @@ def intro(d: MaskDraws) -> str:
     )
 
 
+def ignored_keys(keys: list[str]) -> str:
+    """The note listing the config's masking keys that H-JEPA's trainer never reads."""
+    return (
+        f"Masking keys in the config that H-JEPA's trainer ignores: {', '.join(keys)}. scripts/train.py passes "
+        "only masking.num_masks (default 4), masking.mask_scale (default [0.05, 0.15]) and masking.aspect_ratio "
+        "(default [0.75, 1.5]) to HierarchicalMaskGenerator, so the masks here follow those and not these keys."
+    )
+
+
 def settings_table(d: MaskDraws) -> str:
     return (
         "Arguments of the sampler as read from the run's config (source, patch-size source and batch-size "
         f"source are listed), the seed and the number of draws behind the statistics. {_seed(d)}"
+        + ("" if _ijepa(d) else " ignored_keys: masking keys of the config the trainer does not read.")
     )
 
 

@@ -5,10 +5,14 @@ Two families, because the two codebases configure masking differently:
   aspect_ratio, num_enc_masks, num_pred_masks, allow_overlap, min_keep, patch_size) and `data.crop_size`.
   Without any masking config the paper's setting is used (Assran et al. 2023, Sec. 3: 4 targets of scale
   0.15-0.2, context 0.85-1.0, aspect 0.75-1.5 at 224 px / patch 16).
-- H-JEPA (jonwiggins/H-JEPA, scripts/train.py): a `masking:` section (num_masks, mask_scale, aspect_ratio),
-  `model.num_hierarchies` and `data.image_size`. The patch size is NOT reliably in the config (scripts/train.py
-  hard-codes 16 for the mask generator); it comes from an argument (the model's real patch size), else from the
-  encoder name (vit_base_patch16_224 -> 16), else 16. `settings.patch_source` says which.
+- H-JEPA (jonwiggins/H-JEPA @ eb995a0, scripts/train.py main, "Build Masking Strategy"): the trainer passes
+  exactly three `masking:` keys to HierarchicalMaskGenerator, each with its own default when absent:
+  `num_masks` (4), `mask_scale` ([0.05, 0.15]) and `aspect_ratio` ([0.75, 1.5]), plus `model.num_hierarchies`
+  and `data.image_size`. Every other masking key (`num_target_masks`, `target_mask_scale`, `num_context_masks`,
+  `context_scale`, ...) is ignored by the trainer; `ignored_keys` lists those the config has, and `source`
+  says which keys came from the config and which are H-JEPA defaults. The patch size is NOT reliably in the
+  config (scripts/train.py hard-codes 16 for the mask generator); it comes from an argument (the model's real
+  patch size), else from the encoder name (vit_base_patch16_224 -> 16), else 16. `patch_source` says which.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from typing import Any
 from ...errors import ConfigError
 
 DEFAULT_BATCH_SIZE = 128  # per-GPU batch of the I-JEPA ImageNet configs (configs/in1k_vith14_ep300.yaml)
+# The masking keys H-JEPA's scripts/train.py passes to HierarchicalMaskGenerator and the defaults it gives them:
+#   num_target_masks=config["masking"].get("num_masks", 4),
+#   base_scale=tuple(config["masking"].get("mask_scale", [0.05, 0.15])),
+#   aspect_ratio_range=tuple(config["masking"].get("aspect_ratio", [0.75, 1.5]))
+# (not configs/default.yaml's values, nor src/utils/config.py's MaskingConfig, which train.py never uses).
+HJEPA_TRAINER_DEFAULTS: dict[str, Any] = {"num_masks": 4, "mask_scale": (0.05, 0.15), "aspect_ratio": (0.75, 1.5)}
 
 
 class _JsonSettings:
@@ -58,9 +68,9 @@ class HJepaMaskSettings(_JsonSettings):
     grid: tuple[int, int]
     image_size: int
     patch_size: int
-    num_masks: int = 4
-    mask_scale: tuple[float, float] = (0.15, 0.2)
-    aspect_ratio: tuple[float, float] = (0.75, 1.5)
+    num_masks: int = HJEPA_TRAINER_DEFAULTS["num_masks"]
+    mask_scale: tuple[float, float] = HJEPA_TRAINER_DEFAULTS["mask_scale"]
+    aspect_ratio: tuple[float, float] = HJEPA_TRAINER_DEFAULTS["aspect_ratio"]
     num_hierarchies: int = 3
     max_attempts: int = 10  # generator default; scripts/train.py does not set it
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -68,6 +78,7 @@ class HJepaMaskSettings(_JsonSettings):
     patch_source: str = "default 16"
     batch_source: str = "config"
     family: str = "hjepa"
+    ignored_keys: tuple[str, ...] = ()  # masking keys of the config that scripts/train.py does not pass on
 
 
 MaskSettings = IJepaMaskSettings | HJepaMaskSettings
@@ -175,20 +186,36 @@ def _hjepa_settings(config, batch_size, grid, patch_size) -> HJepaMaskSettings:
     else:
         patch, patch_source = 16, "default 16 (as scripts/train.py hard-codes it)"
     bs, bs_source = _batch(config, batch_size)
-    defaults = HJepaMaskSettings(grid=(0, 0), image_size=image, patch_size=patch)
+    read = {key: masking.get(key, default) for key, default in HJEPA_TRAINER_DEFAULTS.items()}
     return HJepaMaskSettings(
         grid=_grid(grid, image, patch),
         image_size=image,
         patch_size=patch,
-        num_masks=int(masking.get("num_masks", defaults.num_masks)),
-        mask_scale=_pair(masking.get("mask_scale", defaults.mask_scale), "mask_scale"),
-        aspect_ratio=_pair(masking.get("aspect_ratio", defaults.aspect_ratio), "aspect_ratio"),
-        num_hierarchies=int(model.get("num_hierarchies", defaults.num_hierarchies)),
+        num_masks=int(read["num_masks"]),
+        mask_scale=_pair(read["mask_scale"], "mask_scale"),
+        aspect_ratio=_pair(read["aspect_ratio"], "aspect_ratio"),
+        num_hierarchies=int(model.get("num_hierarchies", 3)),
         batch_size=bs,
-        source="run config (masking section)" if masking else "H-JEPA configs/default.yaml values",
+        source=hjepa_sources(masking),
         patch_source="argument (grid)" if grid else patch_source,
         batch_source=bs_source,
+        ignored_keys=tuple(str(k) for k in masking if k not in HJEPA_TRAINER_DEFAULTS),
     )
+
+
+def hjepa_sources(masking: dict) -> str:
+    """Say which of the trainer's masking keys came from the config and which are H-JEPA's defaults."""
+    given = [k for k in HJEPA_TRAINER_DEFAULTS if k in masking]
+    if len(given) == len(HJEPA_TRAINER_DEFAULTS):
+        return "run config (masking section)"
+    defaults = ", ".join(f"{k} {_show(v)}" for k, v in HJEPA_TRAINER_DEFAULTS.items() if k not in masking)
+    parts = [f"run config (masking section) for {', '.join(given)}"] if given else []
+    return "; ".join(parts + [f"H-JEPA default (scripts/train.py) for {defaults}"])
+
+
+def _show(value) -> str:
+    """A default as the config would write it: [0.05, 0.15], 4."""
+    return f"[{', '.join(map(str, value))}]" if isinstance(value, tuple) else str(value)
 
 
 def _grid(grid, image: int, patch: int) -> tuple[int, int]:

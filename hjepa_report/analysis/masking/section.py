@@ -75,6 +75,8 @@ class MaskingPass(AnalysisPass[MaskingResult]):
             f"Masking settings: {s['source']}; patch size {s['patch_size']} from {s['patch_source']}; "
             f"grid {s['grid'][0]}x{s['grid'][1]}; batch size {s['batch_size']} ({s['batch_source']})."
         )
+        if s.get("ignored_keys"):
+            notes.append(captions.ignored_keys(s["ignored_keys"]))
         images, failed = run_images([r.path for r in run.images], s["image_size"])
         if failed:
             notes.append(f"Could not read {len(failed)} image(s): {', '.join(failed[:3])}.")

@@ -36,6 +36,17 @@ class ReportGroup(click.Group):
             args = ["report", *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx):
+        """Run the command; Ctrl-C or SIGTERM at any moment (imports included) ends with its one line and status."""
+        try:
+            return super().invoke(ctx)
+        except Terminated:
+            click.echo("terminated (SIGTERM)", err=True)
+            sys.exit(ExitCode.TERMINATED)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+
 
 def _split_list(_ctx, _param, value):
     if not value:
@@ -54,6 +65,28 @@ def main():
             hjepa-report index DIR              (an index of every report below DIR)
     Help:   hjepa-report report --help
     """
+    _stop_on_sigterm()
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwound like Ctrl-C (temporary files removed, workers stopped), exit status 143."""
+
+
+def _stop_on_sigterm() -> None:
+    """Turn SIGTERM (CI cancelling a job, `kill`) into an exception, so the run unwinds as on Ctrl-C.
+
+    The default action would end the process at once, leaving the temporary siblings of a report being
+    written (render/write.py) and figure-encoding workers behind.
+    """
+    import signal
+    import threading
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    # only the main thread may set a handler (a notebook or test may call main() from another one)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, terminate)
 
 
 @main.command("report")
@@ -285,6 +318,9 @@ def _guarded(action):
     except ReportError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except Terminated:
+        click.echo("terminated (SIGTERM)", err=True)
+        sys.exit(ExitCode.TERMINATED)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(ExitCode.INTERRUPTED)

@@ -11,7 +11,8 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # missing or unusable run directory, unknown section, unreadable config, unsafe checkpoint
     SECTION_FAILED = 3  # --strict and a section failed
     VERDICT = 4  # --fail-on and the verdict is that bad
-    INTERRUPTED = 130  # Ctrl-C
+    INTERRUPTED = 130  # Ctrl-C (SIGINT)
+    TERMINATED = 143  # SIGTERM (128 + 15, the status a shell reports for it)
 
 
 class ReportError(Exception):
@@ -38,6 +39,10 @@ class UnsafeCheckpointError(CheckpointError):
 
 class ModelBuildError(ReportError):
     """A network could not be rebuilt from a checkpoint exactly (unknown or partial keys, unsupported option)."""
+
+
+class OutputError(ReportError, OSError):
+    """The report cannot be written where asked (a folder that is a file or not writable, a full disk)."""
 
 
 class StrictModeError(ReportError):

@@ -9,7 +9,8 @@
   the step; every other non-empty numeric cell is one point of the tag named by its column (Lightning writes
   train and val metrics on separate, sparse rows).
 Rows with the wrong number of cells or a non-numeric step are skipped and counted; a repeated header is
-skipped and counted; nothing here raises on bad content. CSVs have no wall time (NaN in the table).
+skipped and counted, and so are rows the csv module cannot parse and lines over MAX_LINE_CHARS; a CSV of more
+than MAX_COLUMNS columns is not read; nothing here raises on bad content. CSVs have no wall time (NaN in the table).
 """
 
 from __future__ import annotations
@@ -18,30 +19,62 @@ import csv
 from array import array
 from pathlib import Path
 
-from .logread import LogRead, TagPoints, count_phrase
+from .logread import LogRead, TagPoints, bounded_lines, count_phrase
 
 STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "itr", "epoch")
 _IJEPA_INDEX = ("epoch", "itr")
+MAX_COLUMNS = 10_000  # a wider CSV is not a training log (a data table): one tag per column would not end
 
 
 def read_csv_log(path: Path, source: str) -> LogRead:
     """Read one CSV log; return its points or why it was skipped."""
     try:
         with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-            rows = csv.reader(fh)
-            header = next((r for r in rows if any(c.strip() for c in r)), None)
-            if header is None:
-                return LogRead("csv", None, "empty CSV")
-            columns = [c.strip() for c in header]
-            lowered = [c.lower() for c in columns]
-            if lowered[:2] == list(_IJEPA_INDEX):
-                return _read_ijepa(rows, header, columns, source)
-            step_col = next((lowered.index(s) for s in STEP_COLUMNS if s in lowered), None)
-            if step_col is None:
-                return LogRead("csv", None, "CSV without a step-like column (step, global_step, iteration, epoch)")
-            return _read_stepped(rows, header, columns, step_col, source, path.name == "metrics.csv")
-    except (OSError, csv.Error) as exc:
-        return LogRead("csv", None, f"unreadable: {getattr(exc, 'strerror', None) or exc}")
+            lines = bounded_lines(fh)
+            rows = _Rows(csv.reader(lines))
+            read = _read_rows(rows, source, path.name == "metrics.csv")
+    except OSError as exc:
+        return LogRead("csv", None, f"unreadable: {exc.strerror or exc}")
+    read.detail += rows.note() + lines.note()
+    return read
+
+
+def _read_rows(rows, source: str, lightning: bool) -> LogRead:
+    """Read the parsed rows of a CSV log: find the header, tell I-JEPA from step-indexed logs."""
+    header = next((r for r in rows if any(c.strip() for c in r)), None)
+    if header is None:
+        return LogRead("csv", None, "empty CSV")
+    if len(header) > MAX_COLUMNS:
+        return LogRead("csv", None, f"CSV with {len(header)} columns (over {MAX_COLUMNS}): not read as a log")
+    columns = [c.strip() for c in header]
+    lowered = [c.lower() for c in columns]
+    if lowered[:2] == list(_IJEPA_INDEX):
+        return _read_ijepa(rows, header, columns, source)
+    step_col = next((lowered.index(s) for s in STEP_COLUMNS if s in lowered), None)
+    if step_col is None:
+        return LogRead("csv", None, "CSV without a step-like column (step, global_step, iteration, epoch)")
+    return _read_stepped(rows, header, columns, step_col, source, lightning)
+
+
+class _Rows:
+    """The rows of a csv.reader, skipping (and counting) the ones it cannot parse (a field over its limit)."""
+
+    def __init__(self, reader) -> None:
+        self.reader, self.bad = reader, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> list[str]:
+        while True:
+            try:
+                return next(self.reader)
+            except csv.Error:  # the reader starts afresh on the next line
+                self.bad += 1
+
+    def note(self) -> str:
+        n = self.bad
+        return f"; {n} unparseable row{'s' if n != 1 else ''} skipped" if n else ""
 
 
 def _read_ijepa(rows, header: list[str], columns: list[str], source: str) -> LogRead:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .run import ImageRef
 
+MAX_PIXELS = 50_000_000  # a bigger sample image (e.g. 20000 x 20000: 1.2 GB as RGB) is not decoded
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 IMAGE_DIRS = ("images", "samples")
 _NUMBERED = re.compile(r"^(?P<label>.*[^\d_-])[_-]\d+$")  # rings_0000 -> rings
@@ -24,6 +25,32 @@ RULE_NONE = "no label: no sub-folder or <class>_NNNN name"
 
 def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def image_problem(path: Path) -> str:
+    """Say, from the file's header alone, why an image cannot be a sample image ('' when it can).
+
+    Pillow reads only the header here; a file it cannot identify, one whose header claims more than
+    MAX_PIXELS pixels (a decompression bomb: a few kB that decode to GBs) or Pillow's own bomb limit is refused
+    before anything decodes it. A file whose data is damaged past the header is caught where it is decoded.
+    """
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return f"not used: its header claims over {Image.MAX_IMAGE_PIXELS} pixels (a decompression bomb?)"
+    except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on hostile headers
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"not a readable image ({first})"
+    if width * height > MAX_PIXELS:
+        return f"not used: {width} x {height} pixels, over {MAX_PIXELS // 1_000_000} megapixels"
+    return ""
 
 
 def image_folder_of(rel: Path) -> int | None:

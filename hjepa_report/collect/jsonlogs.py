@@ -6,8 +6,10 @@ Shapes understood:
   STEP_FIELDS, else from the record's index (the detail says which);
 - a dict of lists: `{"train_loss": [...], "val_loss": [...]}` (the predecessor toolkit's format); each list of
   numbers is a tag, the step is the list index, or the values of a `step`/`epoch` list of the same length.
-`wall_time` / `timestamp` fields are taken as the wall time, not as tags. Lines that are not JSON objects are
-counted and skipped; nothing here raises on bad content.
+`wall_time` / `timestamp` fields are taken as the wall time, not as tags. Lines that are not JSON objects
+(broken, nested deeper than the parser's recursion limit, integers of over 4300 digits, which Python refuses
+to parse) and lines over MAX_LINE_CHARS are counted and skipped; integers beyond the float range read as
++-inf; nothing here raises on bad content.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import json
 import math
 from pathlib import Path
 
-from .logread import LogRead, TagPoints, count_phrase
+from .logread import LogRead, TagPoints, bounded_lines, count_phrase
 
 STEP_FIELDS = ("step", "global_step", "iteration", "iter", "epoch")
 WALL_FIELDS = ("wall_time", "timestamp")
 MAX_JSON_BYTES = 256 * 2**20  # a whole-file JSON is parsed in memory; bigger ones are skipped, with a note
+MAX_DEPTH = 32  # nested dicts below this many levels are not searched for numbers (no real log nests so deep)
 
 
 def read_json_log(path: Path, source: str) -> LogRead:
@@ -33,10 +36,15 @@ def read_json_log(path: Path, source: str) -> LogRead:
             text = path.read_text(encoding="utf-8", errors="replace")
             try:
                 return _read_document(json.loads(text), source)
-            except json.JSONDecodeError:
+            except RecursionError:
+                return LogRead(kind, None, "JSON nested too deeply to read")
+            except ValueError:  # not one JSON document (JSONDecodeError), or an integer of over 4300 digits
                 return _read_lines(text.splitlines(), source, "jsonl")
         with open(path, encoding="utf-8", errors="replace") as fh:
-            return _read_lines(fh, source, kind)
+            lines = bounded_lines(fh)
+            read = _read_lines(lines, source, kind)
+        read.detail += lines.note()
+        return read
     except OSError as exc:
         return LogRead(kind, None, f"unreadable: {exc.strerror or exc}")
 
@@ -59,7 +67,7 @@ def _read_lines(lines, source: str, kind: str) -> LogRead:
             continue
         try:
             record = json.loads(line) if line.startswith("{") else None
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # broken JSON, a 4300+ digit integer, nesting deeper than ~1000
             record = None
         if isinstance(record, dict):
             records.append(record)
@@ -78,7 +86,7 @@ def _records(records: list[dict], source: str, kind: str, skipped: int) -> LogRe
         flat = dict(_flatten(record))
         step_field = next((f for f in STEP_FIELDS if f in flat), None)
         step_sources.add(f"field '{step_field}'" if step_field else "the record index")
-        step = flat.pop(step_field) if step_field else float(index)
+        step = flat.pop(step_field) if step_field else float(index)  # already a float (_flatten)
         wall = next((flat.pop(f) for f in WALL_FIELDS if f in flat), math.nan)
         for tag, value in flat.items():
             points.add(tag, step, value, wall)
@@ -99,22 +107,31 @@ def _metric_lists(doc: dict, source: str) -> LogRead:
     for tag, values in lists.items():
         use_steps = steps if steps is not None and len(steps) == len(values) else range(len(values))
         for step, value in zip(use_steps, values, strict=True):
-            points.add(tag, float(step), float(value))
+            points.add(tag, _as_float(step), _as_float(value))
     if not len(points):
         return LogRead("json", None, "JSON without metric lists or records")
     where = f"the '{step_key}' list" if step_key else "the list index"
     return LogRead("json", points.frame(source), f"{count_phrase(len(lists), len(points))}; step from {where}")
 
 
-def _flatten(record: dict, prefix: str = ""):
-    """Yield (name, float) for every numeric field, nested dicts joined with '/'."""
+def _flatten(record: dict, prefix: str = "", depth: int = 0):
+    """Yield (name, float) for every numeric field, nested dicts joined with '/' (down to MAX_DEPTH levels)."""
     for key, value in record.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            yield from _flatten(value, name + "/")
+            if depth < MAX_DEPTH:
+                yield from _flatten(value, name + "/", depth + 1)
         elif _is_number(value):
-            yield name, float(value)
+            yield name, _as_float(value)
 
 
 def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _as_float(x: int | float) -> float:
+    """float(x), with integers beyond the float range (JSON allows any number of digits) as +-inf."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf

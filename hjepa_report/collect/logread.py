@@ -82,6 +82,42 @@ class TagPoints:
         return pd.concat(parts, ignore_index=True)[COLUMNS]
 
 
+MAX_LINE_CHARS = 1 << 20  # a log line longer than this (1 Mi characters) is skipped, never held whole
+
+
+class BoundedLines:
+    """The lines of a text file, each at most `limit` characters: longer ones are skipped and counted.
+
+    A file's "line" can be gigabytes (a log whose newlines were lost, a binary file named .csv); iterating the
+    file object would hold it whole. A line over the limit is read through in chunks of `limit` and dropped.
+    """
+
+    def __init__(self, fh, limit: int = MAX_LINE_CHARS) -> None:
+        self.fh, self.limit, self.overlong = fh, limit, 0
+
+    def __iter__(self):
+        while True:
+            line = self.fh.readline(self.limit + 1)
+            if not line:
+                return
+            if len(line) > self.limit:
+                self.overlong += 1
+                while line and not line.endswith("\n"):
+                    line = self.fh.readline(self.limit)
+                continue
+            yield line
+
+    def note(self) -> str:
+        """Say how many lines were skipped for their length ('' when none)."""
+        n = self.overlong
+        return f"; {n} line{'s' if n != 1 else ''} over {self.limit >> 20} Mi characters skipped" if n else ""
+
+
+def bounded_lines(fh, limit: int = MAX_LINE_CHARS) -> BoundedLines:
+    """Return BoundedLines over an open text file (see there)."""
+    return BoundedLines(fh, limit)
+
+
 def count_phrase(n_tags: int, n_points: int) -> str:
     """Say '12 scalar tags, 226 points' with the right plurals."""
     return f"{n_tags} scalar tag{'s' if n_tags != 1 else ''}, {n_points} point{'s' if n_points != 1 else ''}"

@@ -1,9 +1,11 @@
 """List the files below a run directory, read-only, with limits.
 
 Hidden folders (`.git`, `.venv`, ...) and `__pycache__` are not searched, folders that are symbolic links are
-not followed (no loops), and the walk stops after MAX_FILES files or below MAX_DEPTH levels, saying so: a run
-dir that holds a dataset must not make the report take forever. Whatever is not searched is still listed,
-as one skipped entry per folder, so every file of the run is accounted for.
+not followed (no loops), nor are links that lead out of the run directory (the report would show a file from
+elsewhere) or to something other than a regular file (a device or a named pipe could block the read), and
+the walk stops after MAX_FILES files or below MAX_DEPTH levels, saying so: a run dir that holds a dataset
+must not make the report take forever. Whatever is not searched is still listed, as one skipped entry per
+folder, so every file of the run is accounted for.
 """
 
 from __future__ import annotations
@@ -67,20 +69,45 @@ def list_files(root: Path, max_files: int = MAX_FILES, max_depth: int = MAX_DEPT
 def _add_entry(root: Path, entry: os.DirEntry, depth: int, max_depth: int, out: Listing, queue: deque) -> None:
     """File an entry: a file to look at, a folder to search, or a skipped entry with the reason."""
     path = Path(entry.path)
-    if entry.is_dir(follow_symlinks=False):
-        reason = _dir_skip_reason(entry.name, depth + 1, max_depth)
-        if reason:
-            out.skipped.append(_skip(root, path, "folder", reason))
+    try:
+        if entry.is_symlink():
+            _add_link(root, path, out)
+        elif entry.is_dir(follow_symlinks=False):
+            reason = _dir_skip_reason(entry.name, depth + 1, max_depth)
+            if reason:
+                out.skipped.append(_skip(root, path, "folder", reason))
+            else:
+                queue.append((path, depth + 1))
+        elif entry.is_file(follow_symlinks=False):
+            out.files.append(path)
         else:
-            queue.append((path, depth + 1))
-    elif entry.is_symlink() and entry.is_dir():
-        out.skipped.append(_skip(root, path, "folder", "symbolic link to a folder, not followed"))
-    elif entry.is_symlink() and not os.path.exists(entry.path):
+            out.skipped.append(_skip(root, path, "other", "not a regular file"))
+    except OSError as exc:  # the entry vanished or cannot be looked at while we list
+        out.skipped.append(_skip(root, path, "other", f"cannot look at it: {exc.strerror or exc}"))
+
+
+def _add_link(root: Path, path: Path, out: Listing) -> None:
+    """File a symbolic link: only a link to a regular file inside the run directory is read.
+
+    A link out of the run directory is not followed: it could make the report embed a file the run's author
+    never meant to share (a key, another run's config); links to folders are not followed (no loops).
+    """
+    try:
+        target = path.resolve(strict=True)
+    except FileNotFoundError:
         out.skipped.append(_skip(root, path, "other", "broken symbolic link"))
-    elif entry.is_file():
+        return
+    except (OSError, RuntimeError):  # a loop of links
+        out.skipped.append(_skip(root, path, "other", "looping symbolic link, not followed"))
+        return
+    if target.is_dir():
+        out.skipped.append(_skip(root, path, "folder", "symbolic link to a folder, not followed"))
+    elif not target.is_relative_to(root.resolve()):
+        out.skipped.append(_skip(root, path, "other", "symbolic link out of the run directory, not followed"))
+    elif target.is_file():
         out.files.append(path)
     else:
-        out.skipped.append(_skip(root, path, "other", "not a regular file"))
+        out.skipped.append(_skip(root, path, "other", "symbolic link to something that is not a regular file"))
 
 
 def _entries(root: Path, folder: Path, out: Listing) -> list[os.DirEntry]:
@@ -110,8 +137,19 @@ def _skip(root: Path, path: Path, kind: str, detail: str) -> FileRecord:
 
 
 def relative_name(root: Path, path: Path) -> str:
-    """Return `path` relative to the run dir as a POSIX string, or absolute when it lies outside."""
+    """Return `path` relative to the run dir as a POSIX string, or absolute when it lies outside.
+
+    The name is for people (inventory, tags, labels, the HTML): bytes of a file name that are not UTF-8 are
+    shown as backslash escapes (`log_\\xff.csv`) instead of the lone surrogates Python keeps them as, which
+    no UTF-8 file (report.html, report.json) can hold.
+    """
     try:
-        return path.relative_to(root).as_posix()
+        name = path.relative_to(root).as_posix()
     except ValueError:
-        return str(path)
+        name = str(path)
+    return display_name(name)
+
+
+def display_name(name: str) -> str:
+    """Return a file name as valid Unicode text: undecodable bytes (lone surrogates) as backslash escapes."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -95,7 +96,7 @@ class FigureEncoder:
             if key in self._jobs:
                 continue
             try:
-                with _main_script_hidden():  # workers start here, on demand
+                with _main_script_hidden(), _interrupts_held():  # workers start here, on demand
                     future = self._executor().submit(_encode_in_worker, content, scale)
             except RuntimeError:  # the pool broke or was shut down: encode here instead (see results)
                 return
@@ -198,6 +199,10 @@ def _yield_to_compute() -> None:
         os.nice(WORKER_NICENESS)
     except (AttributeError, OSError):  # Windows has no nice: workers run at normal priority there
         pass
+    # Ctrl-C (or a notebook kernel's interrupt / shutdown) reaches the whole process group: the parent decides
+    # and shuts the pool down; a worker that took the signal too would only print a traceback. The worker
+    # started with SIGINT ignored (_interrupts_held); it stays so.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _undrawn_copy(content):
@@ -208,6 +213,24 @@ def _undrawn_copy(content):
         return pickle.loads(pickle.dumps(content))
     except Exception:  # noqa: BLE001 - e.g. a lambda formatter: draw the figure itself
         return content
+
+
+@contextmanager
+def _interrupts_held():
+    """Ignore SIGINT in this process while workers are started: a spawned worker inherits the ignored signal
+    through exec, so a Ctrl-C to the process group cannot hit it while its Python is still starting (a 'Fatal
+    Python error' with a traceback; a blocked mask is not enough: the spawn resets it). The window is the
+    workers' start, milliseconds; outside the main thread (no signal handlers there) this is a no-op."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

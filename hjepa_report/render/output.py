@@ -58,6 +58,6 @@ def write_report_files(
         files[json_path.with_name(figures_file_name(json_path))] = dumps_figures(figures)
     files[json_path] = dumps(build_json(report, view, figures_file_name(json_path) if figures else None))
     write_atomic(files)
-    size = len(html.encode("utf-8")) / 1e6
+    size = len(html.encode("utf-8", "backslashreplace")) / 1e6  # as write_atomic writes it
     say(f"wrote {html_path.name} ({size:.1f} MB) and {json_path.name} in {time.perf_counter() - start:.1f} s")
     return html_path, json_path

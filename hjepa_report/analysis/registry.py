@@ -19,6 +19,9 @@ PASSES = [
     "attention.section:AttentionPass",
     "representations.prediction_section:PredictionsPass",
     "representations.embedding_section:RepresentationsPass",
+    "representations.artifact_section:ArtifactTokensPass",
+    "representations.retrieval_section:PatchRetrievalPass",
+    "representations.layers_section:LayersPass",
     "dynamics.gradient_section:GradientFlowPass",
     "dynamics.landscape_section:LandscapePass",
 ]

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..collect.run import Run
     from ..models import EncoderOutput, FeatureCache, JepaModel, Prediction
     from ..settings import ReportSettings
+    from .representations.blocks import BlockOutputs
     from .representations.predictions import PredictionErrors
 
 BATCH = 16  # images per encoder call for images outside the feature cache: as fast as 64 on CPUs, far lighter
@@ -106,10 +107,16 @@ class ImageEmbeddings:
 
 @dataclass
 class ProbeEmbeddings:
-    """Mean-pooled and CLS embeddings of the probe images (sample images first) for one checkpoint."""
+    """Mean-pooled and CLS embeddings of the probe images (sample images first) for one checkpoint; for the
+    chosen checkpoint also every block's pooled output of the further images (after the sample ones), from the
+    same pass: extra_blocks = (mean [L, E, D], CLS [L, E, D] or None), None when there are no further images."""
 
     image: np.ndarray
     cls: np.ndarray | None
+    extra_blocks: tuple | None = None
+
+
+HEADS_IMAGES, HEADS_DRAWS = 16, 4  # the batch and mask draws head-count inference averages its loss over
 
 
 class ModelSession:
@@ -138,6 +145,10 @@ class ModelSession:
         self._embeddings: dict[str, ImageEmbeddings] = {}
         self._probe_embeddings: dict[str, ProbeEmbeddings] = {}
         self._prediction_errors: dict[str, PredictionErrors | ReportError] = {}  # see prediction_errors
+        self._block_outputs: dict[str, BlockOutputs] = {}  # see block_outputs
+        self._block_parts: dict[str, dict] = {}  # image id -> the chosen checkpoint's block reductions
+        self._block_seconds = 0.0
+        self._heads = None  # models.heads.HeadsEvidence once inferred (custom encoders without a head count)
         self.meter = PassMeter()  # every network pass of the report, counted and timed (the compute floor)
 
     # -- which checkpoint, which networks -------------------------------------------------------------------
@@ -183,6 +194,8 @@ class ModelSession:
             self._loaded = (key, model)
             if self._is_chosen(ref):
                 self._chosen_info = model.info
+                # the chosen checkpoint's target pass keeps the block reductions (block_outputs)
+                self.features.block_checkpoint = getattr(model.info, "checkpoint", None)
         return self._loaded[1]
 
     def skip_reason(self, *, needs_images: bool = True) -> str | None:
@@ -196,6 +209,14 @@ class ModelSession:
         if needs_images and not self.run.images:
             return "The run has no sample images (put some in RUN_DIR/images or pass --images DIR)."
         return None
+
+    def predictor_skip_reason(self) -> str | None:
+        """Like `skip_reason`, and also why the chosen checkpoint's predictor cannot be run, or None."""
+        reason = self.skip_reason()
+        if reason:
+            return reason
+        refusal = self.info().refusal("predictor")
+        return f"The predictor cannot be run for this checkpoint: {refusal}" if refusal else None
 
     def info(self):
         """Return the chosen checkpoint's ModelInfo (rebuilding its networks once if needed); ReportError when
@@ -267,7 +288,40 @@ class ModelSession:
             model_factory=s.model_factory,
         )
         self.meter.attach(model, ref.name)
+        if model.info.heads_guessed and not s.encoder_heads and model.layout == "hjepa" and not s.model_factory:
+            from ..models.heads import apply_evidence
+
+            if self._heads is None:
+                self._heads = self._infer_heads(model, ref)
+            if self._heads is not None:
+                apply_evidence(model, self._heads)
         return model
+
+    def _infer_heads(self, model: JepaModel, ref: CheckpointRef):
+        """Infer the encoder's head count from the run's own loss on the first checkpoint loaded (the same for
+        every checkpoint of the run; models/heads.py), or None when the run has no images or its loss cannot be
+        reproduced."""
+        from ..models import load_images
+        from ..models.heads import infer_heads
+        from ..models.loss_settings import UnsupportedLoss
+        from .dynamics.batch import training_masks
+
+        info, config = model.info, self.run.config
+        paths = [r.path for r in self._image_order()[:HEADS_IMAGES]]
+        seeds = [int(s) for s in self._rng("heads-masks").integers(2**31, size=HEADS_DRAWS)]
+        try:
+            settings = model.loss_settings(config, seeds[0])
+        except UnsupportedLoss:
+            return None
+        if not paths:
+            return None
+        self._progress(f"inferring the encoder's number of heads from the run's loss ({ref.name})")
+        images, _ = load_images(paths, info.image_size, info.norm_mean, info.norm_std, method=info.preprocess)
+        draws = [training_masks(config, "hjepa", len(paths), s, info.grid, info.patch_size) for s in seeds]
+        draws = [model.loss_masks(masks, len(paths)) for masks in draws]
+        evidence = infer_heads(model, images.to(model.device), draws, settings, ref.name)
+        evidence.logged_loss = self.run.scalars.value_at("train/loss", ref.step)
+        return evidence
 
     # -- images and masks -----------------------------------------------------------------------------------
 
@@ -352,6 +406,7 @@ class ModelSession:
             from ..models import FeatureCache
 
             self._features = FeatureCache()
+            self._features.block_sink = self._keep_blocks
         return self._features
 
     def encode(
@@ -430,13 +485,17 @@ class ModelSession:
             else:
                 model = self.model(checkpoint)
                 info = model.info
-                mean, cls = model.pooled_features(
-                    normalise_batch(extra[i : i + BATCH], info.norm_mean, info.norm_std)
-                    for i in range(0, len(extra), BATCH)
-                )
+                blocks = self._is_chosen(checkpoint or self.checkpoint)  # the layers section reads them
+                found = model.pooled_features(
+                    (normalise_batch(extra[i : i + BATCH], info.norm_mean, info.norm_std)
+                     for i in range(0, len(extra), BATCH)),
+                    blocks=blocks,
+                )  # fmt: skip
+                mean, cls = found[:2]
                 self._probe_embeddings[key] = ProbeEmbeddings(
                     np.concatenate([sample.mean_pooled, mean]),
                     None if cls is None else np.concatenate([sample.cls, cls]),
+                    found[2:] if blocks else None,
                 )
         return self._probe_embeddings[key]
 
@@ -480,6 +539,42 @@ class ModelSession:
         if isinstance(found, ReportError):
             raise found
         return found
+
+    # -- every block's output from one pass (artifact tokens; per-block probes) ------------------------------
+
+    def block_outputs(self, checkpoint: CheckpointRef | None = None) -> BlockOutputs:
+        """Per-block patch-token norms, pooled features and the last block's attention maps of the sample images
+        through a checkpoint's (default the chosen one's) target encoder, from ONE unmasked forward pass with
+        every block's output (representations.blocks.encode_blocks), once per report and checkpoint. Only the
+        reductions are kept, never the block outputs themselves (ViT-B/16 on 32 images: 230 MB)."""
+        key = str((checkpoint or self.checkpoint).path)
+        if key not in self._block_outputs:
+            from .representations.blocks import assemble, encode_blocks
+
+            model = self.model(checkpoint)
+            ids = _image_ids(self.sample_images().paths)
+            if self._is_chosen(checkpoint or self.checkpoint):
+                self.encode("target", checkpoint)  # the report's one pass (cached), which kept the reductions
+            if all(i in self._block_parts for i in ids) and self._is_chosen(checkpoint or self.checkpoint):
+                parts = [self._block_parts[i] for i in ids]
+                found = assemble(parts, model.info, "target", self._block_seconds, "the report's one pass")
+            else:  # another checkpoint, or encoded before the session kept reductions: a pass of its own
+                self._progress(f"every block's output of the target encoder ({model.info.depth} blocks, one pass)")
+                found = encode_blocks(model, self.sample_images().tensor, "target", BATCH)
+            self._block_outputs[key] = found
+        return self._block_outputs[key]
+
+    def _keep_blocks(self, model, out, keys) -> None:
+        """FeatureCache.block_sink: keep each image's block reductions from the chosen checkpoint's unmasked
+        target pass (representations.blocks.reduce_output), so block_outputs needs no pass of its own."""
+        import time
+
+        from .representations.blocks import per_image, reduce_output
+
+        start = time.perf_counter()
+        for key, parts in zip(keys, per_image(reduce_output(out, model.info)), strict=True):
+            self._block_parts[key[2]] = parts
+        self._block_seconds += time.perf_counter() - start
 
 
 def _image_ids(paths) -> list[str]:

@@ -172,30 +172,41 @@ class JepaModel:
         out = self.encode(images, encoder=encoder)
         return self.levels(out.patch_tokens, levels=[level])[0][0]
 
-    def pooled_features(self, batches, encoder: str = "target"):
+    def pooled_features(self, batches, encoder: str = "target", *, blocks: bool = False):
         """Pass image batches through an encoder under inference mode and keep only each image's pooled
         features (EncoderOutput.pooled: mean patch token, CLS or None), for images no other measure needs
-        (probe images, LiDAR's augmented views). Returns (mean [B, D], CLS [B, D] or None) numpy arrays."""
+        (probe images, LiDAR's augmented views). Returns (mean [B, D], CLS [B, D] or None) numpy arrays; with
+        `blocks`, also every block's output pooled the same way from the same pass (before the final norm):
+        (mean, CLS, block mean [L, B, D], block CLS [L, B, D] or None)."""
         import numpy as np
 
-        means, cls = [], []
+        means, cls, block_means, block_cls = [], [], [], []
         with torch.inference_mode():
             for batch in batches:
-                mean, first = self.encode(batch, encoder=encoder).pooled()
+                out = self.encode(batch, encoder=encoder, return_blocks=blocks)
+                mean, first = out.pooled()
                 means.append(mean)
                 cls.append(first)
-        return np.concatenate(means), None if cls[0] is None else np.concatenate(cls)
+                if blocks:
+                    stacked = torch.stack([out.blocks[i] for i in sorted(out.blocks)]).float()
+                    block_means.append(stacked[:, :, out.num_prefix_tokens :].mean(dim=2).cpu().numpy())
+                    block_cls.append(stacked[:, :, 0].cpu().numpy() if out.num_prefix_tokens else None)
+        pooled = np.concatenate(means), None if cls[0] is None else np.concatenate(cls)
+        if not blocks:
+            return pooled
+        per_block_cls = None if block_cls[0] is None else np.concatenate(block_cls, axis=1)
+        return (*pooled, np.concatenate(block_means, axis=1), per_block_cls)
 
     # -- the training loss (models/loss.py: one implementation per layout, also the sample trainer's) ---------
 
     loss_outputs: tuple[str, ...] = ("encoder", "predictor")  # outputs the loss is made of (refusals apply)
 
-    def loss_settings(self, config: dict | None):
+    def loss_settings(self, config: dict | None, seed: int = 0):
         """How the run computed its loss (type, level weights, target normalisation), read from its config:
         a models.loss.LossSettings for `loss`."""
-        from .loss import loss_settings
+        from .loss_settings import loss_settings
 
-        return loss_settings(config, self.layout, getattr(self.network, "num_levels", 1))
+        return loss_settings(config, self.layout, getattr(self.network, "num_levels", 1), seed)
 
     def loss_masks(self, masks, batch: int):
         """Check the trainer's masks of a batch and move them to the device (the layout's own format)."""

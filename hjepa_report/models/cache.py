@@ -79,6 +79,11 @@ class FeatureCache:
         self._entries: dict[tuple, _Entry] = {}
         self._predictions: dict[tuple, Prediction] = {}
         self.stats: Counter = Counter()
+        # Set by the report's session: for this checkpoint's unmasked target encodes, every block's output and the
+        # last block's attention are computed in the same pass and handed to block_sink(model, output, keys)
+        # (which keeps small reductions), without being stored here.
+        self.block_checkpoint: str | None = None
+        self.block_sink = None
 
     def encode(
         self,
@@ -133,17 +138,37 @@ class FeatureCache:
 
     def _fill(self, model, images, context_mask, encoder, layers, blocks, todo) -> None:
         """Encode the missing images in batches under inference mode and store per-image entries."""
+        sink = self.block_sink if self._sinks(model, encoder, context_mask) else None
+        asked = list(layers)
+        if sink is not None and model.info.refusal("attention") is None:
+            asked = sorted(set(asked) | {model.info.depth - 1})
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]
             rows = torch.tensor([b for b, _ in chunk])
             mask = None if context_mask is None else torch.as_tensor(context_mask)[rows]
             with torch.inference_mode():
                 out = model.encode(
-                    images[rows], encoder=encoder, context_mask=mask, attention_layers=layers, return_blocks=blocks
+                    images[rows],
+                    encoder=encoder,
+                    context_mask=mask,
+                    attention_layers=asked,
+                    return_blocks=blocks or sink is not None,
                 )
+            if sink is not None:
+                sink(model, out, [key for _, key in chunk])
+                out.blocks = out.blocks if blocks else {}
+                out.attentions = {i: a for i, a in out.attentions.items() if i in layers}
             for (_, key), entry in zip(chunk, _split(out), strict=True):
                 self._entries[key] = entry
             self.stats[f"{encoder} encoder images"] += len(chunk)
+
+    def _sinks(self, model, encoder: str, context_mask) -> bool:
+        return (
+            self.block_sink is not None
+            and encoder == "target"
+            and context_mask is None
+            and model.info.checkpoint == self.block_checkpoint
+        )
 
     def predict(
         self,

@@ -3,8 +3,6 @@ the method and reference of every measure shown."""
 
 from __future__ import annotations
 
-from .checkpoints import BEST_RULE
-
 MAPS_CAPTION = (
     "Each row: a sample image, its mask (dark: hidden from the context encoder; orange: patches the predictor "
     "predicts), then per hierarchy level the cosine similarity (blue = 1, red = -1) and the L2 distance between "
@@ -107,7 +105,7 @@ def neighbours_caption(has_labels: bool, used: str) -> str:
     )
 
 
-def checkpoint_caption(sweep, best) -> str:
+def checkpoint_caption(sweep, best, rule: str) -> str:
     """Caption of the across-checkpoint curves: which checkpoints, how the best was chosen."""
     chosen = len(sweep.rows)
     picked = (
@@ -123,13 +121,31 @@ def checkpoint_caption(sweep, best) -> str:
         "baseline. Healthy: RankMe and kNN "
         "rising or stable, alpha near 1, prediction cosine above the baseline. "
         + (
-            f"Best checkpoint (shaded): {best}, chosen as {BEST_RULE}."
+            f"Best checkpoint (shaded): {best}, chosen as {rule}."
             if best
             else "No best checkpoint: no measure was available for every checkpoint."
         )
     )
 
 
-def best_rule_text() -> str:
-    """The rule naming the best checkpoint, for report.json."""
-    return BEST_RULE
+DENSE_CAPTION = (
+    "Left: isotropy of the patch tokens by LeJEPA's SIGReg statistic (Balestriero & LeCun 2025: Epps-Pulley "
+    "test of the characteristic function along 256 seeded random directions, 17 knots on [0, 3]), the tokens "
+    "centred and divided by one global scale; dashed: the same statistic for an isotropic Gaussian sample of "
+    "the same shape. Near the dashed line: as isotropic as Gaussian noise; far above it: a few directions "
+    "dominate (collapse pushes it up). Right: how far each checkpoint's dense structure is from the last "
+    "evaluated one, the patch-token Gram drift ||G_c - G_last||_F / ||G_last||_F of the cosine-similarity "
+    "matrices of each image's patch tokens (DINOv3's Gram anchoring quantity, Simeoni et al. 2025), mean over "
+    "up to 16 sample images; 0 at the last checkpoint by construction. Dense features that still change late "
+    "while global measures are flat show up as a late drop."
+)
+AGREEMENT_CAPTION = (
+    "Spearman rank correlation (Spearman 1904) across the evaluated checkpoints between each label-free "
+    "measure and the leave-one-out kNN accuracy, each measure oriented so that better is positive (lower "
+    "|alpha-ReQ - 1|, isotropy statistic and validation loss count as better). A measure agrees when rho >= "
+    "0.5 over at least 4 checkpoints; only agreeing measures join kNN accuracy in the best-checkpoint rule. "
+    "RankMe is known to mislead on some joint-embedding predictive models: this table shows whether it does "
+    "on this run. LiDAR is measured on the chosen checkpoint only (its augmented views are the costliest "
+    "pass), so it has no rank correlation; the validation loss is the run's logged val/loss at or before each "
+    "checkpoint's step."
+)

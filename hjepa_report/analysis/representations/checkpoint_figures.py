@@ -96,3 +96,24 @@ def logged_figure(
         ax.set(title=titles[name], xlabel="training step")
         ax.legend(fontsize=7, loc="best")
     return fig
+
+
+def dense_figure(rows: list[dict]):
+    """Two panels vs epoch: the SIGReg isotropy statistic with its Gaussian reference, and the Gram drift."""
+    rows = [r for r in rows if "error" not in r]
+    fig, axes = new_figure(9.0, 3.0, 1, 2)
+    x = _x(rows)
+    ax = axes[0]
+    _series(ax, x, rows, "isotropy", color=PALETTE[0], label="patch tokens")
+    _series(ax, x, rows, "isotropy_gaussian", color="#7f7f7f", ls="--", label="isotropic Gaussian, same shape")
+    ax.set(title="Isotropy (SIGReg statistic; lower is more isotropic)", ylabel="statistic", xlabel="epoch")
+    ax.set_yscale("log")
+    ax = axes[1]
+    drift = _series(ax, x, rows, "gram_drift", color=PALETTE[2], label="Gram drift to the last checkpoint")
+    if not np.isfinite(drift).any():
+        ax.text(0.5, 0.5, "no patch tokens", ha="center", va="center", transform=ax.transAxes)
+    ax.set(title="Dense features: Gram drift", ylabel="relative Frobenius distance", xlabel="epoch")
+    for ax in axes:
+        if ax.lines:
+            ax.legend(fontsize=7, loc="best")
+    return fig

@@ -18,6 +18,8 @@ from ...errors import ReportError
 from . import metrics
 from .checkpoints import DEFAULT_CAP, pca_rgb, select_evenly
 from .embedding import label_accuracies
+from .gram import gram_drift, gram_matrices
+from .isotropy import isotropy
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...collect.run import CheckpointRef
@@ -25,6 +27,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..session import ModelSession
 
 ANIMATION_IMAGES = 4  # images shown in the PCA-of-tokens animation
+GRAM_IMAGES = 16  # sample images whose patch-token Gram matrices are compared across checkpoints
+ISOTROPY_TOKENS = 4096  # patch tokens the isotropy statistic is measured on (seeded subsample above this)
 
 
 @dataclass
@@ -51,16 +55,24 @@ def checkpoint_sweep(ctx: ReportContext, labels, cap: int = DEFAULT_CAP) -> Swee
     # a byte copy of the chosen checkpoint is read through the chosen one, whose outputs are cached
     picked = [chosen if _same_file(refs[i], chosen) else refs[i] for i in select_evenly(epochs, cap)]
     rows: dict[int, dict] = {}
+    grams: dict[int, np.ndarray] = {}
+    seed = int(ctx.rng("isotropy").integers(2**31))  # the same directions and token subsample at every checkpoint
     order = session.visiting_order(picked)
     for i in sorted(range(len(picked)), key=lambda i: order.index(picked[i])):
         ref = picked[i]
         ctx.progress(f"representations: checkpoint {ref.name}")
         rows[i] = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
         try:
-            rows[i].update(checkpoint_measures(session, ref, labels))
+            rows[i].update(checkpoint_measures(session, ref, labels, seed))
+            grams[i] = gram_matrices(session.embeddings(ref).patch_tokens[:GRAM_IMAGES])
         except ReportError as exc:
             rows[i]["error"] = str(exc)
+        rows[i]["val_loss"] = ctx.run.scalars.value_at("val/loss", ref.step)
         session.forget(ref, keep_tokens=ANIMATION_IMAGES)  # memory stays flat over the checkpoints
+    if grams:  # drift from the last evaluated checkpoint in training order
+        last = max(grams)
+        for i, gram in grams.items():
+            rows[i]["gram_drift"] = gram_drift(gram, grams[last])
     sweep = Sweep(rows=[rows[i] for i in range(len(picked))], total=len(refs), cap=cap)
     previous = None
     for i, ref in enumerate(picked):  # in epoch order: each frame's colours follow the previous frame's
@@ -72,6 +84,14 @@ def checkpoint_sweep(ctx: ReportContext, labels, cap: int = DEFAULT_CAP) -> Swee
     return sweep
 
 
+def _isotropy(tokens: np.ndarray, seed: int) -> dict:
+    """isotropy.isotropy of at most ISOTROPY_TOKENS patch tokens (a seeded subsample)."""
+    if len(tokens) > ISOTROPY_TOKENS:
+        tokens = tokens[np.sort(np.random.default_rng(seed).choice(len(tokens), ISOTROPY_TOKENS, replace=False))]
+    found = isotropy(tokens, seed)
+    return {"isotropy": found["statistic"], "isotropy_gaussian": found["gaussian_reference"]}
+
+
 def _same_file(a: CheckpointRef | None, b: CheckpointRef | None) -> bool:
     """Tell whether two checkpoint refs are the same file or byte-identical copies (collector's same_as)."""
     if a is None or b is None:
@@ -79,10 +99,10 @@ def _same_file(a: CheckpointRef | None, b: CheckpointRef | None) -> bool:
     return a.path == b.path or a.same_as == b.name or b.same_as == a.name
 
 
-def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels) -> dict:
-    """RankMe, alpha-ReQ and level-0 prediction cosine of one checkpoint on the sample images, and its kNN
-    accuracy on the probe images (`labels`: theirs, None without labels). Raises ReportError when the sample
-    images' patch tokens hold NaN or inf."""
+def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels, seed: int = 0) -> dict:
+    """RankMe, alpha-ReQ, the SIGReg isotropy statistic (seeded by `seed`) and level-0 prediction cosine of one
+    checkpoint on the sample images, and its kNN accuracy on the probe images (`labels`: theirs, None without
+    labels). Raises ReportError when the sample images' patch tokens hold NaN or inf."""
     embeddings = session.embeddings(ref)
     tokens = embeddings.patch_tokens.reshape(-1, embeddings.patch_tokens.shape[-1])
     nonfinite = metrics.nonfinite_reason(tokens, "the sample images' patch tokens")
@@ -92,6 +112,7 @@ def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels) -> di
         "rankme": metrics.rankme(embeddings.mean_pooled),
         "rankme_tokens": metrics.rankme(tokens),
         "alpha_req": metrics.alpha_req(tokens),
+        **_isotropy(tokens, seed),
         "knn_accuracy": None,
         "prediction_cosine": None,
         "baseline_cosine": None,

@@ -39,13 +39,39 @@ BEST_RULE = (
     "|alpha-ReQ - 1| (lower; Agrawal et al. 2022 relate alpha near 1 to good representations); "
     "ties go to the later checkpoint"
 )
+DEFAULT_MEASURES = {"knn_accuracy": -1, "rankme": -1, "prediction_cosine": -1, "alpha_gap": 1}  # sign: lower is better
 
 
-def best_checkpoint(rows: list[dict]) -> str | None:
-    """Return the `name` of the best row by BEST_RULE (rows hold name, epoch and the measures, None if missing)."""
+def agreeing_measures(agreement: dict) -> dict[str, int] | None:
+    """The best-checkpoint measures when the run can tell which label-free measures track kNN accuracy
+    (agreement.agreement over at least MIN_CHECKPOINTS checkpoints): kNN plus the ones that agree; None
+    otherwise (DEFAULT_MEASURES then)."""
+    from .agreement import MIN_CHECKPOINTS, ORIENTATION
+
+    if not agreement or next(iter(agreement.values()))["checkpoints"] < MIN_CHECKPOINTS:
+        return None
+    return {"knn_accuracy": -1, **{m: -ORIENTATION[m] for m, a in agreement.items() if a["agrees"]}}
+
+
+def best_rule(measures: dict[str, int] | None) -> str:
+    """The rule naming the best checkpoint in words, for captions and report.json."""
+    if measures is None:
+        return BEST_RULE
+    others = [m for m in measures if m != "knn_accuracy"]
+    agreeing = ", ".join(others) if others else "none of the label-free measures"
+    return (
+        "the checkpoint with the lowest mean rank over kNN accuracy and the label-free measures that agree with "
+        f"it on this run (Spearman rho >= 0.5 across the evaluated checkpoints: {agreeing}); "
+        "ties go to the later checkpoint"
+    )
+
+
+def best_checkpoint(rows: list[dict], measures: dict[str, int] | None = None) -> str | None:
+    """Return the `name` of the best row by `best_rule(measures)` (rows hold name, epoch and the measures, None
+    if missing)."""
     if not rows:
         return None
-    measures = {"knn_accuracy": -1, "rankme": -1, "prediction_cosine": -1, "alpha_gap": 1}  # sign: lower is better
+    measures = measures or DEFAULT_MEASURES
     values = [dict(r, alpha_gap=None if r.get("alpha_req") is None else abs(r["alpha_req"] - 1.0)) for r in rows]
     used = [m for m in measures if all(v.get(m) is not None for v in values)]
     if not used:

@@ -15,20 +15,22 @@ from ..base import AnalysisPass, Animation, PassResult, Picture, Presentation
 from ..context import ReportContext
 from ..thresholds import threshold
 from . import metrics
+from .agreement import agreement as measure_agreement
 from .captions import (
     ACCURACY_CAPTION,
+    AGREEMENT_CAPTION,
+    DENSE_CAPTION,
     HEALTH_CAPTION,
     LIDAR_CAPTION,
     LOGGED_LIMITS,
-    best_rule_text,
     checkpoint_caption,
     neighbours_caption,
     probe_phrase,
     projection_caption,
 )
-from .checkpoint_figures import LOGGED_FAMILIES, curves_figure, logged_figure
+from .checkpoint_figures import LOGGED_FAMILIES, curves_figure, dense_figure, logged_figure
 from .checkpoint_sweep import ANIMATION_IMAGES, Sweep, checkpoint_sweep
-from .checkpoints import DEFAULT_CAP, animation_frame, best_checkpoint
+from .checkpoints import DEFAULT_CAP, agreeing_measures, animation_frame, best_checkpoint, best_rule
 from .checks import class_structure_check, collapse_check, collapse_thresholds
 from .embedding import POINT_CAP, Projection, label_accuracies, nearest_neighbours, pick_queries, projections
 from .figures import health_figure, health_table_rows, neighbours_figure, projection_figure
@@ -83,7 +85,9 @@ class RepresentationsResult(PassResult):
     probes: ClassProbes
     lidar: dict  # lidar.lidar_score, or a reason
     sweep: Sweep
-    best: str | None  # name of the best evaluated checkpoint (checkpoints.BEST_RULE)
+    best: str | None  # name of the best evaluated checkpoint (checkpoints.best_rule)
+    agreement: dict  # agreement.agreement: each label-free measure against kNN accuracy ({} without labels)
+    best_rule: str  # checkpoints.best_rule: how `best` was chosen
     animation_pictures: list[np.ndarray]  # the sample images of the PCA animation
     grid: tuple[int, int]
     logged: LoggedCollapse | None
@@ -115,13 +119,18 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
             else lidar_score(session, int(ctx.rng("representations-lidar-views").integers(2**31)))
         )
         sweep = checkpoint_sweep(ctx, probes.labels, DEFAULT_CAP)
+        evaluated = [r for r in sweep.rows if "error" not in r]
+        agreement = measure_agreement(evaluated)
+        measures = agreeing_measures(agreement)
         result = RepresentationsResult(
             seed=seed,
             embedding=embedding,
             probes=probes,
             lidar=lidar,
             sweep=sweep,
-            best=best_checkpoint([r for r in sweep.rows if "error" not in r]),
+            best=best_checkpoint(evaluated, measures),
+            agreement=agreement,
+            best_rule=best_rule(measures),
             animation_pictures=session.sample_images().pictures[:ANIMATION_IMAGES],
             grid=tuple(session.info().grid),
             logged=logged_collapse(ctx, sweep.rows),
@@ -296,7 +305,8 @@ def _fill_metrics(result: RepresentationsResult) -> None:
             "checkpoints_total": sweep.total,
             "checkpoint_cap": sweep.cap,
             "best_checkpoint": result.best,
-            "best_rule": best_rule_text(),
+            "best_rule": result.best_rule,
+            "agreement": result.agreement,
         }
     )
     ok = [x for x in sweep.rows if "error" not in x]
@@ -323,6 +333,11 @@ def _add_notes(result: RepresentationsResult) -> None:
     """The section's one-line notes: missing projections and probes, LiDAR, failed checkpoints, logged metrics."""
     notes, accuracy = result.notes, result.probes.accuracy
     notes.extend(p.note for p in result.probes.projections if p.note)
+    if result.agreement and all(a["rho"] is None for a in result.agreement.values()):
+        notes.append(
+            "No agreement of the label-free measures with kNN accuracy: a rank correlation needs at least 3 "
+            "evaluated checkpoints with differing values."
+        )
     if accuracy is None:
         notes.append("The images have no class labels (or one class): no kNN or probe accuracy.")
     else:
@@ -437,9 +452,21 @@ def _present_checkpoints(shown: Presentation, result: RepresentationsResult) -> 
     shown.add_figure(
         "checkpoints",
         "Measures across checkpoints",
-        checkpoint_caption(sweep, result.best),
+        checkpoint_caption(sweep, result.best, result.best_rule),
         curves_figure(rows, result.best, references),
     )
+    shown.add_figure("dense", "Isotropy and dense features across checkpoints", DENSE_CAPTION, dense_figure(rows))
+    if any(a["rho"] is not None for a in result.agreement.values()):
+        shown.add_table(
+            "agreement",
+            "Do the label-free measures agree with kNN accuracy on this run?",
+            ["measure", "Spearman rho with kNN accuracy (oriented: + = agrees)", "checkpoints", "agrees"],
+            [
+                [m, "n/a (constant)" if a["rho"] is None else f"{a['rho']:+.2f}", a["checkpoints"], a["agrees"]]
+                for m, a in result.agreement.items()
+            ],
+            caption=AGREEMENT_CAPTION,
+        )
     logged = result.logged
     if logged is not None:
         shown.add_figure(

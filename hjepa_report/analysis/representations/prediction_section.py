@@ -45,11 +45,7 @@ class PredictionsPass(AnalysisPass[PredictionsResult]):
     needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
-        reason = ctx.session.skip_reason()
-        if reason:
-            return reason
-        refusal = ctx.session.info().refusal("predictor")
-        return f"The predictor cannot be run for this checkpoint: {refusal}" if refusal else None
+        return ctx.session.predictor_skip_reason()
 
     def compute(self, ctx: ReportContext) -> PredictionsResult:
         session = ctx.session

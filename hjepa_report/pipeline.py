@@ -17,6 +17,7 @@ from .analysis.report import Report
 from .collect import collect_run
 from .errors import ReportError, RunDirError
 from .memory import release_free_memory
+from .render import notebook as _notebook  # noqa: F401 - shows Report and Section inline in Jupyter
 from .settings import ReportSettings, device_to_use
 
 Progress = Callable[[str], None]

@@ -62,6 +62,7 @@ class PageReport:
     title: str = ""
     screenshot: Path | None = None
     script_result: object = None  # what the optional `script` of inspect_page returned
+    interaction: object = None  # what the optional `interact` of inspect_page returned
 
 
 class DevToolsPipe:
@@ -192,13 +193,16 @@ def inspect_page(
     height: int = 900,
     full_page: bool = False,
     script: str | None = None,
+    interact=None,
     timeout: float = 40.0,
     chromium: str = CHROMIUM,
 ) -> PageReport:
     """Open `html` in headless Chromium; return requests, console errors, image decoding and broken anchors.
 
     `script`, a JavaScript expression (a promise is awaited), runs after the checks; its JSON-able value is
-    returned as `script_result` (e.g. click a table header and read the new row order).
+    returned as `script_result` (e.g. click a table header and read the new row order). `interact`, a function
+    of a PageSession, then drives the page with real input events (mouse, keys, downloads, reload); what it
+    returns is `interaction`.
     """
     url = Path(html).resolve().as_uri()
     profile = Path(tempfile.mkdtemp(prefix="hjepa-chromium-"))
@@ -226,6 +230,8 @@ def inspect_page(
         )
         if script is not None:
             report.script_result = _evaluate(browser, session, script)
+        if interact is not None:
+            report.interaction = interact(PageSession(browser, session, profile))
         if screenshot is not None:
             _capture(browser, session, Path(screenshot), width, height, found["height"] if full_page else None)
             report.screenshot = Path(screenshot)
@@ -236,6 +242,80 @@ def inspect_page(
     finally:
         browser.close()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+class PageSession:
+    """The open page, for `inspect_page(interact=...)`: real mouse and key events, downloads and reloads."""
+
+    def __init__(self, browser: DevToolsPipe, session: str, profile: Path):
+        self.browser, self.session = browser, session
+        self.downloads = profile / "downloads"
+
+    def evaluate(self, expression: str):
+        """Evaluate a JavaScript expression in the page (a promise is awaited) and return its value."""
+        return _evaluate(self.browser, self.session, expression)
+
+    def mouse(self, kind: str, x: float, y: float, button: str = "none", clicks: int = 0) -> None:
+        """Dispatch one mouse event (mouseMoved, mousePressed, mouseReleased) at viewport pixel (x, y)."""
+        params = {"type": kind, "x": x, "y": y, "button": button, "clickCount": clicks}
+        if button == "left" and kind == "mouseMoved":
+            params["buttons"] = 1
+        self.browser.send("Input.dispatchMouseEvent", params, self.session)
+
+    def click(self, x: float, y: float) -> None:
+        """Press and release the left button at (x, y)."""
+        self.mouse("mouseMoved", x, y)
+        self.mouse("mousePressed", x, y, "left", 1)
+        self.mouse("mouseReleased", x, y, "left", 1)
+
+    def drag(self, x0: float, y0: float, x1: float, y1: float, steps: int = 8) -> None:
+        """Drag with the left button from (x0, y0) to (x1, y1) in `steps` moves."""
+        self.mouse("mouseMoved", x0, y0)
+        self.mouse("mousePressed", x0, y0, "left", 1)
+        for i in range(1, steps + 1):
+            self.mouse("mouseMoved", x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps, "left")
+        self.mouse("mouseReleased", x1, y1, "left", 1)
+
+    def key(self, key: str, code: str | None = None, key_code: int = 0) -> None:
+        """Press and release one key (e.g. "Escape", "ArrowRight")."""
+        for kind in ("keyDown", "keyUp"):
+            params = {"type": kind, "key": key, "code": code or key, "windowsVirtualKeyCode": key_code}
+            self.browser.send("Input.dispatchKeyEvent", params, self.session)
+
+    def type_text(self, text: str) -> None:
+        """Type `text` into the focused element."""
+        self.browser.send("Input.insertText", {"text": text}, self.session)
+
+    def reload(self) -> None:
+        """Reload the page (same profile: localStorage stays) and wait for its load event."""
+        self.browser.events[:] = [e for e in self.browser.events if e.get("method") != "Page.loadEventFired"]
+        self.browser.send("Page.reload", {}, self.session)
+        self.browser.wait_for("Page.loadEventFired")
+
+    def allow_downloads(self) -> Path:
+        """Let the page download files into a folder of the browser's profile; return the folder."""
+        self.downloads.mkdir(parents=True, exist_ok=True)
+        self.browser.send(
+            "Browser.setDownloadBehavior",
+            {"behavior": "allowAndName", "downloadPath": str(self.downloads), "eventsEnabled": True},
+        )
+        return self.downloads
+
+    def wait_download(self) -> tuple[str, bytes]:
+        """Wait for the next download to finish; return its suggested file name and its bytes."""
+        event = self.browser.wait_for("Browser.downloadWillBegin")
+        self.browser.events.remove(event)  # the next call waits for the next download
+        begun = event["params"]
+        deadline = time.monotonic() + self.browser.timeout
+        while True:
+            for event in self.browser.events:  # the end may have arrived already, while other replies were awaited
+                params = event.get("params", {})
+                if event.get("method") == "Browser.downloadProgress" and params.get("guid") == begun["guid"]:
+                    if params.get("state") == "completed":
+                        return begun["suggestedFilename"], (self.downloads / begun["guid"]).read_bytes()
+                    if params.get("state") == "canceled":
+                        raise RuntimeError(f"download {begun['suggestedFilename']} was canceled")
+            self.browser.events.append(self.browser._get(deadline, "download's end"))
 
 
 def _evaluate(browser: DevToolsPipe, session: str, expression: str):

@@ -84,3 +84,23 @@ def changed_run(dst: Path) -> Path:
     assert nan_done, f"{NAN_TAG} not in the fixture's events"
     events.write_bytes(bytes(out))
     return dst
+
+
+def browser_marks() -> list:
+    """The marks of a module whose tests open reports in headless Chromium: browser and slow, skipped without
+    Chromium, except that CI sets HJEPA_REQUIRE_BROWSER=1 so that a missing Chromium fails there instead of
+    skipping silently."""
+    import os
+
+    import pytest
+
+    from browser_driver import CHROMIUM
+
+    return [
+        pytest.mark.browser,
+        pytest.mark.slow,
+        pytest.mark.skipif(
+            not Path(CHROMIUM).exists() and not os.environ.get("HJEPA_REQUIRE_BROWSER"),
+            reason=f"headless Chromium not found at {CHROMIUM}",
+        ),
+    ]

@@ -9,7 +9,6 @@ index's numeric-aware sorting. Skipped where /usr/bin/chromium is absent (CI ins
 import base64
 import io
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -17,18 +16,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from browser_driver import CHROMIUM, inspect_page
-from reportfixtures import build, cached_report, fast_sections
+from browser_driver import inspect_page
+from reportfixtures import browser_marks, build, cached_report, fast_sections
 
-# CI sets HJEPA_REQUIRE_BROWSER=1 so that a missing Chromium fails there instead of skipping silently.
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists() and not os.environ.get("HJEPA_REQUIRE_BROWSER"),
-        reason=f"headless Chromium not found at {CHROMIUM}",
-    ),
-]
+pytestmark = browser_marks()
 
 SAMPLE_RUN = Path(__file__).resolve().parent.parent / "sample_runs" / "hjepa_shapes64"
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -144,6 +145,22 @@ class Section:
 
     def __post_init__(self) -> None:
         self.status = SectionStatus(self.status)
+
+    def _repr_html_(self) -> str | None:
+        """Show the section inline in a notebook: checks, figures (inlined) and tables (render/notebook.py)."""
+        return notebook_html("section", self)
+
+
+# How a Section or a Report shows inline in a Jupyter notebook (IPython calls `_repr_html_`). Making HTML is the
+# render layer's job: render/notebook.py puts its functions here ("section", "report") when imported, which the
+# pipeline does, so this layer never imports the one above it. Without them IPython shows the plain repr.
+NOTEBOOK_HTML: dict[str, Callable[[Any], str]] = {}
+
+
+def notebook_html(kind: str, obj: Any) -> str | None:
+    """Return the notebook HTML of `obj` by the render layer's function for `kind`, None when none is installed."""
+    show = NOTEBOOK_HTML.get(kind)
+    return show(obj) if show is not None else None
 
 
 R = TypeVar("R", bound=PassResult)

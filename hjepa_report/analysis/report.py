@@ -8,7 +8,7 @@ from typing import Any
 from ..collect.run import Run
 from ..settings import ReportSettings
 from ..status import verdict
-from .base import Check, Section
+from .base import Check, Section, notebook_html
 
 
 @dataclass
@@ -40,3 +40,13 @@ class Report:
     def section(self, name: str) -> Section | None:
         """Return the section called `name`, if it was built."""
         return next((s for s in self.sections if s.name == name), None)
+
+    def chart_doc(self, figure_ids: set[str]) -> dict[str, Any] | None:
+        """The interactive charts' data for these figures (analysis/charts.py), None when none has any."""
+        from .charts import chart_doc
+
+        return chart_doc(self, figure_ids)
+
+    def _repr_html_(self) -> str | None:
+        """Show the verdict and every section's status and checks inline in a notebook (render/notebook.py)."""
+        return notebook_html("report", self)

@@ -11,6 +11,7 @@ from .encoding import FigureEncoder
 from .views import ReportView, build_view
 
 TEMPLATE = "report.html.j2"
+VENDOR = Path(__file__).resolve().parent / "vendor"
 
 
 def templates_dir() -> Path:
@@ -37,11 +38,28 @@ def environment():
 
 
 def render_view(view: ReportView) -> str:
-    """Render a report view to one HTML string."""
+    """Render a report view to one HTML string; the chart library is inlined once, when a figure uses it."""
     env = environment()
     css = (templates_dir() / "report.css").read_text(encoding="utf-8")
     js = (templates_dir() / "report.js").read_text(encoding="utf-8")
-    return env.get_template(TEMPLATE).render(report=view, css=css, js=js)
+    charts = {}
+    if view.charts_json:
+        charts = dict(
+            uplot_js=vendored("uPlot.iife.min.js"),
+            uplot_css=vendored("uPlot.min.css"),
+            charts_js=(templates_dir() / "charts.js").read_text(encoding="utf-8"),
+        )
+    explore_js = (templates_dir() / "explore.js").read_text(encoding="utf-8")
+    return env.get_template(TEMPLATE).render(report=view, css=css, js=js, explore_js=explore_js, **charts)
+
+
+@lru_cache(maxsize=4)
+def vendored(name: str) -> str:
+    """Return a vendored file's text (render/vendor/, provenance in its PROVENANCE.md)."""
+    text = (VENDOR / name).read_text(encoding="utf-8")
+    if "</script" in text.lower() or "</style" in text.lower():  # would end its inline block early
+        raise ValueError(f"vendored {name} contains a closing script/style tag and cannot be inlined")
+    return text
 
 
 def render_html(

@@ -12,6 +12,7 @@ from ..analysis.report import Report
 from ..status import count_statuses, status_rank
 from .assets import data_uri
 from .encoding import EncodedFigure, FigureEncoder, encode_content
+from .interactive import script_json
 
 
 @dataclass
@@ -99,6 +100,8 @@ class ReportView:
     total_seconds: float
     counts: dict[str, int] = field(default_factory=dict)
     trimmed: str = ""  # what was downscaled to fit --max-report-mb
+    charts_json: str = ""  # the interactive charts' data (render/interactive.py), "" when no figure has any
+    chart_ids: frozenset[str] = frozenset()  # ids of the figures drawn interactively from charts_json
 
     def figure_bytes(self) -> int:
         """Return the encoded size of every figure."""
@@ -119,6 +122,7 @@ def build_view(
     views = iter(_figure_view(item, e) for item, e in zip(items, encoded, strict=True))
     sections = [_section_view(s, [next(views) for _ in s.figures]) for s in report.sections]
     checks = [c for s in sections for c in s.checks]
+    charts = report.chart_doc({f.id for s in sections for f in s.figures})
     run = report.run
     return ReportView(
         title=f"{run.name}: JEPA run report",
@@ -137,6 +141,8 @@ def build_view(
         sections=sections,
         total_seconds=round(report.seconds, 1),
         counts=count_statuses(c.status for c in checks),
+        charts_json=script_json(charts) if charts else "",
+        chart_ids=frozenset(charts["charts"]) if charts else frozenset(),
     )
 
 

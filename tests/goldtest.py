@@ -271,6 +271,8 @@ def scrub_html(html: str, scrubs: Scrubs) -> str:
     """The HTML skeleton: figures' data: URIs emptied, timings, dates, paths, version and command scrubbed,
     whitespace normalised, a new line before each block-level tag."""
     html = DATA_URI.sub(lambda m: f"data:{m.group(1) or ''}{m.group(2)},SCRUBBED", html)
+    # a vendored library (render/vendor/, checked against its PROVENANCE.md elsewhere) is named, not copied
+    html = re.sub(r'(<(script|style) data-vendored="[^"]+">).*?(</\2>)', r"\1VENDORED\3", html, flags=re.S)
     html = scrubs.text(html)
     html = re.sub(r'(<span class="timing">)[^<]*(</span>)', r"\1SECONDS\2", html)
     html = re.sub(r"(<dt>Command</dt><dd><code>).*?(</code></dd>)", r"\1COMMAND\2", html, flags=re.S)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .representations.predictions import PredictionErrors
 
 BATCH = 16  # images per encoder call for images outside the feature cache: as fast as 64 on CPUs, far lighter
+LAYER_CHECKPOINTS = 4  # checkpoints whose every block the layers section measures (block_checkpoints)
 
 
 def has_classes(labels: list) -> bool:
@@ -108,8 +109,9 @@ class ImageEmbeddings:
 @dataclass
 class ProbeEmbeddings:
     """Mean-pooled and CLS embeddings of the probe images (sample images first) for one checkpoint; for the
-    chosen checkpoint also every block's pooled output of the further images (after the sample ones), from the
-    same pass: extra_blocks = (mean [L, E, D], CLS [L, E, D] or None), None when there are no further images."""
+    checkpoints of ModelSession.block_checkpoints also every block's pooled output of the further images (after
+    the sample ones), from the same pass: extra_blocks = (mean [L, E, D], CLS [L, E, D] or None), None when
+    there are no further images."""
 
     image: np.ndarray
     cls: np.ndarray | None
@@ -146,8 +148,11 @@ class ModelSession:
         self._probe_embeddings: dict[str, ProbeEmbeddings] = {}
         self._prediction_errors: dict[str, PredictionErrors | ReportError] = {}  # see prediction_errors
         self._block_outputs: dict[str, BlockOutputs] = {}  # see block_outputs
-        self._block_parts: dict[str, dict] = {}  # image id -> the chosen checkpoint's block reductions
-        self._block_seconds = 0.0
+        # block reductions kept from the target passes of block_checkpoints(), by (info.checkpoint, image id)
+        self._block_parts: dict[tuple[str, str], dict] = {}
+        self._block_seconds: dict[str, float] = {}  # info.checkpoint -> seconds spent reducing
+        self._block_info: dict[str, Any] = {}  # info.checkpoint -> the ModelInfo its reductions came with
+        self._block_labels: dict[str, str] = {}  # checkpoint path -> its info.checkpoint, once loaded
         self._heads = None  # models.heads.HeadsEvidence once inferred (custom encoders without a head count)
         self.meter = PassMeter()  # every network pass of the report, counted and timed (the compute floor)
 
@@ -194,8 +199,9 @@ class ModelSession:
             self._loaded = (key, model)
             if self._is_chosen(ref):
                 self._chosen_info = model.info
-                # the chosen checkpoint's target pass keeps the block reductions (block_outputs)
-                self.features.block_checkpoint = getattr(model.info, "checkpoint", None)
+            if self._keeps_blocks(ref):  # its unmasked target pass keeps the block reductions (block_outputs)
+                self.features.block_checkpoints.add(model.info.checkpoint)
+                self._block_labels[key] = model.info.checkpoint
         return self._loaded[1]
 
     def skip_reason(self, *, needs_images: bool = True) -> str | None:
@@ -485,7 +491,7 @@ class ModelSession:
             else:
                 model = self.model(checkpoint)
                 info = model.info
-                blocks = self._is_chosen(checkpoint or self.checkpoint)  # the layers section reads them
+                blocks = self._keeps_blocks(checkpoint or self.checkpoint)  # the layers section reads them
                 found = model.pooled_features(
                     (normalise_batch(extra[i : i + BATCH], info.norm_mean, info.norm_std)
                      for i in range(0, len(extra), BATCH)),
@@ -542,39 +548,65 @@ class ModelSession:
 
     # -- every block's output from one pass (artifact tokens; per-block probes) ------------------------------
 
+    def block_checkpoints(self) -> list[CheckpointRef]:
+        """The checkpoints whose every block the report measures, in epoch order: the chosen one and, when the
+        layers section is built, up to LAYER_CHECKPOINTS spread evenly over the run's unique checkpoints
+        (representations.checkpoints.spread_checkpoints). Their unmasked target pass of the sample images keeps
+        every block's reductions (_keep_blocks) as it runs, so measuring their blocks needs no pass of its own."""
+        from .representations.checkpoints import spread_checkpoints
+
+        chosen = self.checkpoint
+        if chosen is None:
+            return []
+        if not self.settings.wants("layers"):
+            return [chosen]
+        picked = spread_checkpoints(self.run.unique_checkpoints(), chosen, LAYER_CHECKPOINTS)
+        if not any(self._is_chosen(r) for r in picked):
+            picked.append(chosen)  # --checkpoint named one the spread left out
+        return sorted(picked, key=lambda r: (r.epoch is None, r.epoch or 0, r.step or 0))
+
+    def _keeps_blocks(self, ref: CheckpointRef) -> bool:
+        return self._is_chosen(ref) or str(ref.path) in {str(r.path) for r in self.block_checkpoints()}
+
     def block_outputs(self, checkpoint: CheckpointRef | None = None) -> BlockOutputs:
         """Per-block patch-token norms, pooled features and the last block's attention maps of the sample images
-        through a checkpoint's (default the chosen one's) target encoder, from ONE unmasked forward pass with
-        every block's output (representations.blocks.encode_blocks), once per report and checkpoint. Only the
-        reductions are kept, never the block outputs themselves (ViT-B/16 on 32 images: 230 MB)."""
-        key = str((checkpoint or self.checkpoint).path)
+        through a checkpoint's (default the chosen one's) target encoder, once per report and checkpoint: from the
+        reductions its own unmasked target pass kept (block_checkpoints), else from ONE pass of its own with every
+        block's output (representations.blocks.encode_blocks). Only the reductions are kept, never the block
+        outputs themselves (ViT-B/16 on 32 images: 230 MB)."""
+        ref = checkpoint or self.checkpoint
+        key = str(ref.path)
         if key not in self._block_outputs:
             from .representations.blocks import assemble, encode_blocks
 
-            model = self.model(checkpoint)
             ids = _image_ids(self.sample_images().paths)
-            if self._is_chosen(checkpoint or self.checkpoint):
-                self.encode("target", checkpoint)  # the report's one pass (cached), which kept the reductions
-            if all(i in self._block_parts for i in ids) and self._is_chosen(checkpoint or self.checkpoint):
-                parts = [self._block_parts[i] for i in ids]
-                found = assemble(parts, model.info, "target", self._block_seconds, "the report's one pass")
-            else:  # another checkpoint, or encoded before the session kept reductions: a pass of its own
+            if self._is_chosen(ref):
+                self.encode("target", ref)  # the report's one pass (cached), which kept the reductions
+            label = self._block_labels.get(key)
+            if label is not None and all((label, i) in self._block_parts for i in ids):
+                parts = [self._block_parts[(label, i)] for i in ids]
+                info, seconds = self._block_info[label], self._block_seconds[label]
+                found = assemble(parts, info, "target", seconds, "the report's one pass")
+            else:  # encoded before the session kept reductions, or never encoded: a pass of its own
+                model = self.model(ref)
                 self._progress(f"every block's output of the target encoder ({model.info.depth} blocks, one pass)")
                 found = encode_blocks(model, self.sample_images().tensor, "target", BATCH)
             self._block_outputs[key] = found
         return self._block_outputs[key]
 
     def _keep_blocks(self, model, out, keys) -> None:
-        """FeatureCache.block_sink: keep each image's block reductions from the chosen checkpoint's unmasked
-        target pass (representations.blocks.reduce_output), so block_outputs needs no pass of its own."""
+        """FeatureCache.block_sink: keep each image's block reductions from an unmasked target pass of one of
+        block_checkpoints() (representations.blocks.reduce_output), so block_outputs needs no pass of its own."""
         import time
 
         from .representations.blocks import per_image, reduce_output
 
         start = time.perf_counter()
+        label = model.info.checkpoint
         for key, parts in zip(keys, per_image(reduce_output(out, model.info)), strict=True):
-            self._block_parts[key[2]] = parts
-        self._block_seconds += time.perf_counter() - start
+            self._block_parts[(label, key[2])] = parts
+        self._block_info[label] = model.info
+        self._block_seconds[label] = self._block_seconds.get(label, 0.0) + time.perf_counter() - start
 
 
 def _image_ids(paths) -> list[str]:

@@ -79,10 +79,10 @@ class FeatureCache:
         self._entries: dict[tuple, _Entry] = {}
         self._predictions: dict[tuple, Prediction] = {}
         self.stats: Counter = Counter()
-        # Set by the report's session: for this checkpoint's unmasked target encodes, every block's output and the
-        # last block's attention are computed in the same pass and handed to block_sink(model, output, keys)
-        # (which keeps small reductions), without being stored here.
-        self.block_checkpoint: str | None = None
+        # Set by the report's session: for these checkpoints' (info.checkpoint) unmasked target encodes, every
+        # block's output and the last block's attention are computed in the same pass and handed to
+        # block_sink(model, output, keys) (which keeps small reductions), without being stored here.
+        self.block_checkpoints: set[str] = set()
         self.block_sink = None
 
     def encode(
@@ -167,7 +167,7 @@ class FeatureCache:
             self.block_sink is not None
             and encoder == "target"
             and context_mask is None
-            and model.info.checkpoint == self.block_checkpoint
+            and model.info.checkpoint in self.block_checkpoints
         )
 
     def predict(

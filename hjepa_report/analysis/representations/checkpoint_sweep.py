@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import ReportError
 from . import metrics
-from .checkpoints import DEFAULT_CAP, pca_rgb, select_evenly
+from .checkpoints import DEFAULT_CAP, pca_rgb, spread_checkpoints
 from .embedding import label_accuracies
 from .gram import gram_drift, gram_matrices
 from .isotropy import isotropy
@@ -48,12 +48,7 @@ def checkpoint_sweep(ctx: ReportContext, labels, cap: int = DEFAULT_CAP) -> Swee
     measured first (see the module docstring)."""
     session = ctx.session
     refs = ctx.run.unique_checkpoints()
-    epochs = [
-        float(r.epoch if r.epoch is not None else (r.step if r.step is not None else i)) for i, r in enumerate(refs)
-    ]
-    chosen = session.checkpoint
-    # a byte copy of the chosen checkpoint is read through the chosen one, whose outputs are cached
-    picked = [chosen if _same_file(refs[i], chosen) else refs[i] for i in select_evenly(epochs, cap)]
+    picked = spread_checkpoints(refs, session.checkpoint, cap)
     rows: dict[int, dict] = {}
     grams: dict[int, np.ndarray] = {}
     seed = int(ctx.rng("isotropy").integers(2**31))  # the same directions and token subsample at every checkpoint
@@ -90,13 +85,6 @@ def _isotropy(tokens: np.ndarray, seed: int) -> dict:
         tokens = tokens[np.sort(np.random.default_rng(seed).choice(len(tokens), ISOTROPY_TOKENS, replace=False))]
     found = isotropy(tokens, seed)
     return {"isotropy": found["statistic"], "isotropy_gaussian": found["gaussian_reference"]}
-
-
-def _same_file(a: CheckpointRef | None, b: CheckpointRef | None) -> bool:
-    """Tell whether two checkpoint refs are the same file or byte-identical copies (collector's same_as)."""
-    if a is None or b is None:
-        return False
-    return a.path == b.path or a.same_as == b.name or b.same_as == a.name
 
 
 def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels, seed: int = 0) -> dict:

@@ -33,6 +33,23 @@ def select_evenly(epochs: list[float], cap: int = DEFAULT_CAP) -> list[int]:
     return sorted(chosen, key=lambda i: epochs[i])
 
 
+def spread_checkpoints(refs: list, chosen, cap: int = DEFAULT_CAP) -> list:
+    """Up to `cap` of the run's unique checkpoints `refs` spread evenly over epochs (select_evenly; steps, then
+    positions, where epochs are unknown), in epoch order; a byte copy of the `chosen` checkpoint is replaced by
+    the chosen one, whose outputs the report already holds, so that no file is read twice."""
+    epochs = [
+        float(r.epoch if r.epoch is not None else (r.step if r.step is not None else i)) for i, r in enumerate(refs)
+    ]
+    return [chosen if same_file(refs[i], chosen) else refs[i] for i in select_evenly(epochs, cap)]
+
+
+def same_file(a, b) -> bool:
+    """Tell whether two checkpoint refs are the same file or byte-identical copies (the collector's same_as)."""
+    if a is None or b is None:
+        return False
+    return a.path == b.path or a.same_as == b.name or b.same_as == a.name
+
+
 BEST_RULE = (
     "the checkpoint with the lowest mean rank over the measures available for every checkpoint: "
     "kNN accuracy (higher is better), RankMe (higher), prediction cosine (higher) and "

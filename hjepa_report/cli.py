@@ -19,6 +19,10 @@ from .errors import ExitCode, ReportError, StrictModeError
 from .settings import DEVICES, ReportSettings
 from .status import SectionStatus, Status, severity
 
+# collect/layout.py LAYOUTS, written out so `--help` does not import the collector (tests/test_layout_vjepa.py
+# keeps the two equal)
+LAYOUT_CHOICES = ["hjepa", "ijepa", "vjepa", "vjepa2", "stable-pretraining", "generic"]
+
 
 def default(name: str):
     """Return ReportSettings' default for the field `name`: the one place option defaults are defined."""
@@ -111,7 +115,7 @@ def _stop_on_sigterm() -> None:
 )
 @click.option("--sections", multiple=True, callback=_split_list, help="Only these sections (comma-separated).")
 @click.option("--skip", multiple=True, callback=_split_list, help="Leave out these sections (comma-separated).")
-@click.option("--layout", type=click.Choice(["hjepa", "ijepa", "generic"]), help="Force the run layout.")
+@click.option("--layout", type=click.Choice(LAYOUT_CHOICES), help="Force the run layout.")
 @click.option(
     "--trust-checkpoints",
     is_flag=True,

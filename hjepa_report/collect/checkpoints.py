@@ -37,6 +37,8 @@ _UNSUPPORTED_GLOBAL = re.compile(r"unsupported (?:global: )?GLOBAL ([\w.]+)", re
 _NAME_RULES = (  # (pattern on the file name, role, how the number in the name maps to the stored epoch)
     (re.compile(r"^checkpoint_epoch_(\d+)\.pth$"), "epoch", 0),  # H-JEPA: number = 0-based epoch field
     (re.compile(r"-ep(\d+)\.pth\.tar$"), "epoch", -1),  # I-JEPA: ep{N} holds epoch N-1
+    (re.compile(r"-e(\d+)\.pth\.tar$"), "epoch", 1),  # V-JEPA: {tag}-e{E} is saved after epoch E+1, holds E+1
+    (re.compile(r"^e(\d+)\.pt$"), "epoch", 1),  # V-JEPA 2: e{E}.pt, the same
     (re.compile(r"(?:^|[-_])epoch[=_]?(\d+)"), "epoch", 0),  # Lightning epoch=N-step=M.ckpt and similar
 )
 
@@ -194,6 +196,8 @@ def _reconcile_epoch(ref: CheckpointRef, name_epoch: int | None, offset: int) ->
         notes.append(f"file name says epoch {name_epoch} but the file holds epoch {ref.epoch}")
     if offset == -1:
         notes.append(f"I-JEPA names a checkpoint ep{name_epoch} and stores 'epoch': {name_epoch - 1} in it")
+    if offset == 1:
+        notes.append(f"V-JEPA names a checkpoint e{name_epoch} (0-based) and stores 'epoch': {name_epoch + 1} in it")
     ref.note = "; ".join(notes)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import CheckpointError, ConfigError, RunDirError
-from . import checkpoints
+from . import checkpoints, vjepa
 from .config import ConfigRead, choose_config, describe_config, is_yaml, read_config
 from .csvlogs import read_csv_log
 from .duplicates import find_copies
@@ -73,10 +73,12 @@ class _Found:
             self.log(path, read_event_file(path, rel))
         elif name == "projector_config.pbtxt":
             self.record(path, "tensorboard", "read", describe_projector_config(path))
+        elif vjepa.eval_folder_of(rel) is not None:  # V-JEPA frozen evals: their CSV, their probe's checkpoint
+            self.video_eval(path, rel)
         elif checkpoints.is_checkpoint(path):
             self.checkpoints.append(path)
         elif name.endswith(".csv"):
-            self.log(path, read_csv_log(path, rel))
+            self.log(path, vjepa.read_training_csv(path, rel) or read_csv_log(path, rel))
         elif name.endswith(_JSON_SUFFIXES):
             self.log(path, read_json_log(path, rel))
         elif is_yaml(path):
@@ -87,6 +89,16 @@ class _Found:
             self.foreground_masks(path, rel)
         else:
             self.record(path, "other", "skipped", "not a recognised log or checkpoint")
+
+    def video_eval(self, path: Path, rel: str) -> None:
+        """A file below a V-JEPA {image,video}_classification_frozen/ folder (collect/vjepa.py)."""
+        what, read = vjepa.eval_file(path, rel)
+        if read is not None:
+            self.log(path, read)
+        elif what == "checkpoint":
+            self.record(path, "checkpoint", "skipped", vjepa.EVAL_CHECKPOINT)
+        else:
+            self.record(path, "other", "skipped", "file of a frozen-eval folder, not a log")
 
     def log(self, path: Path, result: LogRead) -> None:
         self.logs[relative_name(self.root, path)] = result
@@ -323,4 +335,5 @@ def _evidence(found: _Found, run: Run) -> Evidence:
         config_flavour=chosen.flavour if chosen else None,
         event_file_paths=[rel for rel, r in found.logs.items() if r.kind == "tensorboard"],
         ijepa_csv=any(r.flavour == "ijepa" and r.ok for r in found.logs.values()),
+        video_csvs=sorted({r.flavour for r in found.logs.values() if r.ok and r.flavour in vjepa.VIDEO_LAYOUTS}),
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .vjepa import VIDEO_LAYOUTS, describe_video_config, first_config, video_flavour
 from .wandb_folders import is_wandb_config
 
 HJEPA_SECTIONS = frozenset({"model", "data", "masking", "training"})
@@ -33,6 +34,7 @@ class ConfigRead:
     doc: dict[str, Any] | None
     flavour: str | None
     error: str = ""
+    note: str = ""  # how the dict was found, when the YAML is not one dict (a list of them)
 
 
 def is_yaml(path: Path) -> bool:
@@ -49,8 +51,11 @@ def read_config(path: Path) -> ConfigRead:
         return ConfigRead(path, None, None, f"unreadable: {exc.strerror or exc}")
     except yaml.YAMLError as exc:
         return ConfigRead(path, None, None, f"YAML error: {_yaml_error_line(exc)}")
-    if not isinstance(doc, dict):
+    doc, note = first_config(doc)  # V-JEPA 2's launcher writes a list of config dicts (collect/vjepa.py)
+    if doc is None:
         return ConfigRead(path, None, None)
+    if note:
+        return ConfigRead(path, doc, config_flavour(path.name, doc), note=note)
     if is_wandb_config(doc):
         return ConfigRead(path, None, None, WANDB_CONFIG)
     return ConfigRead(path, doc, config_flavour(path.name, doc))
@@ -58,6 +63,9 @@ def read_config(path: Path) -> ConfigRead:
 
 def config_flavour(file_name: str, doc: dict) -> str | None:
     """Return 'ijepa' / 'hjepa' when the sections (or an I-JEPA params-*.yaml name) say so, else None."""
+    video = video_flavour(doc)  # V-JEPA / V-JEPA 2 also write params-*.yaml with I-JEPA's sections
+    if video:
+        return video
     keys = set(map(str, doc))
     if _IJEPA_NAME.match(file_name) or len(keys & IJEPA_SECTIONS) >= 4:
         return "ijepa"
@@ -73,16 +81,19 @@ def choose_config(candidates: list[ConfigRead]) -> ConfigRead | None:
         return None
 
     def rank(c: ConfigRead):
-        return (c.flavour != "ijepa" or not _IJEPA_NAME.match(c.path.name), c.path.stem != "config", str(c.path))
+        params = c.flavour in ("ijepa", "vjepa", "vjepa2") and _IJEPA_NAME.match(c.path.name)
+        return (not params, c.path.stem != "config", str(c.path))
 
     return min(usable, key=rank)
 
 
 def describe_config(c: ConfigRead) -> str:
     """Say in a few words what kind of config it is and what it holds."""
+    if c.flavour in VIDEO_LAYOUTS:
+        return describe_video_config(c.doc or {}, c.flavour) + (f"; {c.note}" if c.note else "")
     name = {"hjepa": "H-JEPA config", "ijepa": "I-JEPA config"}.get(c.flavour or "", "YAML")
     sections = ", ".join(str(k) for k in list(c.doc or {})[:8])
-    return f"{name} ({len(c.doc or {})} sections: {sections})"
+    return f"{name} ({len(c.doc or {})} sections: {sections})" + (f"; {c.note}" if c.note else "")
 
 
 def _yaml_error_line(exc: Exception) -> str:

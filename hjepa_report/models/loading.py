@@ -17,6 +17,7 @@ from ..errors import ModelBuildError
 from .config import read_config
 from .layouts import make_model
 from .normalise import normalise
+from .vjepa import video_refusal
 
 
 def resolve_device(device: str | None):
@@ -117,6 +118,8 @@ def load_model(
 
     from .builders import BUILDERS
 
+    if layout not in BUILDERS:  # V-JEPA's weights normalise (for the EMA drift) but no video network is built
+        raise ModelBuildError(video_refusal(raw) or f"no network builder for the {layout} layout")
     with torch.device("meta"):  # no time spent on random init: strict loading overwrites every tensor
         network, info, state_dict = BUILDERS[layout](state_dict, cfg, encoder_heads, predictor_heads)
     network = materialise(network, state_dict, from_file=isinstance(checkpoint, (str, Path)))

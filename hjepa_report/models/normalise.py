@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ModelBuildError
+from .vjepa import normalise_video, video_refusal
 
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 IJEPA_PARTS = ("encoder", "target_encoder", "predictor")
@@ -70,7 +71,11 @@ def model_state_dict(checkpoint: Mapping) -> dict:
 
 
 def detect_layout(checkpoint: Mapping) -> str:
-    """Return 'ijepa' or 'hjepa' from the checkpoint's structure, or raise ModelBuildError."""
+    """Return 'ijepa' or 'hjepa' from the checkpoint's structure, or raise ModelBuildError (also for a V-JEPA
+    video checkpoint, whose top-level keys are I-JEPA's: models/vjepa.py)."""
+    video = video_refusal(checkpoint)
+    if video:
+        raise ModelBuildError(video)
     if all(_is_tensor_dict(checkpoint.get(p)) for p in ("encoder", "predictor")):
         return "ijepa"
     keys = list(model_state_dict(checkpoint))
@@ -100,7 +105,7 @@ def normalise_ijepa(checkpoint: Mapping) -> dict:
     return model_state_dict(checkpoint)  # bare or Lightning dict already holding encoder.* / predictor.*
 
 
-NORMALISERS = {"hjepa": normalise_hjepa, "ijepa": normalise_ijepa}
+NORMALISERS = {"hjepa": normalise_hjepa, "ijepa": normalise_ijepa, "vjepa": normalise_video, "vjepa2": normalise_video}
 
 
 def normalise(checkpoint: Mapping, layout: str | None = None) -> tuple[str, dict]:

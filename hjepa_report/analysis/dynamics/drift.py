@@ -23,6 +23,8 @@ from ...models.ema import part_order, relative_l2_by_part
 ENCODER_PREFIXES = {  # layout -> (context prefix, target prefix) in models.normalise's flat state dict
     "hjepa": ("context_encoder.vit.", "target_encoder.vit."),
     "ijepa": ("encoder.", "target_encoder."),
+    "vjepa": ("encoder.", "target_encoder."),  # models/vjepa.py normalise_video
+    "vjepa2": ("encoder.", "target_encoder."),
 }
 
 

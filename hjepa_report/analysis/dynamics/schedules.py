@@ -63,6 +63,10 @@ def config_schedule(config: dict, layout: str, steps_per_epoch: int, total_steps
         raise ValueError(f"steps_per_epoch must be positive, got {steps_per_epoch}")
     if layout == "ijepa":
         return _ijepa_schedule(config, steps_per_epoch, total_steps)
+    if layout in ("vjepa", "vjepa2"):  # V-JEPA / V-JEPA 2: vjepa_schedules.py
+        from .vjepa_schedules import video_schedule
+
+        return video_schedule(config, layout, steps_per_epoch, total_steps)
     if layout == "hjepa":
         return _hjepa_schedule(config, steps_per_epoch, total_steps)
     raise ValueError(f"no known schedule for layout {layout!r}")
@@ -238,6 +242,10 @@ def steps_per_epoch_from_logs(scalars, layout: str, config: dict | None) -> tupl
             if len(gaps) == 1 and gaps[0] > 0:
                 return int(gaps[0]), f"spacing of the {epoch_tags[0]} steps (one point per epoch)"
         return None, "the run logged no train_epoch/* points, so its steps per epoch are unknown"
+    if layout in ("vjepa", "vjepa2"):
+        from .vjepa_schedules import video_steps_per_epoch
+
+        return video_steps_per_epoch(scalars, config)
     if layout == "ijepa":
         epochs = int(((config or {}).get("optimization") or {}).get("epochs", 0))
         steps = np.unique(scalars.arrays("loss")[0]) if scalars.has("loss") else np.array([])

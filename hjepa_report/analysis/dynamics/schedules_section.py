@@ -118,7 +118,7 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
 
 def _implied(run) -> tuple[ImpliedSchedule | None, dict, str | None]:
     """The schedules the config implies (or None), the steps-per-epoch metrics, and why there is none."""
-    if not (run.config and run.layout in ("hjepa", "ijepa")):
+    if not (run.config and run.layout in ("hjepa", "ijepa", "vjepa", "vjepa2")):
         return None, {}, "the run has no config" if not run.config else f"no known schedule for a {run.layout} run"
     spe, how = steps_per_epoch_from_logs(run.scalars, run.layout, run.config)
     if spe is None:
@@ -234,7 +234,7 @@ def _drift(ctx: ReportContext) -> tuple[DriftTable | None, str | None, list[Enco
 
         layout, state = normalise(
             load_checkpoint(ref.path, trust=ctx.settings.trust_checkpoints),
-            ctx.run.layout if ctx.run.layout in ("hjepa", "ijepa") else None,
+            ctx.run.layout if ctx.run.layout in ENCODER_PREFIXES else None,
         )
         if layout in ENCODER_PREFIXES:
             context, target = split_encoders(state, layout)

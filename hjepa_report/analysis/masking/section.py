@@ -61,6 +61,14 @@ class MaskingPass(AnalysisPass[MaskingResult]):
     name = "masking"
     title = "Masking"
 
+    def applies(self, ctx: ReportContext) -> str | None:
+        if ctx.run.layout in ("vjepa", "vjepa2"):  # collect/vjepa.py: a `mask` list of 3-D multi-block settings
+            return (
+                "V-JEPA's 3-D multi-block masks (spatial and temporal scale, max_temporal_keep, over tubelets) are "
+                "not sampled yet: this section draws image masks only"
+            )
+        return None
+
     def compute(self, ctx: ReportContext) -> MaskingResult:
         run, seed = ctx.run, int(ctx.settings.seed)
         layout = run.layout if run.layout in ("hjepa", "ijepa") else None

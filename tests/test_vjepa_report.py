@@ -1,0 +1,47 @@
+"""`hjepa-report` on the V-JEPA and V-JEPA 2 runs written by the original code: a report without an error
+section, curves, schedules and the EMA drift from the weights, and one honest line where the video networks
+would be needed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hjepa_report.cli import main
+from hjepa_report.models.vjepa import NOT_REBUILT
+
+pytestmark = pytest.mark.slow  # builds two whole reports (~15 s on 2 cores)
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def video_reports(tmp_path_factory):
+    base = tmp_path_factory.mktemp("video_reports")
+    out = {}
+    for name in ("vjepa_small", "vjepa2_small"):
+        run = base / name
+        shutil.copytree(FIXTURES / name, run)
+        result = CliRunner().invoke(main, ["report", str(run), "-o", str(base / f"{name}-report")])
+        assert result.exit_code == 0, result.output
+        out[name] = json.loads((base / f"{name}-report" / "report.json").read_text())
+    return out
+
+
+@pytest.mark.parametrize(("name", "layout"), [("vjepa_small", "vjepa"), ("vjepa2_small", "vjepa2")])
+def test_video_runs_report_without_an_error_section(video_reports, name, layout):
+    doc = video_reports[name]
+    assert doc["run"]["layout"] == layout
+    sections = {s["name"]: s for s in doc["sections"]}
+    assert {n: s["message"] for n, s in sections.items() if s["status"] not in ("ok", "skipped")} == {}
+    for needed in ("overview", "training", "schedules"):
+        assert sections[needed]["status"] == "ok", needed
+    model = sections["model"]
+    assert model["status"] == "skipped" and NOT_REBUILT in model["message"] and "\n" not in model["message"]
+    assert sections["masking"]["status"] == "skipped" and "3-D multi-block" in sections["masking"]["message"]
+    checks = {c["name"]: c["status"] for c in sections["schedules"]["checks"]}
+    assert checks["ema-target-updated"] == "pass"  # drift from the weights alone, no network built

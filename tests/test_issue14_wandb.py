@@ -103,11 +103,11 @@ def test_the_wandb_folder_is_listed_and_said_in_one_line(run_dir):
     for name in ("files/wandb-summary.json", "files/output.log", f"run-{RUN_ID}.wandb", "logs/debug-internal.log"):
         assert files[f"{FOLDER}/{name}"].kind == "wandb", name
     assert files["logs/wandb/debug.log"].kind == "wandb"
-    assert "not read" in files[f"{FOLDER}/run-{RUN_ID}.wandb"].detail
+    assert "W&B history without numeric values" in files[f"{FOLDER}/run-{RUN_ID}.wandb"].detail  # issue 17 reads it
     overview = OverviewPass().run(ReportContext(run, ReportSettings()))
-    (line,) = [n for n in overview.notes if "W&B" in n]
-    assert line.startswith(f"W&B run folder found: {FOLDER} (8 files). Not read")
-    assert "later issue" in line and overview.metrics["wandb_runs"] == {FOLDER: 8}
+    (line,) = [n for n in overview.notes if n.startswith("W&B run folder")]
+    assert line.startswith(f"W&B run folder found: {FOLDER} (8 files). {FOLDER}/run-{RUN_ID}.wandb: W&B history")
+    assert "never taken for the training config" in line and overview.metrics["wandb_runs"] == {FOLDER: 8}
 
 
 def test_a_wandb_config_given_with_config_is_refused_with_a_reason(run_dir):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..collect.run import CheckpointRef, FileRecord
+from ..collect.stable_pretraining import lejepa_terms, logged_evaluations
 from .base import AnalysisPass, PassResult, Presentation
 from .context import ReportContext
 
@@ -42,6 +43,7 @@ class OverviewResult(PassResult):
     checkpoints: list[CheckpointRef]
     tag_count: int
     image_count: int
+    evaluations: list = field(default_factory=list)  # (tag, method, the report's measure, last) the trainer logged
 
 
 class OverviewPass(AnalysisPass[OverviewResult]):
@@ -70,7 +72,13 @@ class OverviewPass(AnalysisPass[OverviewResult]):
             result.notes.append("The run has no checkpoints: model-based sections are skipped.")
         if run.wandb_runs:
             result.metrics["wandb_runs"] = dict(run.wandb_runs)
-            result.notes.append(_wandb_note(run.wandb_runs))
+            result.notes.append(_wandb_note(run.wandb_runs, run))
+        if run.statuses:  # how the run stands: stable-pretraining's sidecar and heartbeat, W&B's exit record
+            result.metrics["status"] = [{"state": s.state, "source": s.source, "line": s.line} for s in run.statuses]
+            result.notes.append("Run status: " + "; ".join(s.line for s in run.statuses) + ".")
+        result.evaluations = logged_evaluations(run.scalars)
+        terms = lejepa_terms(run.scalars)
+        result.notes += [terms + "."] if terms else []
         result.notes.extend(run.warnings)
         return result
 
@@ -86,17 +94,37 @@ class OverviewPass(AnalysisPass[OverviewResult]):
             _config_table(result.config, result.config_name or "config", shown)
         if result.checkpoints:
             _checkpoint_table(result.checkpoints, shown)
+        if result.evaluations:
+            _evaluations_table(result.evaluations, shown)
         _files_table(result.files, shown)
         return shown
 
 
-def _wandb_note(folders: dict[str, int]) -> str:
-    """One line on the W&B run folders found (collect/wandb_folders.py): recognised, none of it read."""
+def _wandb_note(folders: dict[str, int], run) -> str:
+    """One line on the W&B run folders found (collect/wandb_folders.py) and what was read of them."""
     names = ", ".join(f"{k} ({n} files)" for k, n in folders.items())
-    return (
-        f"W&B run folder{'s' if len(folders) > 1 else ''} found: {names}. Not read: its config.yaml is W&B's "
-        "copy ({key: {value: ...}}), not the training config, and its metrics (run-*.wandb) are read by a later "
-        "issue (17); the curves here come from the run's TensorBoard logs."
+    history = [f for f in run.files if f.kind == "wandb" and f.path.endswith(".wandb")]
+    unread = [f"{f.path}: {f.detail}" for f in history if f.status != "read"]
+    if not history:
+        said = "It holds no history file (run-*.wandb)."
+    else:
+        said = "Its history (run-*.wandb) is read as a log (see Data sources)." if not unread else "; ".join(unread)
+    if any(f.kind == "wandb" and f.path.endswith("/files/config.yaml") for f in run.files):
+        said += " Its config.yaml is W&B's copy ({key: {value: ...}}), never taken for the training config."
+    return f"W&B run folder{'s' if len(folders) > 1 else ''} found: {names}. {said}"
+
+
+def _evaluations_table(evaluations: list, shown: Presentation) -> None:
+    rows = [[tag, f"{last:.4g}", method, ours] for tag, method, ours, last in evaluations]
+    shown.add_table(
+        "evaluations",
+        "Evaluations the trainer logged",
+        ["tag", "last value", "method (as the trainer's callback computes it)", "the report's own measure"],
+        rows,
+        caption="Online evaluations logged during training (their curves are in Training curves). The report "
+        "computes its own kNN accuracy, linear probe, RankMe and LiDAR from a rebuilt encoder on the sample "
+        "images (Representations sections): the logged values use the trainer's data, queue and classifier, so "
+        "they agree in trend, not in value.",
     )
 
 

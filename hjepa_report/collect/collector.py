@@ -25,9 +25,11 @@ from .logread import LogRead
 from .placeholders import drop_placeholders
 from .run import CheckpointRef, FileRecord, Run
 from .scalars import ScalarTable
+from .stable_pretraining import StateFolder, as_hparams, is_hparams, is_state_file, read_state_file, run_status
 from .tensorboard import describe_projector_config, is_event_file, read_event_file
 from .walk import check_run_dir, display_name, list_files, relative_name
 from .wandb_folders import describe_wandb_file, is_run_folder, wandb_folder_of
+from .wandb_offline import WANDB_MISSING, drop_logged_elsewhere, is_history_file, read_wandb_history
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -52,6 +54,8 @@ class _Found:
         self.foreground: dict[Path, np.ndarray] = {}  # bool mask per resolved image path
         self.warnings: list[str] = []
         self.wandb_runs: dict[str, int] = {}  # W&B run folder -> files in it (collect/wandb_folders.py)
+        self.state_folders: dict[str, StateFolder] = {}  # stable-pretraining run folders (stable_pretraining.py)
+        self.statuses: list = []  # RunStatus of each file that tells how the run stands
 
     def record(self, path: Path, kind: str, status: str, detail: str) -> None:
         try:
@@ -66,9 +70,9 @@ class _Found:
         name = path.name.lower()
         wandb = wandb_folder_of(rel)
         if wandb is not None:  # before every reader: W&B's config.yaml is not the training config (wandb_folders)
-            self.record(path, "wandb", "skipped", describe_wandb_file(rel))
-            if is_run_folder(wandb):
-                self.wandb_runs[wandb] = self.wandb_runs.get(wandb, 0) + 1
+            self.wandb_file(path, rel, wandb)
+        elif is_state_file(path):
+            self.record(path, "stable-pretraining", *read_state_file(path, rel, self.state_folders))
         elif is_event_file(path):
             self.log(path, read_event_file(path, rel))
         elif name == "projector_config.pbtxt":
@@ -82,13 +86,25 @@ class _Found:
         elif name.endswith(_JSON_SUFFIXES):
             self.log(path, read_json_log(path, rel))
         elif is_yaml(path):
-            self.configs.append(read_config_bounded(path))
+            read = read_config_bounded(path)
+            self.configs.append(as_hparams(read) if is_hparams(path) else read)
         elif is_image(path):
             self.image(path, Path(rel))
         elif is_foreground_file(rel):
             self.foreground_masks(path, rel)
         else:
             self.record(path, "other", "skipped", "not a recognised log or checkpoint")
+
+    def wandb_file(self, path: Path, rel: str, folder: str) -> None:
+        """A file of a W&B folder: the history (run-<id>.wandb) is read (wandb_offline.py), the rest listed."""
+        if is_history_file(rel):
+            read = read_wandb_history(path, rel)
+            self.log(path, read.log)
+            self.statuses += [read.status] if read.status else []
+        else:
+            self.record(path, "wandb", "skipped", describe_wandb_file(rel))
+        if is_run_folder(folder):
+            self.wandb_runs[folder] = self.wandb_runs.get(folder, 0) + 1
 
     def video_eval(self, path: Path, rel: str) -> None:
         """A file below a V-JEPA {image,video}_classification_frozen/ folder (collect/vjepa.py)."""
@@ -171,6 +187,7 @@ def collect_run(
     found.warnings = listing.warnings + found.warnings
     _add_given(found, config, images, checkpoint)
     run = Run(root=root, name=display_name((alone or root).resolve().name), layout="generic", layout_reason="")
+    drop_logged_elsewhere(found.logs, found.records)  # H-JEPA logs the same tags to TensorBoard and W&B
     run.scalars = ScalarTable.concat([r.frame for r in found.logs.values() if r.ok])
     run.scalars, run.placeholders = drop_placeholders(run.scalars)  # e.g. H-JEPA's eff_rank = -1 (not computed)
     run.checkpoints = _checkpoint_refs(found, trust_checkpoints)
@@ -180,9 +197,11 @@ def collect_run(
     run.files = sorted(found.records, key=lambda r: r.path)
     run.warnings = found.warnings
     run.wandb_runs = dict(sorted(found.wandb_runs.items()))
+    run.statuses = [s for f in found.state_folders.values() if (s := run_status(f))] + found.statuses
     if not (len(run.scalars) or run.checkpoints or run.config is not None or run.images):
         raise RunDirError(
             f"nothing usable in {root}: no logs, checkpoints, config or images among {len(listing.files)} files"
+            + next((f" ({r.detail})" for r in found.records if r.detail == WANDB_MISSING), "")
         )
     run.layout, run.layout_reason = detect_layout(_evidence(found, run), layout)
     return run
@@ -336,4 +355,8 @@ def _evidence(found: _Found, run: Run) -> Evidence:
         event_file_paths=[rel for rel, r in found.logs.items() if r.kind == "tensorboard"],
         ijepa_csv=any(r.flavour == "ijepa" and r.ok for r in found.logs.values()),
         video_csvs=sorted({r.flavour for r in found.logs.values() if r.ok and r.flavour in vjepa.VIDEO_LAYOUTS}),
+        spt_state=sorted(
+            {Path(r.path).name for r in found.records if r.kind == "stable-pretraining" and r.status == "read"}
+        ),
+        lightning_csv=any(r.flavour == "lightning" and r.ok for r in found.logs.values()),
     )

@@ -44,6 +44,15 @@ class CheckpointRef:
 
 
 @dataclass
+class RunStatus:
+    """How the training run stands, as its own files say (stable-pretraining's sidecar.json, W&B's exit record)."""
+
+    state: str  # running | completed | failed | stale (said running, heartbeat too old) | unknown
+    line: str  # one sentence for the overview: the state, where it was read, and why when it is not plain
+    source: str  # the file it was read from, relative to the run dir
+
+
+@dataclass
 class ImageRef:
     """A sample image and its class label (the name of its sub-folder, if any)."""
 
@@ -70,7 +79,8 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     # points left out of `scalars` because they mean "not computed" (collect/placeholders.py): tag -> count
     placeholders: dict[str, int] = field(default_factory=dict)
-    wandb_runs: dict[str, int] = field(default_factory=dict)  # W&B run folder -> its files (none read)
+    wandb_runs: dict[str, int] = field(default_factory=dict)  # W&B run folder -> its files
+    statuses: list[RunStatus] = field(default_factory=list)  # the run's state, per file that tells it
 
     def relative_name(self, path: str | Path) -> str:
         """Return a path relative to the run directory when it lies inside, else its file name."""

@@ -11,9 +11,11 @@ client lays it out:
         logs/debug.log, logs/debug-internal.log
     wandb/debug.log, wandb/debug-internal.log, wandb/latest-run   (links to the newest run's files / folder)
 Its config.yaml has the training config's section names as top-level keys (model, data, masking, ...), each
-wrapped in {value: ...}; read as the H-JEPA config it would make every lookup fall back to a default. Nothing in
-these folders is read: the report takes the run's TensorBoard logs and its own config (W&B histories are read
-by a later issue, 17, for runs that logged only to W&B).
+wrapped in {value: ...}; read as the H-JEPA config it would make every lookup fall back to a default, so it is
+never taken for the training config. An offline run (wandb 0.31, wandb-core) writes no config.yaml nor
+wandb-summary.json at all: everything is in run-<id>.wandb until `wandb sync`. That history file is the one file
+read (collect/wandb_offline.py): its logged scalars, and its exit record for the run's status; tags another log
+of the run also has (H-JEPA logs the same ones to TensorBoard) are taken from that log.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ _FILES = {  # file name (or suffix) -> what it is
     "wandb-summary.json": "W&B summary (last value of each logged key), not read",
     "wandb-metadata.json": "W&B system metadata, not read",
     "output.log": "console output captured by W&B, not read",
-    ".wandb": "W&B history records (binary), not read: W&B metrics are read by a later issue (17)",
+    ".wandb": "W&B records (binary), not a run-<id>.wandb history: not read",
 }
 
 

@@ -67,6 +67,7 @@ def main():
     Usage:  hjepa-report RUN_DIR [OPTIONS]      (same as: hjepa-report report RUN_DIR)
             hjepa-report compare RUN_A RUN_B    (runs already reported)
             hjepa-report index DIR              (an index of every report below DIR)
+            hjepa-report many --under DIR -j 2  (every run below DIR, then the sweep page)
     Help:   hjepa-report report --help
     """
     _stop_on_sigterm()
@@ -290,6 +291,109 @@ def index_command(root, output):
     from .render.index import write_index
 
     click.echo(str(_guarded(lambda: write_index(root, output))))
+
+
+@main.command("many")
+@click.argument("run_dirs", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--under",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Report every run folder below DIR (a folder holding checkpoints/, logs/, a checkpoint, event file "
+    "or YAML config). Repeatable; adds to RUN_DIRS.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Folder of the reports: OUTPUT/<run name>/report.html. Default: ./reports (as `hjepa-report report`).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Worker processes; each gets cores // jobs threads (at most one worker per core).",
+)
+@click.option("--force", is_flag=True, help="Rebuild every report, even the up-to-date ones.")
+@click.option(
+    "--list",
+    "list_file",
+    type=click.Path(path_type=Path),
+    help="Only write the run folders, one per line, to this file (for a Slurm job array), and exit.",
+)
+@click.option("--no-index", is_flag=True, help="Do not write OUTPUT/index.html at the end.")
+@click.option("--sections", multiple=True, callback=_split_list, help="Only these sections (comma-separated).")
+@click.option("--skip", multiple=True, callback=_split_list, help="Leave out these sections (comma-separated).")
+@click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
+@click.option("--json-only", is_flag=True, help="Write report.json only (no HTML, no figures).")
+@click.option("--layout", type=click.Choice(LAYOUT_CHOICES), help="Force the run layout.")
+@click.option("--seed", type=int, default=default("seed"), show_default=True, help="Seed of every random choice.")
+@click.option("--device", type=click.Choice(DEVICES), default=default("device"), show_default=True)
+@click.option("--max-images", type=click.IntRange(1, 4096), default=default("max_images"), show_default=True)
+@click.option("--probe-images", type=click.IntRange(0, 100_000), default=default("probe_images"), show_default=True)
+@click.option(
+    "--thresholds",
+    "thresholds_file",
+    type=click.Path(path_type=Path),
+    help="YAML/JSON file overriding health-check thresholds.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary of failed runs on stderr.")
+def many_command(run_dirs, under, output, jobs, force, list_file, no_index, thresholds_file, quiet, **options):
+    """Build the report of every run given (RUN_DIRS and/or --under DIR) with --jobs worker processes.
+
+    A run whose report is up to date (same run files, by size and modification time, and same options) is
+    skipped. One run's failure never stops the others; every failed run is listed with its reason, the
+    exit status is then 5. Ends by writing OUTPUT/index.html, the sweep page.
+    """
+    from .analysis.thresholds import load_thresholds
+    from .pipeline import stderr_progress
+    from .sweep.discover import find_runs, report_dirs, write_run_list
+    from .sweep.runner import run_many
+
+    runs = list(run_dirs) + [r for folder in under for r in _guarded(lambda f=folder: find_runs(f))]
+    runs = list(dict.fromkeys(runs))
+    if not runs:
+        click.echo("error: no run to report: give RUN_DIRS or --under DIR (which holds no run folder)", err=True)
+        sys.exit(ExitCode.BAD_INPUT)
+    if list_file:
+        click.echo(str(_guarded(lambda: write_run_list(runs, list_file))))
+        return
+    out_root = output or Path.cwd() / "reports"
+    options["sections"] = options["sections"] or None
+    options["skip"] = options["skip"] or []
+    thresholds = _guarded(lambda: load_thresholds(thresholds_file))
+    settings = ReportSettings(**options, thresholds=thresholds, quiet=True, command_line=_command_line())
+    say = None if quiet else stderr_progress
+    result = _guarded(lambda: run_many(report_dirs(runs, out_root), settings, jobs=jobs, force=force, progress=say))
+    if not quiet:
+        click.echo(
+            f"{result.count('built')} built, {result.count('skipped')} up to date, {result.count('failed')} failed "
+            f"in {result.seconds:.1f} s ({result.jobs} worker(s) x {result.threads} thread(s))",
+            err=True,
+        )
+    if not no_index:
+        from .render.index import write_index
+
+        click.echo(str(_guarded(lambda: write_index(out_root) if _made(out_root) else None)))
+    failed = result.failed()
+    if failed:
+        click.echo(f"{len(failed)} run(s) failed:", err=True)
+        for o in failed:
+            click.echo(f"  {o.run}: {o.reason}", err=True)
+        sys.exit(ExitCode.RUNS_FAILED)
+
+
+def _made(folder: Path) -> bool:
+    """Create `folder` (and its parents) when missing; an OSError becomes the one-line OutputError."""
+    from .errors import OutputError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    return True
 
 
 @main.command("make-sample")

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # missing or unusable run directory, unknown section, unreadable config, unsafe checkpoint
     SECTION_FAILED = 3  # --strict and a section failed
     VERDICT = 4  # --fail-on and the verdict is that bad
+    RUNS_FAILED = 5  # `hjepa-report many`: the report of at least one run could not be made (each is listed)
     INTERRUPTED = 130  # Ctrl-C (SIGINT)
     TERMINATED = 143  # SIGTERM (128 + 15, the status a shell reports for it)
 

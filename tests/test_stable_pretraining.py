@@ -175,3 +175,32 @@ def test_a_minimal_report_has_no_error_section(tmp_path):
     ]
     assert any(n.startswith("LeJEPA loss components") for n in overview["notes"])
     assert report["run"]["layout"] == "stable-pretraining"
+
+
+def test_hostile_state_files_never_raise(tmp_path):
+    """Fuzzing (hypothesis, seeded): any bytes as sidecar.json / summary.json / media.jsonl give a record, no raise."""
+    pytest.importorskip("hypothesis")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from hjepa_report.collect.stable_pretraining import StateFolder, read_state_file, run_status
+
+    odd = b'{"status": 1, "run_id": [], "summary": 5, "ended_at": "x", "updated_at": 1e308}'
+    samples = [(RUN / "sidecar.json").read_bytes(), (RUN / "summary.json").read_bytes(), odd]
+
+    @settings(max_examples=100, derandomize=True, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+    @given(st.sampled_from(["sidecar.json", "summary.json", "media.jsonl"]),
+           st.one_of(st.binary(max_size=400), st.sampled_from(samples).map(lambda b: b[: len(b) // 2]),
+                     st.sampled_from(samples)))  # fmt: skip
+    def check(name, data):
+        path = tmp_path / name
+        path.write_bytes(data)
+        folders: dict[str, StateFolder] = {}
+        status, detail = read_state_file(path, name, folders)
+        assert status in ("read", "skipped") and isinstance(detail, str)
+        for state in folders.values():
+            found = run_status(state, now=2e9)
+            assert found is None or found.state in ("running", "completed", "failed", "orphaned", "stale", "unknown")
+
+    check()

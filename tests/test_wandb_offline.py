@@ -193,3 +193,38 @@ def test_a_minimal_report_of_the_wandb_run_has_no_error_section(tmp_path):
     overview = next(s for s in report["sections"] if s["name"] == "overview")
     assert overview["metrics"]["status"][0]["state"] == "completed"
     assert any(n.startswith("Run status: W&B: completed (exit code 0)") for n in overview["notes"])
+
+
+def test_damaged_or_hostile_history_files_never_raise(tmp_path):
+    """Fuzzing (hypothesis, seeded): the fixture cut, bytes flipped, spliced; random framed payloads."""
+    pytest.importorskip("hypothesis")
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    seed = HISTORY.read_bytes()[:40000]  # the header, the first block and a record split over the boundary
+
+    @st.composite
+    def mutated(draw):
+        data = bytearray(seed[: draw(st.integers(0, len(seed)))] if draw(st.booleans()) else seed)
+        for _ in range(draw(st.integers(0, 8))):
+            if data:
+                data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        return bytes(data)
+
+    path = tmp_path / "run-fuzz.wandb"
+
+    quiet = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+
+    @settings(max_examples=100, derandomize=True, deadline=None, database=None, suppress_health_check=quiet)
+    @given(st.one_of(mutated(), st.lists(st.binary(max_size=200), max_size=20)))
+    def check(data):
+        if isinstance(data, list):
+            _write_log(path, data)
+        else:
+            path.write_bytes(data)
+        read = wo.read_wandb_history(path, path.name)
+        assert isinstance(read.log.detail, str)
+        if read.log.ok:
+            assert list(read.log.frame.columns) == ["source", "tag", "step", "value", "wall_time"]
+
+    check()

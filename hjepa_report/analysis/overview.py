@@ -121,10 +121,10 @@ def _evaluations_table(evaluations: list, shown: Presentation) -> None:
         "Evaluations the trainer logged",
         ["tag", "last value", "method (as the trainer's callback computes it)", "the report's own measure"],
         rows,
-        caption="Online evaluations logged during training (their curves are in Training curves). The report "
-        "computes its own kNN accuracy, linear probe, RankMe and LiDAR from a rebuilt encoder on the sample "
-        "images (Representations sections): the logged values use the trainer's data, queue and classifier, so "
-        "they agree in trend, not in value.",
+        caption="Online evaluations logged during training (their curves are in Training curves). Where the "
+        "report can rebuild the encoder (see the Model section), it computes its own kNN accuracy, linear probe, "
+        "RankMe and LiDAR on the sample images (Representations sections); the logged values use the trainer's "
+        "data, queue and classifier, so the two agree in trend, not in value.",
     )
 
 

@@ -118,9 +118,11 @@ def _state_doc(name: str, doc: dict, state: StateFolder) -> tuple[str, str]:
         if "run_id" not in doc or "status" not in doc:
             return "skipped", "no run_id / status: not a stable-pretraining sidecar"
         state.sidecar = doc
+        summary = doc.get("summary")
         return "read", (
             f"stable-pretraining sidecar: run {doc.get('run_id')}, status '{doc.get('status')}', "
-            f"{len(doc.get('summary') or {})} last values, checkpoint {doc.get('checkpoint_path') or 'none'}"
+            f"{len(summary) if isinstance(summary, dict) else 0} last values, "
+            f"checkpoint {doc.get('checkpoint_path') or 'none'}"
         )
     if name == SUMMARY:
         if not isinstance(doc.get("metrics"), dict):

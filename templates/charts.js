@@ -1,8 +1,10 @@
 /* Interactive training curves: the numbers in #hjepa-chart-data (analysis/charts.py, embedded by render/interactive.py) drawn with uPlot.
-   Per figure: hover read-out (step, raw, smoothed), drag to zoom (double-click or "reset zoom" to undo) with
-   the x-axes of the figure's panels linked, legend click toggles a series, log/linear y, x as step or wall
-   time where every tag logged it, and a smoothing slider computing TensorBoard's debiased EMA exactly as
-   hjepa_report/analysis/smoothing.py does. The static PNG stays in the page for print and for scripts off. */
+   Per figure: hover read-out (step, raw, smoothed), drag to zoom (double-click or "reset zoom" to undo) and
+   pan (the arrow buttons, or shift + mouse wheel over a panel) with the x-axes of the figure's panels linked,
+   legend click toggles a series, log/linear y, x as step, as epoch (step / the run's steps per epoch, when
+   known) or as wall time where every tag logged it, and a smoothing slider computing TensorBoard's debiased
+   EMA exactly as hjepa_report/analysis/smoothing.py does. The static PNG stays in the page for print and for
+   scripts off. */
 (function () {
   "use strict";
   var holder = document.getElementById("hjepa-chart-data");
@@ -58,13 +60,14 @@
     if (s.smooth && state.weight > 0) {
       smooth = s.smoothed && state.weight === doc.smoothing ? s.smoothed.map(num) : ema(raw, state.weight);
     }
-    var x = state.x === "wall" ? s.wall : s.steps;
+    var x = state.x === "wall" ? s.wall : state.x === "epoch" ? s.steps.map(function (v) { return v / doc.steps_per_epoch; }) : s.steps;
     var gap = function (v) { return Number.isFinite(v) ? v : null; };
     return { x: x, raw: raw.map(gap), smooth: smooth ? smooth.map(gap) : null, spec: s };
   }
 
   function panelData(panel, state) {
-    var tables = [], series = [{ label: state.x === "wall" ? "wall time (s)" : "step", value: function (u, v) { return v == null ? "-" : fmt(v); } }];
+    var xlabel = state.x === "wall" ? "wall time (s)" : state.x === "epoch" ? "epoch" : "step";
+    var tables = [], series = [{ label: xlabel, value: function (u, v) { return v == null ? "-" : fmt(v); } }];
     var pair = panel.tags.length > 1;
     panel.tags.forEach(function (tag, k) {
       var p = points(tag, state), colour = COLOURS[k % COLOURS.length];
@@ -147,6 +150,11 @@
         };
         var u = new uPlot(opts, pd.data, cell);
         u.over.addEventListener("dblclick", function () { entry.resetZoom(); });
+        u.over.addEventListener("wheel", function (e) {  // shift + wheel pans the linked x axes
+          if (!e.shiftKey) { return; }
+          e.preventDefault();
+          entry.pan((e.deltaY || e.deltaX) > 0 ? 0.2 : -0.2);
+        }, { passive: false });
         u.hjepaPanel = panel;
         u.hjepaLog = log;
         entry.plots.push(u);
@@ -155,6 +163,17 @@
       fig.classList.add("fig-live");
       document.dispatchEvent(new CustomEvent("hjepa:charts-drawn", { detail: id }));
     }
+    /* Move the visible x range of every panel by `fraction` of its width (negative: left), within the data. */
+    entry.pan = function (fraction) {
+      var u = entry.plots[0];
+      if (!u) { return; }
+      var xs = u.data[0], lo = xs[0], hi = xs[xs.length - 1];
+      var min = u.scales.x.min, max = u.scales.x.max, width = max - min;
+      var shift = Math.max(lo - min, Math.min(hi - max, fraction * width));
+      if (!(width > 0) || shift === 0) { return; }
+      state.zoom = [min + shift, max + shift];
+      entry.plots.forEach(function (o) { o.setScale("x", { min: min + shift, max: max + shift }); });
+    };
     entry.resetZoom = function () {
       entry.plots.forEach(function (u) {
         var xs = u.data[0];
@@ -163,6 +182,8 @@
       state.zoom = null;
     };
     tools.querySelector(".chart-reset").addEventListener("click", entry.resetZoom);
+    tools.querySelector(".chart-pan-left").addEventListener("click", function () { entry.pan(-0.5); });
+    tools.querySelector(".chart-pan-right").addEventListener("click", function () { entry.pan(0.5); });
     draw();
   }
 
@@ -173,8 +194,10 @@
       '<label>smoothing <input class="chart-smoothing" type="range" min="0" max="0.99" step="0.01"> <output></output></label>' +
       '<label>y <select class="chart-yscale"><option value="auto">auto</option><option value="linear">linear</option><option value="log">log</option></select></label>' +
       '<label>x <select class="chart-x"><option value="step">step</option></select></label>' +
+      '<button type="button" class="chart-pan-left" aria-label="pan left" title="pan left (or shift + wheel)">&larr;</button>' +
+      '<button type="button" class="chart-pan-right" aria-label="pan right" title="pan right (or shift + wheel)">&rarr;</button>' +
       '<button type="button" class="chart-reset">reset zoom</button>' +
-      '<span class="chart-hint muted">drag to zoom, double-click to reset, click a legend entry to hide it</span>';
+      '<span class="chart-hint muted">drag to zoom, arrows or shift + wheel to pan, double-click to reset, click a legend entry to hide it</span>';
     var slider = bar.querySelector(".chart-smoothing"), out = bar.querySelector("output");
     slider.value = String(state.weight);
     out.textContent = state.weight.toFixed(2);
@@ -188,7 +211,9 @@
       redraw();
     });
     var xsel = bar.querySelector(".chart-x");
-    if (allWall) { xsel.insertAdjacentHTML("beforeend", '<option value="wall">wall time (s)</option>'); } else { xsel.disabled = true; xsel.title = "wall time was not logged for every tag"; }
+    if (doc.steps_per_epoch) { xsel.insertAdjacentHTML("beforeend", '<option value="epoch">epoch (step / ' + doc.steps_per_epoch + ')</option>'); }
+    if (allWall) { xsel.insertAdjacentHTML("beforeend", '<option value="wall">wall time (s)</option>'); } else { xsel.title = "wall time was not logged for every tag"; }
+    xsel.disabled = xsel.options.length < 2;
     xsel.addEventListener("change", function (e) { state.x = e.target.value; redraw(); });
     if (downsampled) {
       var note = document.createElement("span");

@@ -1,7 +1,8 @@
-/* Find and take: a search box over section titles, figure titles and tag names that filters the panels;
-   a lightbox for every image figure (click to enlarge, Esc closes, arrow keys move); the numbers behind each
-   interactive chart (CSV or JSON) and each table (CSV) as downloads made in the page (blob: URLs, offline);
-   a light / dark / auto theme that persists in localStorage. */
+/* Find and take: a search box over section titles, figure titles, tag names and table rows that filters the
+   panels (and, in a table, its rows); a lightbox for every image figure (click to enlarge, Esc closes, arrow
+   keys move); the numbers behind each interactive chart (CSV or JSON), each table (CSV) and every figure (its
+   section's metrics, checks and notes exactly as report.json holds them, JSON) as downloads made in the page
+   (blob: URLs, offline); a light / dark / auto theme that persists in localStorage. */
 (function () {
   "use strict";
   var THEME_KEY = "hjepa-report-theme";
@@ -44,6 +45,7 @@
       sec.querySelectorAll(".fig, .table-wrap").forEach(function (item) {
         var panels = item.querySelectorAll(".chart-panel");
         var hit = whole || matches(text(item), terms);
+        if (item.classList.contains("table-wrap")) { hit = filterRows(item, hit, terms) || hit; }
         if (panels.length) {
           var some = false;
           panels.forEach(function (p) {
@@ -63,6 +65,20 @@
     });
     if (status) { status.textContent = terms.length ? shown + " of " + total + " figures and tables match" : ""; }
     return shown;
+  }
+  /* A table whose title does not match shows only its rows that do (all rows when the title or section
+     matches, or the query is empty); a collapsed table with matching rows is opened. Returns whether a row
+     matched on its own. */
+  function filterRows(wrap, whole, terms) {
+    var rows = wrap.querySelectorAll("tbody tr"), some = false;
+    rows.forEach(function (tr) {
+      var ok = whole || !terms.length || matches(tr.textContent, terms);
+      tr.hidden = !ok;
+      some = some || (ok && !whole && terms.length > 0);
+    });
+    var fold = wrap.querySelector("details");
+    if (fold && some) { fold.open = true; }
+    return some;
   }
   api.filter = filter;
   if (search) {
@@ -177,6 +193,30 @@
   }
   api.chartRows = chartRows;
   api.tableRows = tableRows;
+
+  /* The numbers behind a figure: its section's metrics, checks and notes, as embedded from report.json. */
+  var numbersHolder = document.getElementById("hjepa-section-data");
+  var numbers = numbersHolder ? JSON.parse(numbersHolder.textContent) : {};
+  function figureNumbers(fig) {
+    var sec = fig.closest("section[data-section]"), name = sec ? sec.dataset.section : null;
+    if (!name || !numbers[name]) { return null; }
+    var title = fig.querySelector(".fig-title");
+    return Object.assign({ section: name, figure: fig.id, title: title ? title.textContent.trim() : "" }, numbers[name]);
+  }
+  api.figureNumbers = figureNumbers;
+  document.querySelectorAll("main figure.fig").forEach(function (fig) {
+    if (!figureNumbers(fig)) { return; }
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "download-json figure-numbers";
+    button.textContent = "numbers (JSON)";
+    button.title = "this section's metrics, checks and notes, as report.json holds them";
+    button.addEventListener("click", function () {
+      save(fig.id + "-numbers.json", "application/json", JSON.stringify(figureNumbers(fig), null, 1));
+    });
+    var caption = fig.querySelector(".caption");
+    if (caption) { caption.after(button); } else { fig.appendChild(button); }
+  });
 
   function addChartDownloads(fig) {
     var bar = fig.querySelector(".chart-tools");

@@ -53,6 +53,9 @@ class FigureItem:
     title: str
     caption: str
     content: Figure | Picture | Animation
+    # curves an interactive chart of this figure draws that are not logged tags (e.g. the schedules a config
+    # implies): {panel title: {curve name: (steps, values)}}; analysis/charts.py reads it, report.json does not
+    series: dict[str, dict[str, tuple]] | None = None
 
 
 @dataclass

@@ -39,6 +39,8 @@ TRAINING_SECTION = "training"
 PAIRS_FIGURE = "training-train-vs-val"
 HIERARCHY_SECTION = "hierarchy-losses"
 HIERARCHY_FIGURE = "hierarchy-losses-levels"
+SCHEDULES_SECTION = "schedules"
+SCHEDULES_FIGURE = "schedules-schedules"
 CHECKPOINTS_SECTION = "representations"
 CHECKPOINTS_FIGURE = "representations-checkpoints"
 CHECKPOINT_MEASURES = (  # panels of the across-checkpoint chart: measures of report.json's metrics.checkpoints
@@ -56,24 +58,30 @@ CHECKPOINT_MEASURES = (  # panels of the across-checkpoint chart: measures of re
 def chart_doc(report: Report, figure_ids: set[str]) -> dict[str, Any] | None:
     """Return the embedded chart data for the figures among `figure_ids` drawn from logged tags (None: none).
 
-    The training section's per-group figures and its train-vs-validation figure, and the hierarchical
-    losses' per-level figure (its level and total tags as report.json's section metrics name them).
+    The training section's per-group figures and its train-vs-validation figure, the hierarchical losses'
+    per-level figure (its level and total tags as report.json's section metrics name them), the schedules
+    (logged against implied, from the figure's own series) and the measures across checkpoints. With the
+    run's steps per epoch (the schedules section's metrics), the page can put epochs on the x axis.
     """
     table = report.run.scalars
-    if len(table) == 0:
-        return None
-    tags = table.tags()
-    charts = _training_charts(report, figure_ids, tags)
-    charts.update(_hierarchy_charts(report, figure_ids, tags))
+    tags = table.tags() if len(table) else []
+    charts = _training_charts(report, figure_ids, tags) if tags else {}
+    charts.update(_hierarchy_charts(report, figure_ids, tags) if tags else {})
     measured, measures = _checkpoint_charts(report, figure_ids)
     charts.update(measured)
+    scheduled, curves = _schedule_charts(report, figure_ids)
+    charts.update(scheduled)
     if not charts:
         return None
-    used = sorted({t for c in charts.values() for p in c["panels"] for t in p["tags"]} - set(measures))
-    origin = _first_wall_time(table)
+    own = set(measures) | set(curves)
+    used = sorted({t for c in charts.values() for p in c["panels"] for t in p["tags"]} - own)
+    origin = _first_wall_time(table) if tags else None
     weight = float(report.settings.smoothing)
     series = {tag: tag_series(table.series(tag), tag, weight, origin) for tag in used}
-    return {"smoothing": weight, "display_cap": DISPLAY_CAP, "charts": charts, "series": series | measures}
+    doc = {"smoothing": weight, "display_cap": DISPLAY_CAP, "charts": charts, "series": series | measures | curves}
+    if spe := _steps_per_epoch(report):
+        doc["steps_per_epoch"] = spe
+    return doc
 
 
 def _training_charts(report: Report, figure_ids: set[str], tags: list[str]) -> dict[str, dict]:
@@ -125,20 +133,53 @@ def _checkpoint_charts(report: Report, figure_ids: set[str]) -> tuple[dict[str, 
         names = [m for m in group if any(isinstance(r.get(m), (int, float)) for r in rows)]
         for m in names:
             values = [float(r[m]) if isinstance(r.get(m), (int, float)) else float("nan") for r in rows]
-            series[f"checkpoints: {m}"] = {
-                "count": len(rows),
-                "smooth": False,
-                "log": False,
-                "downsampled": False,
-                "steps": [_step(r["step"]) for r in rows],
-                "values": [json_number(v) for v in values],
-            }
+            series[f"checkpoints: {m}"] = array_series(np.array([r["step"] for r in rows], float), np.array(values))
         if names:
             panels.append({"title": " vs ".join(names), "tags": [f"checkpoints: {m}" for m in names]})
     if not panels:
         return {}, {}
     chart = {"panels": panels, "keep_static": "static figure, with the reference lines and the best checkpoint"}
     return {CHECKPOINTS_FIGURE: chart}, series
+
+
+def _schedule_charts(report: Report, figure_ids: set[str]) -> tuple[dict[str, dict], dict[str, dict]]:
+    """The schedules figure as a chart: one panel per schedule with its logged values and its config-implied
+    curve (FigureItem.series, set by the schedules section), named 'SCHEDULE: logged' / 'SCHEDULE: implied by
+    config'; never smoothed (a schedule is a set value, not a noisy measurement)."""
+    section = next((s for s in report.sections if s.name == SCHEDULES_SECTION), None)
+    item = next((f for f in section.figures if f.id == SCHEDULES_FIGURE), None) if section else None
+    if item is None or not item.series or SCHEDULES_FIGURE not in figure_ids:
+        return {}, {}
+    series, panels = {}, []
+    for title, curves in item.series.items():
+        names = []
+        for curve, (steps, values) in curves.items():
+            name = f"{title}: {curve}"
+            series[name] = array_series(np.asarray(steps, float), np.asarray(values, float))
+            names.append(name)
+        if names:
+            panels.append({"title": title, "tags": names})
+    return ({SCHEDULES_FIGURE: {"panels": panels}} if panels else {}), series
+
+
+def array_series(steps: np.ndarray, values: np.ndarray) -> dict[str, Any]:
+    """An embedded series of (steps, values) that is not a logged tag: downsampled as tags are, not smoothed."""
+    keep = display_indices(values, DISPLAY_CAP)
+    return {
+        "count": int(len(values)),
+        "smooth": False,
+        "log": False,
+        "downsampled": bool(len(keep) < len(values)),
+        "steps": [_step(s) for s in steps[keep]],
+        "values": [json_number(v) for v in values[keep]],
+    }
+
+
+def _steps_per_epoch(report: Report) -> int | None:
+    """The run's steps per epoch as the schedules section found them (logs or checkpoints), else None."""
+    section = next((s for s in report.sections if s.name == SCHEDULES_SECTION), None)
+    spe = section.metrics.get("steps_per_epoch") if section is not None else None
+    return int(spe) if isinstance(spe, (int, float)) and spe > 0 else None
 
 
 def tag_series(frame, tag: str, weight: float, wall_origin: float | None) -> dict[str, Any]:

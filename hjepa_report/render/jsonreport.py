@@ -11,13 +11,15 @@ import json
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..analysis.report import Report
 from ..errors import ReportError
-from .views import ReportView
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .views import ReportView  # views embeds section_numbers from here
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_FILE = Path(__file__).with_name("report.schema.json")
@@ -165,6 +167,19 @@ def _checkpoint(c) -> dict[str, Any]:
     return d
 
 
+def section_numbers(section) -> dict[str, Any]:
+    """A section's numbers as report.json holds them (metrics, checks, notes): also embedded in report.html, so
+    the page's downloads give exactly report.json's values (views.py, explore.js)."""
+    return jsonable(
+        {
+            "metrics": section.metrics,
+            "checks": [dataclasses.asdict(c) for c in section.checks],
+            "notes": section.notes,
+        },
+        f"sections.{section.name}",
+    )
+
+
 def _section(section, sizes: dict[str, int]) -> dict[str, Any]:
     return {
         "name": section.name,
@@ -175,9 +190,7 @@ def _section(section, sizes: dict[str, int]) -> dict[str, Any]:
             {"id": f.id, "title": f.title, "kind": _kind(f.content), "bytes": sizes.get(f.id)} for f in section.figures
         ],
         "tables": [t.id for t in section.tables],
-        "metrics": section.metrics,
-        "checks": [dataclasses.asdict(c) for c in section.checks],
-        "notes": section.notes,
+        **section_numbers(section),
         "seconds": section.seconds,
         "error": {k: v for k, v in section.error.items() if k != "traceback"} if section.error else None,
     }

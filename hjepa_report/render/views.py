@@ -13,6 +13,7 @@ from ..status import count_statuses, status_rank
 from .assets import data_uri
 from .encoding import EncodedFigure, FigureEncoder, encode_content
 from .interactive import script_json
+from .jsonreport import section_numbers
 
 
 @dataclass
@@ -102,6 +103,7 @@ class ReportView:
     trimmed: str = ""  # what was downscaled to fit --max-report-mb
     charts_json: str = ""  # the interactive charts' data (render/interactive.py), "" when no figure has any
     chart_ids: frozenset[str] = frozenset()  # ids of the figures drawn interactively from charts_json
+    numbers_json: str = ""  # every section's metrics, checks and notes as report.json has them (the downloads)
 
     def figure_bytes(self) -> int:
         """Return the encoded size of every figure."""
@@ -143,7 +145,15 @@ def build_view(
         counts=count_statuses(c.status for c in checks),
         charts_json=script_json(charts) if charts else "",
         chart_ids=frozenset(charts["charts"]) if charts else frozenset(),
+        numbers_json=_numbers_json(report),
     )
+
+
+def _numbers_json(report: Report) -> str:
+    """The sections' numbers (jsonreport.section_numbers) of the sections that have any, for the page's
+    'numbers (JSON)' downloads; "" when none has."""
+    numbers = {s.name: section_numbers(s) for s in report.sections if s.metrics or s.checks}
+    return script_json(numbers) if numbers else ""
 
 
 def encode_figure(item: FigureItem, scale: float = 1.0) -> FigureView:

@@ -16,7 +16,7 @@ from ..thresholds import threshold
 from .batch import checkpoints_in_order
 from .drift import DriftTable, split_encoders
 from .ema_updates import EncoderSnapshot, end_to_end_reason, never_ran_evidence, snapshot
-from .figures import drift_heatmap, schedules_figure
+from .figures import SCHEDULE_LABELS, drift_heatmap, schedules_figure, thinned
 from .schedules import ImpliedSchedule, best_comparison, config_schedule, steps_per_epoch_from_logs
 
 # Tags a trainer logs its schedules under (H-JEPA: train/lr, train/ema_momentum; others: bare names).
@@ -94,12 +94,13 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
             )
         )
         if result.names:
-            shown.add_figure(
+            item = shown.add_figure(
                 "schedules",
                 "Schedules: logged vs implied by the config",
                 _schedule_caption(result.names, result.logged, result.implied, result.rtol),
                 schedules_figure(result.implied, result.logged, result.names),
             )
+            item.series = schedule_series(result)
         if result.drift is not None:
             shown.add_figure(
                 "ema-drift",
@@ -114,6 +115,20 @@ class SchedulesPass(AnalysisPass[SchedulesResult]):
                 drift_heatmap(result.drift),
             )
         return shown
+
+
+def schedule_series(result: SchedulesResult) -> dict[str, dict]:
+    """The schedules figure's curves for its interactive chart (analysis/charts.py), per schedule name: the
+    logged values and the config-implied curve at the figure's own points (figures.thinned)."""
+    out = {}
+    for name in result.names:
+        curves = {}
+        if name in result.logged:
+            curves["logged"] = result.logged[name]
+        if result.implied is not None and result.implied.get(name) is not None:
+            curves["implied by config"] = thinned(result.implied.steps, result.implied.get(name))
+        out[SCHEDULE_LABELS[name]] = curves
+    return out
 
 
 def _implied(run) -> tuple[ImpliedSchedule | None, dict, str | None]:

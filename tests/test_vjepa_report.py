@@ -1,6 +1,6 @@
 """`hjepa-report` on the V-JEPA and V-JEPA 2 runs written by the original code: a report without an error
-section, curves, schedules and the EMA drift from the weights, and one honest line where the video networks
-would be needed."""
+section, curves, schedules, the EMA drift from the weights, the 3-D masks over frames, and one honest line
+where the video networks would be needed."""
 
 from __future__ import annotations
 
@@ -42,6 +42,9 @@ def test_video_runs_report_without_an_error_section(video_reports, name, layout)
         assert sections[needed]["status"] == "ok", needed
     model = sections["model"]
     assert model["status"] == "skipped" and NOT_REBUILT in model["message"] and "\n" not in model["message"]
-    assert sections["masking"]["status"] == "skipped" and "3-D multi-block" in sections["masking"]["message"]
+    masking = sections["masking"]
+    assert masking["status"] == "ok" and masking["message"].startswith("mask 1: context ")
+    assert [m["grid"] for m in masking["metrics"]["masks"]] == [[4, 8, 8], [4, 8, 8]]
+    assert [f["id"] for f in masking["figures"]] == ["masking-video-masks-1", "masking-video-masks-2"]
     checks = {c["name"]: c["status"] for c in sections["schedules"]["checks"]}
     assert checks["ema-target-updated"] == "pass"  # drift from the weights alone, no network built

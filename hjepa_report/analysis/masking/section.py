@@ -61,15 +61,11 @@ class MaskingPass(AnalysisPass[MaskingResult]):
     name = "masking"
     title = "Masking"
 
-    def applies(self, ctx: ReportContext) -> str | None:
-        if ctx.run.layout in ("vjepa", "vjepa2"):  # collect/vjepa.py: a `mask` list of 3-D multi-block settings
-            return (
-                "V-JEPA's 3-D multi-block masks (spatial and temporal scale, max_temporal_keep, over tubelets) are "
-                "not sampled yet: this section draws image masks only"
-            )
-        return None
-
     def compute(self, ctx: ReportContext) -> MaskingResult:
+        if ctx.run.layout in ("vjepa", "vjepa2"):  # 3-D multi-block masks over frames: masking/video.py
+            from .video import video_masking
+
+            return video_masking(ctx)
         run, seed = ctx.run, int(ctx.settings.seed)
         layout = run.layout if run.layout in ("hjepa", "ijepa") else None
         family = mask_settings(run.config, layout=layout).family
@@ -120,6 +116,10 @@ class MaskingPass(AnalysisPass[MaskingResult]):
         return result
 
     def present(self, result: MaskingResult) -> Presentation:
+        from .video import VideoMaskingResult, present_video
+
+        if isinstance(result, VideoMaskingResult):
+            return present_video(result)
         d = result.draws
         shown = Presentation(intro=captions.intro(d))
         shown.add_table(

@@ -204,3 +204,15 @@ def test_hostile_state_files_never_raise(tmp_path):
             assert found is None or found.state in ("running", "completed", "failed", "orphaned", "stale", "unknown")
 
     check()
+
+
+def test_other_layouts_get_no_stable_pretraining_evaluation_table():
+    from hjepa_report.analysis.context import ReportContext
+    from hjepa_report.analysis.overview import OverviewPass
+    from hjepa_report.settings import ReportSettings
+
+    hjepa = collect_run(FIXTURES / "hjepa_small")  # logs online_eval/knn_accuracy: H-JEPA's own kNN, not OnlineKNN
+    assert hjepa.scalars.has("online_eval/knn_accuracy")
+    assert OverviewPass().compute(ReportContext(hjepa, ReportSettings())).evaluations == []
+    spt = OverviewPass().compute(ReportContext(collect_run(RUN), ReportSettings()))
+    assert "eval/knn_probe_top1" in [e[0] for e in spt.evaluations]

@@ -76,9 +76,10 @@ class OverviewPass(AnalysisPass[OverviewResult]):
         if run.statuses:  # how the run stands: stable-pretraining's sidecar and heartbeat, W&B's exit record
             result.metrics["status"] = [{"state": s.state, "source": s.source, "line": s.line} for s in run.statuses]
             result.notes.append("Run status: " + "; ".join(s.line for s in run.statuses) + ".")
-        result.evaluations = logged_evaluations(run.scalars)
-        terms = lejepa_terms(run.scalars)
-        result.notes += [terms + "."] if terms else []
+        if run.layout == "stable-pretraining":  # its callbacks' tag names; other trainers name their own
+            result.evaluations = logged_evaluations(run.scalars)
+            terms = lejepa_terms(run.scalars)
+            result.notes += [terms + "."] if terms else []
         result.notes.extend(run.warnings)
         return result
 

@@ -142,12 +142,6 @@
   var scatter = document.getElementById("scatter");
   if (metricSelect) { metricSelect.addEventListener("change", draw); }
 
-  function el(name, attrs, parent) {
-    var node = document.createElementNS(SVG, name);
-    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (parent) { parent.appendChild(node); }
-    return node;
-  }
   function fmt(v) {
     if (typeof v !== "number") { return String(v); }
     var a = Math.abs(v);
@@ -200,69 +194,77 @@
     drawScatter(params, axes[axes.length - 1], shown, chosen);
   }
 
+  /* The plots are built as SVG markup and set at once: thousands of createElementNS calls (500 runs x
+     (a line + a dot per hyperparameter), each with a title) took most of the page's opening time. */
+  function esc(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  }
+  function svgOpen(w, h, cls) {
+    return '<svg xmlns="' + SVG + '" width="' + w + '" height="' + h + '" viewBox="0 0 ' + w + " " + h + '"' + (cls ? ' class="' + cls + '"' : "") + ">";
+  }
+
   function drawParallel(axes, shown, chosen, goodness) {
     var left = 60, right = 60, top = 46, bottom = 26, height = 320;
-    var width = Math.max(parallel.clientWidth || 800, left + right + 120 * (axes.length - 1));
-    parallel.textContent = "";
-    var svg = el("svg", { width: width, height: height, viewBox: "0 0 " + width + " " + height, "class": "pc" }, parallel);
+    // a width from the axis count, not from the page: reading the container's width would force a layout of
+    // the whole table (hundreds of ms with 500 rows) on every redraw
+    var width = Math.max(900, left + right + 120 * (axes.length - 1));
     var step = (width - left - right) / Math.max(1, axes.length - 1);
     var xAt = function (j) { return left + j * step; }, yAt = function (t) { return top + (1 - t) * (height - top - bottom); };
-    var lines = el("g", { "class": "pc-lines" }, svg);
-    var front = [];
+    var back = [], front = [];
     shown.forEach(function (i) {
       var run = data.runs[i], points = [];
       axes.forEach(function (a, j) { var t = a.axis.at(a.get(run)); if (t !== null) { points.push(xAt(j).toFixed(1) + "," + yAt(t).toFixed(1)); } });
       if (points.length < 2) { return; }
-      var g = goodness(run);
-      var line = el("polyline", { points: points.join(" "), fill: "none", stroke: g === null ? "#9aa3b2" : colour(g), "class": chosen.has(i) ? "pc-line picked" : "pc-line" });
-      el("title", {}, line).textContent = run.name + ": " + axes.map(function (a) { var v = a.get(run); return a.label + " = " + (v === null ? "-" : fmt(v)); }).join(", ");
-      if (chosen.has(i)) { front.push(line); } else { lines.appendChild(line); }
+      var g = goodness(run), picked = chosen.has(i);
+      var title = run.name + ": " + axes.map(function (a) { var v = a.get(run); return a.label + " = " + (v === null ? "-" : fmt(v)); }).join(", ");
+      (picked ? front : back).push('<polyline points="' + points.join(" ") + '" fill="none" stroke="' + (g === null ? "#9aa3b2" : colour(g)) +
+        '" class="pc-line' + (picked ? " picked" : "") + '"><title>' + esc(title) + "</title></polyline>");
     });
-    front.forEach(function (line) { lines.appendChild(line); });
+    var parts = [svgOpen(width, height, "pc"), '<g class="pc-lines">', back.join(""), front.join(""), "</g>"];
     axes.forEach(function (a, j) {
-      var x = xAt(j), g = el("g", { "class": "pc-axis" + (a.metric ? " metric" : ""), "data-label": a.label }, svg);
-      el("line", { x1: x, x2: x, y1: top, y2: height - bottom }, g);
+      var x = xAt(j), anchor = j === 0 ? "start" : (j === axes.length - 1 ? "end" : "middle");
+      var name = a.label.length > 30 ? "\u2026" + a.label.slice(-29) : a.label;
       // labels alternate between two rows, so neighbouring axes' names do not overlap
-      var label = el("text", { x: x, y: j % 2 ? 30 : 14, "text-anchor": j === 0 ? "start" : (j === axes.length - 1 ? "end" : "middle") }, g);
-      label.textContent = a.label.length > 30 ? "\u2026" + a.label.slice(-29) : a.label;
-      el("title", {}, label).textContent = a.label;
+      parts.push('<g class="pc-axis' + (a.metric ? " metric" : "") + '" data-label="' + esc(a.label) + '">',
+        '<line x1="' + x + '" x2="' + x + '" y1="' + top + '" y2="' + (height - bottom) + '"></line>',
+        '<text x="' + x + '" y="' + (j % 2 ? 30 : 14) + '" text-anchor="' + anchor + '">' + esc(name) + "<title>" + esc(a.label) + "</title></text>");
       a.axis.ticks.forEach(function (tick) {
         var y = yAt(a.axis.at(tick[0]));
-        el("line", { x1: x - 3, x2: x + 3, y1: y, y2: y }, g);
-        el("text", { x: x + 5, y: y + 4, "class": "tick" }, g).textContent = tick[1];
+        parts.push('<line x1="' + (x - 3) + '" x2="' + (x + 3) + '" y1="' + y + '" y2="' + y + '"></line>',
+          '<text x="' + (x + 5) + '" y="' + (y + 4) + '" class="tick">' + esc(tick[1]) + "</text>");
       });
+      parts.push("</g>");
     });
+    parts.push("</svg>");
+    parallel.innerHTML = parts.join("");
   }
 
   function drawScatter(params, metricAxisSpec, shown, chosen) {
-    scatter.textContent = "";
-    var w = 240, h = 190, l = 44, r = 10, t = 10, b = 40;
+    var w = 240, h = 190, l = 44, r = 10, t = 10, b = 40, html = [];
     params.forEach(function (p) {
-      var figure = document.createElement("figure");
-      figure.className = "scatter-panel";
-      var svg = el("svg", { width: w, height: h, viewBox: "0 0 " + w + " " + h }, figure);
       var xAxis = makeAxis(data.runs.map(function (run) { return run.c[p.k]; }), p.numeric, p.log);
       var X = function (v) { return l + xAxis.at(v) * (w - l - r); }, Y = function (v) { return t + (1 - metricAxisSpec.axis.at(v)) * (h - t - b); };
-      el("rect", { x: l, y: t, width: w - l - r, height: h - t - b, "class": "frame" }, svg);
+      var parts = ['<figure class="scatter-panel">', svgOpen(w, h), '<rect x="' + l + '" y="' + t + '" width="' + (w - l - r) + '" height="' + (h - t - b) + '" class="frame"></rect>'];
       var xTicks = xAxis.ticks.slice(0, 6);
       xTicks.forEach(function (tick, n) {
         var anchor = xTicks.length > 1 && n === 0 ? "start" : (xTicks.length > 1 && n === xTicks.length - 1 ? "end" : "middle");
-        el("text", { x: X(tick[0]), y: h - b + 14, "text-anchor": anchor, "class": "tick" }, svg).textContent = tick[1];
+        parts.push('<text x="' + X(tick[0]) + '" y="' + (h - b + 14) + '" text-anchor="' + anchor + '" class="tick">' + esc(tick[1]) + "</text>");
       });
-      metricAxisSpec.axis.ticks.forEach(function (tick) { el("text", { x: l - 4, y: Y(tick[0]) + 4, "text-anchor": "end", "class": "tick" }, svg).textContent = tick[1]; });
+      metricAxisSpec.axis.ticks.forEach(function (tick) {
+        parts.push('<text x="' + (l - 4) + '" y="' + (Y(tick[0]) + 4) + '" text-anchor="end" class="tick">' + esc(tick[1]) + "</text>");
+      });
       shown.forEach(function (i) {
         var run = data.runs[i], xv = run.c[p.k], yv = metricAxisSpec.get(run);
         if (xv === null || yv === null || xv === undefined || yv === undefined) { return; }
-        var dot = el("circle", { cx: X(xv).toFixed(1), cy: Y(yv).toFixed(1), r: chosen.has(i) ? 5 : 3.5, "class": "dot dot-" + (run.verdict || "none") + (chosen.has(i) ? " picked" : "") }, svg);
-        el("title", {}, dot).textContent = run.name + ": " + p.key + " = " + fmt(xv) + ", " + metricAxisSpec.label + " = " + fmt(yv);
+        var picked = chosen.has(i);
+        parts.push('<circle cx="' + X(xv).toFixed(1) + '" cy="' + Y(yv).toFixed(1) + '" r="' + (picked ? 5 : 3.5) + '" class="dot dot-' + esc(run.verdict || "none") +
+          (picked ? " picked" : "") + '"><title>' + esc(run.name + ": " + p.key + " = " + fmt(xv) + ", " + metricAxisSpec.label + " = " + fmt(yv)) + "</title></circle>");
       });
-      var caption = document.createElement("figcaption");
-      caption.textContent = p.key + (p.log ? " (log)" : "") + " vs " + metricAxisSpec.label;
-      figure.appendChild(caption);
-      scatter.appendChild(figure);
+      parts.push("</svg><figcaption>" + esc(p.key + (p.log ? " (log)" : "") + " vs " + metricAxisSpec.label) + "</figcaption></figure>");
+      html.push(parts.join(""));
     });
+    scatter.innerHTML = html.join("");
   }
 
-  draw();
-  window.addEventListener("resize", function () { clearTimeout(draw.timer); draw.timer = setTimeout(draw, 150); });
+  setTimeout(draw, 0);  // after the first paint: the table shows at once, the plots a moment later
 })();

@@ -26,7 +26,8 @@ def video_reports(tmp_path_factory):
     for name in ("vjepa_small", "vjepa2_small"):
         run = base / name
         shutil.copytree(FIXTURES / name, run)
-        result = CliRunner().invoke(main, ["report", str(run), "-o", str(base / f"{name}-report")])
+        heads = ["--encoder-heads", "2"] if name == "vjepa2_small" else []  # vit_fixture: not a known size
+        result = CliRunner().invoke(main, ["report", str(run), "-o", str(base / f"{name}-report"), *heads])
         assert result.exit_code == 0, result.output
         out[name] = json.loads((base / f"{name}-report" / "report.json").read_text())
     return out
@@ -48,3 +49,12 @@ def test_video_runs_report_without_an_error_section(video_reports, name, layout)
     assert [f["id"] for f in masking["figures"]] == ["masking-video-masks-1", "masking-video-masks-2"]
     checks = {c["name"]: c["status"] for c in sections["schedules"]["checks"]}
     assert checks["ema-target-updated"] == "pass"  # drift from the weights alone, no network built
+
+
+def test_video_attention_per_frame_where_the_run_has_clips(video_reports):
+    attention = {s["name"]: s for s in video_reports["vjepa2_small"]["sections"]}["attention"]
+    assert attention["status"] == "ok" and attention["message"].startswith("2 clips, 2 blocks of the target encoder")
+    assert [f["id"] for f in attention["figures"]] == ["attention-video-attention"]
+    assert [c["clip"] for c in attention["metrics"]["clips"]] == ["moving-down", "moving-right"]
+    no_clips = {s["name"]: s for s in video_reports["vjepa_small"]["sections"]}["attention"]
+    assert no_clips["status"] == "skipped" and "no sample clips" in no_clips["message"]

@@ -23,7 +23,7 @@ from .jsonlogs import read_json_log
 from .layout import Evidence, check_layout_name, detect_layout
 from .logread import LogRead
 from .placeholders import drop_placeholders
-from .run import CheckpointRef, FileRecord, Run
+from .run import CheckpointRef, ClipRef, FileRecord, Run
 from .scalars import ScalarTable
 from .stable_pretraining import StateFolder, as_hparams, is_hparams, is_state_file, read_state_file, run_status
 from .tensorboard import describe_projector_config, is_event_file, read_event_file
@@ -54,6 +54,7 @@ class _Found:
         self.foreground: dict[Path, np.ndarray] = {}  # bool mask per resolved image path
         self.warnings: list[str] = []
         self.wandb_runs: dict[str, int] = {}  # W&B run folder -> files in it (collect/wandb_folders.py)
+        self.clips: dict[str, list[Path]] = {}  # sample clip name -> its frames (collect/vjepa.py)
         self.state_folders: dict[str, StateFolder] = {}  # stable-pretraining run folders (stable_pretraining.py)
         self.statuses: list = []  # RunStatus of each file that tells how the run stands
 
@@ -77,8 +78,8 @@ class _Found:
             self.log(path, read_event_file(path, rel))
         elif name == "projector_config.pbtxt":
             self.record(path, "tensorboard", "read", describe_projector_config(path))
-        elif vjepa.eval_folder_of(rel) is not None:  # V-JEPA frozen evals: their CSV, their probe's checkpoint
-            self.video_eval(path, rel)
+        elif vjepa.eval_folder_of(rel) is not None or vjepa.clip_file(rel) is not None:
+            self.video_file(path, rel)  # V-JEPA frozen evals (CSV, probe checkpoint) and sample clips (frames)
         elif checkpoints.is_checkpoint(path):
             self.checkpoints.append(path)
         elif name.endswith(".csv"):
@@ -105,6 +106,19 @@ class _Found:
             self.record(path, "wandb", "skipped", describe_wandb_file(rel))
         if is_run_folder(folder):
             self.wandb_runs[folder] = self.wandb_runs.get(folder, 0) + 1
+
+    def video_file(self, path: Path, rel: str) -> None:
+        """A file of a frozen-eval folder, or below clips/: a frame of a sample clip, or a video file that is
+        listed (collect/vjepa.py)."""
+        if vjepa.eval_folder_of(rel) is not None:
+            self.video_eval(path, rel)
+            return
+        name, kind = vjepa.clip_file(rel) or ("", "other")
+        if kind == "frame":
+            self.clips.setdefault(name, []).append(path)
+            self.record(path, "clip", "read", f"frame of sample clip '{name}'")
+        else:
+            self.record(path, "clip", "skipped", vjepa.VIDEO_FILE if kind == "video" else "not a frame image")
 
     def video_eval(self, path: Path, rel: str) -> None:
         """A file below a V-JEPA {image,video}_classification_frozen/ folder (collect/vjepa.py)."""
@@ -197,6 +211,7 @@ def collect_run(
     run.files = sorted(found.records, key=lambda r: r.path)
     run.warnings = found.warnings
     run.wandb_runs = dict(sorted(found.wandb_runs.items()))
+    run.clips = [ClipRef(name, sorted(frames)) for name, frames in sorted(found.clips.items())]
     run.statuses = [s for f in found.state_folders.values() if (s := run_status(f))] + found.statuses
     if not (len(run.scalars) or run.checkpoints or run.config is not None or run.images):
         raise RunDirError(

@@ -61,6 +61,14 @@ class ImageRef:
 
 
 @dataclass
+class ClipRef:
+    """A sample clip given as a folder of frames (`clips/<name>/*.png`, in file-name order; collect/vjepa.py)."""
+
+    name: str
+    frames: list[Path] = field(default_factory=list)
+
+
+@dataclass
 class Run:
     """Everything the collector found in one run directory."""
 
@@ -81,6 +89,7 @@ class Run:
     placeholders: dict[str, int] = field(default_factory=dict)
     wandb_runs: dict[str, int] = field(default_factory=dict)  # W&B run folder -> its files
     statuses: list[RunStatus] = field(default_factory=list)  # the run's state, per file that tells it
+    clips: list[ClipRef] = field(default_factory=list)  # sample clips for video runs (V-JEPA), frame folders
 
     def relative_name(self, path: str | Path) -> str:
         """Return a path relative to the run directory when it lies inside, else its file name."""

@@ -283,3 +283,52 @@ def _load(net: nn.Module, state: Mapping, part: str) -> None:
             f"mis-shaped {shapes[:5]}"
         )
     net.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # app/vjepa/transforms.py defaults
+
+
+def load_clip(frames: list, grid: VideoGrid) -> tuple[torch.Tensor, list, str]:
+    """Read a clip's frame files into [3, T, H, W] for networks built for `grid`: the first T frames (the last
+    one repeated when there are fewer), each resized to the crop (bilinear) and normalised with the ImageNet
+    mean / std as V-JEPA's transforms do. Returns (tensor, the RGB frames as uint8 arrays, a note or "")."""
+    import numpy as np
+    from PIL import Image
+
+    need, side = grid.depth * grid.tubelet, grid.height * grid.patch
+    note = f"{len(frames)} frames, the last repeated to {need}" if len(frames) < need else ""
+    chosen = [frames[min(i, len(frames) - 1)] for i in range(need)]
+    pictures = []
+    for path in chosen:
+        with Image.open(path) as im:
+            rgb = im.convert("RGB")
+            if rgb.size != (side, side):
+                rgb = rgb.resize((side, side), Image.BILINEAR)
+            pictures.append(np.asarray(rgb, dtype=np.uint8))
+    x = torch.from_numpy(np.stack(pictures)).float().div(255.0)  # T, H, W, C
+    x = (x - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
+    return x.permute(3, 0, 1, 2).contiguous(), pictures, note
+
+
+def attention_maps(encoder: VideoEncoder, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention of every block of `encoder` on one unmasked clip, reduced to per-token maps [T, H, W]:
+    (the last block's attention each token receives, averaged over heads and queries; the attention rollout
+    (Abnar & Zuidema 2020): the product over blocks of 0.5 * A + 0.5 * I, A averaged over heads, rows
+    renormalised, then the attention each token receives, averaged over queries)."""
+    g = encoder.grid
+    for blk in encoder.blocks:
+        blk.attn.keep_probs = True
+    try:
+        with torch.no_grad():
+            encoder(clip.unsqueeze(0))
+        probs = [blk.attn.probs[0].mean(dim=0) for blk in encoder.blocks]  # [N, N] per block
+    finally:
+        for blk in encoder.blocks:
+            blk.attn.keep_probs, blk.attn.probs = False, None
+    eye = torch.eye(probs[0].shape[0])
+    rollout = eye
+    for a in probs:
+        step = 0.5 * a + 0.5 * eye
+        rollout = (step / step.sum(dim=-1, keepdim=True)) @ rollout
+    shape = (g.depth, g.height, g.width)
+    return probs[-1].mean(dim=0).reshape(shape), rollout.mean(dim=0).reshape(shape)

@@ -35,6 +35,10 @@ class AttentionPass(AnalysisPass[AttentionResult]):
     needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
+        if ctx.run.layout in ("vjepa", "vjepa2"):  # video networks and clips: attention/video.py
+            from .video import video_attention_skip
+
+            return video_attention_skip(ctx)
         reason = ctx.session.skip_reason()
         if reason:
             return reason
@@ -42,6 +46,10 @@ class AttentionPass(AnalysisPass[AttentionResult]):
         return f"Attention cannot be computed for this checkpoint: {refusal}" if refusal else None
 
     def compute(self, ctx: ReportContext) -> AttentionResult:
+        if ctx.run.layout in ("vjepa", "vjepa2"):
+            from .video import video_attention
+
+            return video_attention(ctx)
         session = ctx.session
         model = session.model()
         info = model.info
@@ -81,6 +89,10 @@ class AttentionPass(AnalysisPass[AttentionResult]):
         return result
 
     def present(self, result: AttentionResult) -> Presentation:
+        from .video import VideoAttentionResult, present_video_attention
+
+        if isinstance(result, VideoAttentionResult):
+            return present_video_attention(result)
         return present_attention(result)
 
 

@@ -73,7 +73,7 @@
       var p = points(tag, state), colour = COLOURS[k % COLOURS.length];
       var few = p.spec.count < 20;
       var cols = [p.x, p.raw];
-      series.push({ label: pair ? tag : "raw", stroke: p.smooth ? alpha(colour, 0.3) : colour, width: p.smooth ? 1 : 1.6,
+      series.push({ label: pair || panel.named ? tag : "raw", stroke: p.smooth ? alpha(colour, 0.3) : colour, width: p.smooth ? 1 : 1.6,
                     spanGaps: pair, points: { show: few }, value: function (u, v) { return fmt(v); } });
       if (p.smooth) {
         cols.push(p.smooth);

@@ -67,7 +67,8 @@ def test_schedule_chart_draws_the_logged_and_implied_curves_and_epochs(report):
     section = next(s for s in doc["sections"] if s["name"] == "schedules")
     assert section["metrics"]["steps_per_epoch"] == 30
     panels = {p["title"]: p for p in drawn}
-    assert {"learning rate", "EMA momentum"} <= set(panels)
+    assert {"learning rate", "EMA momentum", "weight decay"} <= set(panels)
+    assert panels["weight decay"]["labels"][1:] == ["weight decay: implied by config"]  # not logged: config only
     for title, tag in (("learning rate", "train/lr"), ("EMA momentum", "train/ema_momentum")):
         p = panels[title]
         assert p["labels"][1:] == [f"{title}: logged", f"{title}: implied by config"]

@@ -158,7 +158,7 @@ def _schedule_charts(report: Report, figure_ids: set[str]) -> tuple[dict[str, di
             series[name] = array_series(np.asarray(steps, float), np.asarray(values, float))
             names.append(name)
         if names:
-            panels.append({"title": title, "tags": names})
+            panels.append({"title": title, "tags": names, "named": True})  # legend: the curves' names
     return ({SCHEDULES_FIGURE: {"panels": panels}} if panels else {}), series
 
 

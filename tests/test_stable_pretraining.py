@@ -169,6 +169,7 @@ def test_a_minimal_report_has_no_error_section(tmp_path):
     report = json.loads(Path(json_path).read_text())
     status = {s["name"]: s["status"] for s in report["sections"]}
     assert "error" not in status.values() and status["training"] == "ok"
+    assert status["masking"] == "skipped"  # hparams.yaml names no masks: I-JEPA's defaults would be made up
     overview = next(s for s in report["sections"] if s["name"] == "overview")
     assert overview["metrics"]["status"] == [
         {"state": "completed", "source": "sidecar.json", "line": collect_run(RUN).statuses[0].line}

@@ -61,6 +61,16 @@ class MaskingPass(AnalysisPass[MaskingResult]):
     name = "masking"
     title = "Masking"
 
+    def applies(self, ctx: ReportContext) -> str | None:
+        run = ctx.run
+        if run.layout == "stable-pretraining" and not (run.config or {}).get("mask"):
+            return (
+                "The run's config (hparams.yaml) names no masking, so the masks it trained with, if any, are "
+                "unknown (LeJEPA uses none: it compares augmented views); drawing I-JEPA's defaults would show "
+                "masks this run never saw."
+            )
+        return None
+
     def compute(self, ctx: ReportContext) -> MaskingResult:
         if ctx.run.layout in ("vjepa", "vjepa2"):  # 3-D multi-block masks over frames: masking/video.py
             from .video import video_masking

@@ -23,7 +23,7 @@ def run():
 
 def _ctx(run, heads):
     settings = SimpleNamespace(
-        encoder_heads=heads, predictor_heads=None, trust_checkpoints=False, attention_encoder="target"
+        encoder_heads=heads, predictor_heads=None, trust_checkpoints=False, attention_encoder="target", seed=0
     )
     session = SimpleNamespace(checkpoint=run.latest_checkpoint())
     return SimpleNamespace(run=run, settings=settings, session=session, progress=lambda *a: None)
@@ -55,3 +55,19 @@ def test_maps_per_time_slot_and_the_gif(run):
     assert result.last_block[0][0][square].mean() > result.last_block[0][0][~square].mean()
     gif = present_video_attention(result).figures[0].content
     assert isinstance(gif, Animation) and len(gif.frames) == 4 and len({f.shape for f in gif.frames}) == 1
+
+
+def test_predictions_per_tubelet_with_the_runs_masks_and_loss(run):
+    from hjepa_report.analysis.representations.video_predictions import present_video_predictions, video_predictions
+
+    result = video_predictions(_ctx(run, 2))
+    assert [s["mask"] for s in result.summary] == [1, 2] and result.loss_exp == 1.0
+    for s, err in zip(result.summary, result.errors, strict=True):
+        assert err.shape == (2, 4, 8, 8)
+        assert np.isfinite(err).sum() == 2 * s["target_tokens"]  # errors at the target tokens only
+        assert np.isclose(np.nanmean(err), s["loss"], rtol=1e-5)  # loss_exp 1: the loss is the mean error
+    # the same size as the epoch's mean training loss the checkpoint stores (other clips, no augmentation)
+    assert abs(result.metrics["loss_on_clips"] - result.metrics["checkpoint_epoch_loss"]) < 0.2
+    shown = present_video_predictions(result)
+    assert [f.id for f in shown.figures] == ["video-prediction-error-1", "video-prediction-error-2"]
+    assert all(len(f.content.frames) == 4 for f in shown.figures)

@@ -56,5 +56,7 @@ def test_video_attention_per_frame_where_the_run_has_clips(video_reports):
     assert attention["status"] == "ok" and attention["message"].startswith("2 clips, 2 blocks of the target encoder")
     assert [f["id"] for f in attention["figures"]] == ["attention-video-attention"]
     assert [c["clip"] for c in attention["metrics"]["clips"]] == ["moving-down", "moving-right"]
+    predictions = {s["name"]: s for s in video_reports["vjepa2_small"]["sections"]}["predictions"]
+    assert predictions["status"] == "ok" and predictions["message"].startswith("loss on the sample clips")
     no_clips = {s["name"]: s for s in video_reports["vjepa_small"]["sections"]}["attention"]
     assert no_clips["status"] == "skipped" and "no sample clips" in no_clips["message"]

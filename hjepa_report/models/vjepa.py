@@ -1,11 +1,12 @@
-"""V-JEPA / V-JEPA 2 checkpoints: recognised, and refused with one line until their video networks are rebuilt.
+"""V-JEPA / V-JEPA 2 checkpoints: recognised, and refused in one line by the image-ViT loader (load_model).
 
 facebookresearch/jepa and facebookresearch/vjepa2 save {encoder, predictor, target_encoder, opt, scaler, epoch,
 loss, batch_size, world_size, lr}; each network's keys carry DistributedDataParallel's `module.` and the
 MultiMaskWrapper / MultiSeqWrapper's `backbone.` prefix, and the encoder's patch embedding is a Conv3d over
 tubelets (weight [D, C, tubelet, patch, patch]; src/models/utils/patch_embed.py PatchEmbed3D). The top-level
 keys are I-JEPA's, so without this check such a checkpoint would be built as an I-JEPA image ViT and fail on its
-first tensor. No torch import: the checkpoint is already loaded.
+first tensor. The video networks are rebuilt by vjepa_nets.py, which the attention and predictions sections
+use. No torch import: the checkpoint is already loaded.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 VIDEO_PREFIX = "module.backbone."
-NOT_REBUILT = "V-JEPA video models are not rebuilt yet"
+NOT_REBUILT = "V-JEPA video networks are run only by the attention and predictions sections"
 
 
 def video_refusal(checkpoint: Mapping) -> str | None:
@@ -28,7 +29,7 @@ def video_refusal(checkpoint: Mapping) -> str | None:
     rope = "" if any(str(k).endswith("pos_embed") for k in encoder) else ", rotary positions (no pos_embed)"
     return (
         f"{NOT_REBUILT}: the encoder embeds {shape[2]}-frame tubelets of {shape[3]}x{shape[4]} patches with a Conv3d "
-        f"(weight {list(shape)}){rope}, and this report rebuilds image ViTs only"
+        f"(weight {list(shape)}){rope}, and this section works on image ViTs only (models/vjepa_nets.py rebuilds it)"
     )
 
 

@@ -45,9 +45,17 @@ class PredictionsPass(AnalysisPass[PredictionsResult]):
     needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
+        if ctx.run.layout in ("vjepa", "vjepa2"):  # video networks, clips and 3-D masks: video_predictions.py
+            from ..attention.video import video_attention_skip
+
+            return video_attention_skip(ctx)
         return ctx.session.predictor_skip_reason()
 
     def compute(self, ctx: ReportContext) -> PredictionsResult:
+        if ctx.run.layout in ("vjepa", "vjepa2"):
+            from .video_predictions import video_predictions
+
+            return video_predictions(ctx)
         session = ctx.session
         errors = session.prediction_errors()
         images, masks = session.sample_images(), session.masks()
@@ -82,6 +90,10 @@ class PredictionsPass(AnalysisPass[PredictionsResult]):
         return result
 
     def present(self, result: PredictionsResult) -> Presentation:
+        from .video_predictions import VideoPredictionsResult, present_video_predictions
+
+        if isinstance(result, VideoPredictionsResult):
+            return present_video_predictions(result)
         shown = Presentation(intro=INTRO)
         shown.add_figure(
             "maps",

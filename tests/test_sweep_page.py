@@ -85,7 +85,7 @@ def test_the_embedded_data_holds_each_runs_metrics_and_values(sweep):
     assert runs["r0"]["json"] == "r0/report.json"
 
 
-def test_failed_runs_are_listed_with_their_reason(sweep, tmp_path):
+def test_failed_runs_are_listed_with_their_reason(tmp_path):
     folder = tmp_path / "reports" / "crashed"
     folder.mkdir(parents=True)
     (folder / "report.failed.json").write_text(

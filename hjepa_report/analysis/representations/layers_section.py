@@ -11,6 +11,7 @@ from ...errors import ReportError
 from ...plotting import PALETTE, new_figure
 from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
+from ..session import LAYER_CHECKPOINTS
 from .layers import best_block, block_rows
 
 CAPTION = (
@@ -28,11 +29,11 @@ CAPTION = (
 )
 
 ACROSS_CAPTION = (
-    "The same per-block measures for up to {cap} checkpoints spread evenly over training, on the same {n} probe "
-    "images, mean pooling; each line is one checkpoint, darker is later, and the star marks its best block by "
-    "the rule above (CLS or last-4 winners are named in report.json and not starred). The blocks come from each "
-    "checkpoint's own target pass of these images (the one the representations section measures), not from "
-    "extra passes. A best block that moves towards the last one "
+    "The same per-block measures for {count} checkpoints spread evenly over training (at most {cap}), on the "
+    "same {n} probe images: one colour per checkpoint (darker is later), mean pooling solid and CLS dashed, and "
+    "a star at each checkpoint's best block by the rule above (a last-4 winner is named in report.json, not "
+    "drawn). The blocks come from each checkpoint's own target pass of these images (the one the "
+    "representations section measures), not from extra passes. A best block that moves towards the last one "
     "as training goes on is the usual picture; one that moves away from it says to probe an earlier block of "
     "the later checkpoints."
 )
@@ -98,7 +99,7 @@ class LayersPass(AnalysisPass[LayersResult]):
         shown.add_figure("blocks", "Measures per encoder block", CAPTION, _figure(result))
         measured = [a for a in result.across if a.get("rows")]
         if len(measured) > 1:
-            caption = ACROSS_CAPTION.format(cap=len(result.across), n=result.images)
+            caption = ACROSS_CAPTION.format(count=len(result.across), cap=LAYER_CHECKPOINTS, n=result.images)
             shown.add_figure("across", "Measures per block across checkpoints", caption, _across_figure(result))
         return shown
 

@@ -18,15 +18,14 @@ import multiprocessing
 import os
 import pickle
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..analysis.base import Animation, Picture
+from ..processes import interrupts_held, main_script_hidden
 from .assets import figure_png, gif_bytes, picture_bytes
 
 MAX_WORKERS = 4  # a report has ~40 figures: more workers would mostly cost memory (~100 MB each) and start-up
@@ -96,7 +95,7 @@ class FigureEncoder:
             if key in self._jobs:
                 continue
             try:
-                with _main_script_hidden(), _interrupts_held():  # workers start here, on demand
+                with main_script_hidden(), interrupts_held():  # workers start here, on demand
                     future = self._executor().submit(_encode_in_worker, content, scale)
             except RuntimeError:  # the pool broke or was shut down: encode here instead (see results)
                 return
@@ -201,7 +200,7 @@ def _yield_to_compute() -> None:
         pass
     # Ctrl-C (or a notebook kernel's interrupt / shutdown) reaches the whole process group: the parent decides
     # and shuts the pool down; a worker that took the signal too would only print a traceback. The worker
-    # started with SIGINT ignored (_interrupts_held); it stays so.
+    # started with SIGINT ignored (processes.interrupts_held); it stays so.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -213,44 +212,3 @@ def _undrawn_copy(content):
         return pickle.loads(pickle.dumps(content))
     except Exception:  # noqa: BLE001 - e.g. a lambda formatter: draw the figure itself
         return content
-
-
-@contextmanager
-def _interrupts_held():
-    """Ignore SIGINT in this process while workers are started: a spawned worker inherits the ignored signal
-    through exec, so a Ctrl-C to the process group cannot hit it while its Python is still starting (a 'Fatal
-    Python error' with a traceback; a blocked mask is not enough: the spawn resets it). The window is the
-    workers' start, milliseconds; outside the main thread (no signal handlers there) this is a no-op."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextmanager
-def _main_script_hidden():
-    """Start spawned workers without running the user's script again in each of them.
-
-    spawn imports the parent's __main__ script in every worker, so a script that calls
-    `hjepa_report.generate(...)` without an `if __name__ == "__main__":` guard would build the whole report
-    again there (and fail to start its own workers). The workers need only this module (numpy, PIL,
-    matplotlib): while a worker starts, __main__ shows no file or spec, so multiprocessing leaves it out.
-    """
-    main = sys.modules.get("__main__")
-    saved = {name: main.__dict__[name] for name in ("__file__", "__spec__") if main and name in main.__dict__}
-    try:
-        for name in saved:
-            if name == "__file__":
-                del main.__file__
-            else:
-                main.__spec__ = None
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(main, name, value)

@@ -177,10 +177,10 @@ class _WorkerPool:
             raise
 
     def _start(self):
-        from ..render.encoding import _interrupts_held, _main_script_hidden
+        from ..processes import interrupts_held, main_script_hidden
 
         process = self.context.Process(target=_worker, args=(self.tasks, self.results, self.threads), daemon=False)
-        with _interrupts_held(), _main_script_hidden():  # as the figure encoder starts its workers
+        with interrupts_held(), main_script_hidden():  # as the figure encoder starts its workers
             process.start()
         return process
 

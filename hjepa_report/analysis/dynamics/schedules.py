@@ -130,28 +130,38 @@ def _hjepa_ema(step: int, start: float, end: float, warm: int, total: int) -> fl
 
 def _ijepa_schedule(config: dict, ipe: int, total_steps: int | None) -> ImpliedSchedule:
     """I-JEPA's WarmupCosineSchedule / CosineWDSchedule / linear EMA (see module docstring)."""
+    return warmup_cosine_schedule(config, ipe, total_steps, layout="ijepa", name="I-JEPA", ema_default=(0.996, 1.0))
+
+
+def warmup_cosine_schedule(
+    config: dict, ipe: int, total_steps: int | None, *, layout: str, name: str, ema_default: tuple[float, float]
+) -> ImpliedSchedule:
+    """The schedules of the trainers built on I-JEPA's scheduler classes (I-JEPA src/train.py, V-JEPA and V-JEPA 2
+    app/vjepa/train.py, see the module docstring and vjepa_schedules.py): WarmupCosineSchedule for the LR,
+    CosineWDSchedule for the weight decay (iteration k uses step k + 1 of both), and the linear EMA generator
+    ema[0] + k (ema[1] - ema[0]) / (ipe * epochs * ipe_scale); `name` is the code base the formulas cite and
+    `ema_default` its default optimization.ema."""
     opt = config.get("optimization") or {}
     epochs, scale = int(opt.get("epochs", 0)), float(opt.get("ipe_scale", 1.0))
     if epochs <= 0:
         raise ValueError("the config has no optimization.epochs, so its schedules have no length")
-    t_max = int(scale * epochs * ipe)  # helper.init_opt: T_max = int(ipe_scale * num_epochs * ipe)
-    total = int(total_steps or epochs * ipe)
-    k = np.arange(total, dtype=float)
-    out = ImpliedSchedule(layout="ijepa", steps=k)
+    t_max = int(scale * epochs * ipe)  # init_opt: T_max = int(ipe_scale * num_epochs * ipe)
+    k = np.arange(int(total_steps or epochs * ipe), dtype=float)
+    out = ImpliedSchedule(layout=layout, steps=k)
     start, ref, final = (float(opt.get(n, d)) for n, d in (("start_lr", 0.0), ("lr", 0.0), ("final_lr", 0.0)))
     warm = int(float(opt.get("warmup", 0)) * ipe)
     out.lr = np.array([_ijepa_lr(int(i) + 1, start, ref, final, warm, t_max) for i in k])
     out.formulas["lr"] = (
         f"{start:g} -> {ref:g} linearly over {warm} steps, then cosine to {final:g} at step "
-        f"{t_max} (I-JEPA WarmupCosineSchedule; iteration k uses step k + 1)"
+        f"{t_max} ({name} WarmupCosineSchedule; iteration k uses step k + 1)"
     )
     wd, final_wd = float(opt.get("weight_decay", 0.0)), float(opt.get("final_weight_decay", 0.0))
     out.weight_decay = np.array([_ijepa_wd(int(i) + 1, wd, final_wd, t_max) for i in k])
-    out.formulas["weight_decay"] = f"cosine {wd:g} -> {final_wd:g} over {t_max} steps (I-JEPA CosineWDSchedule)"
-    ema = opt.get("ema") or [0.996, 1.0]
+    out.formulas["weight_decay"] = f"cosine {wd:g} -> {final_wd:g} over {t_max} steps ({name} CosineWDSchedule)"
+    ema = [float(e) for e in (opt.get("ema") or ema_default)]
     denom = ipe * epochs * scale
-    out.ema_momentum = ema[0] + k * (ema[1] - ema[0]) / denom  # src/train.py momentum_scheduler
-    out.formulas["ema_momentum"] = f"linear {ema[0]:g} -> {ema[1]:g} over {denom:g} steps (I-JEPA train.py)"
+    out.ema_momentum = ema[0] + k * (ema[1] - ema[0]) / denom  # train.py momentum_scheduler
+    out.formulas["ema_momentum"] = f"linear {ema[0]:g} -> {ema[1]:g} over {denom:g} steps ({name} train.py)"
     return out
 
 

@@ -20,40 +20,24 @@ from __future__ import annotations
 import numpy as np
 
 from ...collect.vjepa import NAMES
-from .schedules import ImpliedSchedule, _ijepa_lr, _ijepa_wd
+from .schedules import ImpliedSchedule, warmup_cosine_schedule
 
 
 def video_schedule(config: dict, layout: str, ipe: int, total_steps: int | None = None) -> ImpliedSchedule:
-    """The schedules a V-JEPA (layout vjepa) or V-JEPA 2 (vjepa2) config implies at `ipe` iterations per epoch."""
+    """The schedules a V-JEPA (layout vjepa) or V-JEPA 2 (vjepa2) config implies at `ipe` iterations per epoch:
+    I-JEPA's scheduler classes (schedules.warmup_cosine_schedule), and V-JEPA 2's cooldown LR when is_anneal."""
     opt = config.get("optimization") or {}
-    epochs, scale = int(opt.get("epochs", 0)), float(opt.get("ipe_scale", 1.0))
-    if epochs <= 0:
-        raise ValueError("the config has no optimization.epochs, so its schedules have no length")
     name = NAMES[layout]
+    out = warmup_cosine_schedule(config, ipe, total_steps, layout=layout, name=name, ema_default=(0.998, 1.0))
+    epochs, scale = int(opt.get("epochs", 0)), float(opt.get("ipe_scale", 1.0))
     t_max = int(scale * epochs * ipe)  # init_opt: T_max = int(ipe_scale * num_epochs * iterations_per_epoch)
-    k = np.arange(int(total_steps or epochs * ipe), dtype=float)
-    out = ImpliedSchedule(layout=layout, steps=k)
-    start, ref, final = (float(opt.get(n, d)) for n, d in (("start_lr", 0.0), ("lr", 0.0), ("final_lr", 0.0)))
     if layout == "vjepa2" and opt.get("is_anneal"):
-        out.lr = np.array([ref + (i + 1) / max(1, t_max) * (final - ref) for i in k])
+        ref, final = float(opt.get("lr", 0.0)), float(opt.get("final_lr", 0.0))
+        out.lr = np.array([ref + (i + 1) / max(1, t_max) * (final - ref) for i in out.steps])
         out.formulas["lr"] = (
             f"linear {ref:g} -> {final:g} over {t_max} steps ({name} cooldown, is_anneal: LinearDecaySchedule; "
             "iteration k uses step k + 1)"
         )
-    else:
-        warm = int(float(opt.get("warmup", 0)) * ipe)
-        out.lr = np.array([_ijepa_lr(int(i) + 1, start, ref, final, warm, t_max) for i in k])
-        out.formulas["lr"] = (
-            f"{start:g} -> {ref:g} linearly over {warm} steps, then cosine to {final:g} at step {t_max} "
-            f"({name} WarmupCosineSchedule; iteration k uses step k + 1)"
-        )
-    wd, final_wd = float(opt.get("weight_decay", 0.0)), float(opt.get("final_weight_decay", 0.0))
-    out.weight_decay = np.array([_ijepa_wd(int(i) + 1, wd, final_wd, t_max) for i in k])
-    out.formulas["weight_decay"] = f"cosine {wd:g} -> {final_wd:g} over {t_max} steps ({name} CosineWDSchedule)"
-    ema = opt.get("ema") or [0.998, 1.0]
-    denom = ipe * epochs * scale
-    out.ema_momentum = float(ema[0]) + k * (float(ema[1]) - float(ema[0])) / denom
-    out.formulas["ema_momentum"] = f"linear {ema[0]:g} -> {ema[1]:g} over {denom:g} steps ({name} train.py)"
     if scale != 1.0:
         out.notes.append(
             f"optimization.ipe_scale = {scale:g}: the schedules run to step {t_max}, past the run's "

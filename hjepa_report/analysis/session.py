@@ -199,9 +199,10 @@ class ModelSession:
             self._loaded = (key, model)
             if self._is_chosen(ref):
                 self._chosen_info = model.info
-            if self._keeps_blocks(ref):  # its unmasked target pass keeps the block reductions (block_outputs)
-                self.features.block_checkpoints.add(model.info.checkpoint)
-                self._block_labels[key] = model.info.checkpoint
+            label = getattr(model.info, "checkpoint", None)  # a factory's model may not name its file
+            if label is not None and self._keeps_blocks(ref):  # its target pass keeps the block reductions
+                self.features.block_checkpoints.add(label)
+                self._block_labels[key] = label
         return self._loaded[1]
 
     def skip_reason(self, *, needs_images: bool = True) -> str | None:

@@ -217,13 +217,18 @@ class ModelSession:
             return "The run has no sample images (put some in RUN_DIR/images or pass --images DIR)."
         return None
 
-    def predictor_skip_reason(self) -> str | None:
-        """Like `skip_reason`, and also why the chosen checkpoint's predictor cannot be run, or None."""
+    def part_skip_reason(self, part: str, cannot: str) -> str | None:
+        """Like `skip_reason`, and also why the chosen checkpoint's `part` (a ModelInfo.refusal key: predictor,
+        encoder, attention) cannot be run, as '`cannot` for this checkpoint: why', or None."""
         reason = self.skip_reason()
         if reason:
             return reason
-        refusal = self.info().refusal("predictor")
-        return f"The predictor cannot be run for this checkpoint: {refusal}" if refusal else None
+        refusal = self.info().refusal(part)
+        return f"{cannot} for this checkpoint: {refusal}" if refusal else None
+
+    def predictor_skip_reason(self) -> str | None:
+        """part_skip_reason for the predictor (the predictions and predicted-patch sections)."""
+        return self.part_skip_reason("predictor", "The predictor cannot be run")
 
     def info(self):
         """Return the chosen checkpoint's ModelInfo (rebuilding its networks once if needed); ReportError when

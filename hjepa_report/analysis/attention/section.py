@@ -39,11 +39,7 @@ class AttentionPass(AnalysisPass[AttentionResult]):
             from .video import video_attention_skip
 
             return video_attention_skip(ctx)
-        reason = ctx.session.skip_reason()
-        if reason:
-            return reason
-        refusal = ctx.session.info().refusal("attention")
-        return f"Attention cannot be computed for this checkpoint: {refusal}" if refusal else None
+        return ctx.session.part_skip_reason("attention", "Attention cannot be computed")
 
     def compute(self, ctx: ReportContext) -> AttentionResult:
         if ctx.run.layout in ("vjepa", "vjepa2"):

@@ -65,11 +65,7 @@ class ArtifactTokensPass(AnalysisPass[ArtifactResult]):
     needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
-        reason = ctx.session.skip_reason()
-        if reason:
-            return reason
-        refusal = ctx.session.info().refusal("encoder")
-        return f"The target encoder cannot be run for this checkpoint: {refusal}" if refusal else None
+        return ctx.session.part_skip_reason("encoder", "The target encoder cannot be run")
 
     def compute(self, ctx: ReportContext) -> ArtifactResult:
         session = ctx.session

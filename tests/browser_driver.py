@@ -262,6 +262,14 @@ class PageSession:
             params["buttons"] = 1
         self.browser.send("Input.dispatchMouseEvent", params, self.session)
 
+    def center(self, selector: str) -> list[float]:
+        """Scroll the first element matching `selector` into view; return its centre in viewport pixels."""
+        return self.evaluate(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center',"
+            " behavior: 'instant'}); const r = e.getBoundingClientRect();"
+            " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
+        )
+
     def click(self, x: float, y: float) -> None:
         """Press and release the left button at (x, y)."""
         self.mouse("mouseMoved", x, y)

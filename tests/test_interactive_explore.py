@@ -27,15 +27,6 @@ def report(tmp_path_factory):
     return json_path.with_name("report.html"), json.loads(json_path.read_text())
 
 
-def _center(page, selector: str):
-    """Scroll the first element matching `selector` into view; return its centre in viewport pixels."""
-    return page.evaluate(
-        f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center',"
-        " behavior: 'instant'}); const r = e.getBoundingClientRect();"
-        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
-    )
-
-
 VISIBLE = """
 (() => ({
   sections: Array.from(document.querySelectorAll("main section.section")).filter(s => !s.hidden).map(s => s.id),
@@ -48,7 +39,7 @@ VISIBLE = """
 
 
 def _search(page):
-    page.click(*_center(page, "#report-search"))
+    page.click(*page.center("#report-search"))
     page.type_text("knn")
     found = page.evaluate(VISIBLE)
     page.evaluate(
@@ -56,7 +47,7 @@ def _search(page):
         " s.dispatchEvent(new Event('input')); })()"
     )
     cleared = page.evaluate(VISIBLE)
-    page.click(*_center(page, "#report-search"))
+    page.click(*page.center("#report-search"))
     page.type_text("attention")
     by_title = page.evaluate(VISIBLE)
     return found, cleared, by_title
@@ -81,7 +72,7 @@ def _lightbox(page):
     first = page.evaluate(
         "Array.from(document.querySelectorAll('main .fig img')).find(i => i.offsetParent).closest('figure').id"
     )
-    page.click(*_center(page, f"#{first} img"))
+    page.click(*page.center(f"#{first} img"))
     state = (
         "(() => { const b = document.getElementById('lightbox'); return [b.hidden, b.dataset.figure,"
         " b.querySelector('.lightbox-count').textContent, b.querySelector('img').src ==="
@@ -109,9 +100,9 @@ def test_lightbox_opens_moves_with_arrows_and_closes_with_escape(report):
 
 def _downloads(page):
     page.allow_downloads()
-    page.click(*_center(page, f"#{FIGURE} .download-csv"))
+    page.click(*page.center(f"#{FIGURE} .download-csv"))
     chart = page.wait_download()
-    page.click(*_center(page, "#training-tags .table-download"))
+    page.click(*page.center("#training-tags .table-download"))
     table = page.wait_download()
     return chart[0], chart[1].decode(), table[0], table[1].decode()
 
@@ -147,11 +138,11 @@ THEME = """
 def _theme(page):
     seen = [page.evaluate(THEME)]
     for _ in range(2):
-        page.click(*_center(page, "#theme-toggle"))
+        page.click(*page.center("#theme-toggle"))
         seen.append(page.evaluate(THEME))
     page.reload()
     seen.append(page.evaluate(THEME))
-    page.click(*_center(page, "#theme-toggle"))
+    page.click(*page.center("#theme-toggle"))
     seen.append(page.evaluate(THEME))
     return seen
 

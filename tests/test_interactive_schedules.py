@@ -31,14 +31,6 @@ def report(tmp_path_factory):
     return json_path.with_name("report.html"), json.loads(json_path.read_text())
 
 
-def _center(page, selector: str):
-    return page.evaluate(
-        f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView({{block: 'center',"
-        " behavior: 'instant'}); const r = e.getBoundingClientRect();"
-        " return [r.left + r.width / 2, r.top + r.height / 2]; })()"
-    )
-
-
 PANELS = f"""
 (() => {CHART}.plots.map(u => ({{
   title: u.hjepaPanel.title,
@@ -85,12 +77,12 @@ def test_schedule_chart_draws_the_logged_and_implied_curves_and_epochs(report):
 
 def _pan(page):
     page.evaluate(f"{CHART}.plots.forEach(u => u.setScale('x', {{min: 20, max: 40}}))")
-    page.click(*_center(page, f"#{FIGURE} .chart-pan-right"))
+    page.click(*page.center(f"#{FIGURE} .chart-pan-right"))
     right = page.evaluate(f"{CHART}.plots.map(u => [u.scales.x.min, u.scales.x.max])")
     for _ in range(6):  # far past the last step: stops at the data's end
-        page.click(*_center(page, f"#{FIGURE} .chart-pan-right"))
+        page.click(*page.center(f"#{FIGURE} .chart-pan-right"))
     end = page.evaluate(f"{CHART}.plots.map(u => [u.scales.x.min, u.scales.x.max, u.data[0][u.data[0].length - 1]])")
-    page.click(*_center(page, f"#{FIGURE} .chart-pan-left"))
+    page.click(*page.center(f"#{FIGURE} .chart-pan-left"))
     left = page.evaluate(f"{CHART}.plots.map(u => [u.scales.x.min, u.scales.x.max])")
     return right, end, left
 
@@ -107,7 +99,7 @@ def test_pan_moves_every_panel_by_half_the_view_and_stops_at_the_data(report):
 
 def _numbers(page):
     page.allow_downloads()
-    page.click(*_center(page, "#schedules-ema-drift .figure-numbers"))
+    page.click(*page.center("#schedules-ema-drift .figure-numbers"))
     drift = page.wait_download()
     buttons = page.evaluate("document.querySelectorAll('main figure.fig .figure-numbers').length")
     figures = page.evaluate("document.querySelectorAll('main figure.fig').length")
@@ -135,7 +127,7 @@ ROWS = """
 
 
 def _rows(page):
-    page.click(*_center(page, "#report-search"))
+    page.click(*page.center("#report-search"))
     page.type_text("context_norm")
     found = page.evaluate(ROWS)
     shown = page.evaluate("!document.getElementById('training-tags').hidden")

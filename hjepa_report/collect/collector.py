@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CheckpointError, ConfigError, RunDirError
 from . import checkpoints, vjepa
+from .clips import AV_MISSING, AV_WARNING, clip_path, probe_video
 from .config import ConfigRead, choose_config, describe_config, is_yaml, read_config
 from .csvlogs import read_csv_log
 from .duplicates import find_copies
@@ -54,7 +55,8 @@ class _Found:
         self.foreground: dict[Path, np.ndarray] = {}  # bool mask per resolved image path
         self.warnings: list[str] = []
         self.wandb_runs: dict[str, int] = {}  # W&B run folder -> files in it (collect/wandb_folders.py)
-        self.clips: dict[str, list[Path]] = {}  # sample clip name -> its frames (collect/vjepa.py)
+        self.clips: dict[tuple, list[Path]] = {}  # (label, clip name) -> its frames (collect/clips.py)
+        self.videos: dict[tuple, Path] = {}  # (label, clip name) -> its video file (collect/clips.py)
         self.state_folders: dict[str, StateFolder] = {}  # stable-pretraining run folders (stable_pretraining.py)
         self.statuses: list = []  # RunStatus of each file that tells how the run stands
 
@@ -78,7 +80,7 @@ class _Found:
             self.log(path, read_event_file(path, rel))
         elif name == "projector_config.pbtxt":
             self.record(path, "tensorboard", "read", describe_projector_config(path))
-        elif vjepa.eval_folder_of(rel) is not None or vjepa.clip_file(rel) is not None:
+        elif vjepa.eval_folder_of(rel) is not None or clip_path(rel) is not None:
             self.video_file(path, rel)  # V-JEPA frozen evals (CSV, probe checkpoint) and sample clips (frames)
         elif checkpoints.is_checkpoint(path):
             self.checkpoints.append(path)
@@ -113,12 +115,22 @@ class _Found:
         if vjepa.eval_folder_of(rel) is not None:
             self.video_eval(path, rel)
             return
-        name, kind = vjepa.clip_file(rel) or ("", "other")
-        if kind == "frame":
-            self.clips.setdefault(name, []).append(path)
-            self.record(path, "clip", "read", f"frame of sample clip '{name}'")
+        clip = clip_path(rel)
+        of = f"sample clip '{clip.name}'" + (f" (class {clip.label})" if clip.label else "")
+        if clip.kind == "frame":
+            self.clips.setdefault((clip.label, clip.name), []).append(path)
+            self.record(path, "clip", "read", f"frame of {of}")
+        elif clip.kind == "video":
+            problem = probe_video(path)
+            if problem is None:
+                self.videos[(clip.label, clip.name)] = path
+                self.record(path, "clip", "read", f"video of {of}, decoded with PyAV when a section needs it")
+            else:
+                self.record(path, "clip", "skipped", problem)
+                if problem == AV_MISSING and AV_WARNING not in self.warnings:
+                    self.warnings.append(AV_WARNING)
         else:
-            self.record(path, "clip", "skipped", vjepa.VIDEO_FILE if kind == "video" else "not a frame image")
+            self.record(path, "clip", "skipped", "not a frame image or a video file")
 
     def video_eval(self, path: Path, rel: str) -> None:
         """A file below a V-JEPA {image,video}_classification_frozen/ folder (collect/vjepa.py)."""
@@ -211,7 +223,7 @@ def collect_run(
     run.files = sorted(found.records, key=lambda r: r.path)
     run.warnings = found.warnings
     run.wandb_runs = dict(sorted(found.wandb_runs.items()))
-    run.clips = [ClipRef(name, sorted(frames)) for name, frames in sorted(found.clips.items())]
+    run.clips = _clip_refs(found)
     run.statuses = [s for f in found.state_folders.values() if (s := run_status(f))] + found.statuses
     if not (len(run.scalars) or run.checkpoints or run.config is not None or run.images):
         raise RunDirError(
@@ -375,3 +387,11 @@ def _evidence(found: _Found, run: Run) -> Evidence:
         ),
         lightning_csv=any(r.flavour == "lightning" and r.ok for r in found.logs.values()),
     )
+
+
+def _clip_refs(found) -> list[ClipRef]:
+    """The sample clips, frame folders and video files together, sorted by class label and name (a frame folder
+    and a video of the same name are two clips)."""
+    refs = [ClipRef(name, sorted(frames), label) for (label, name), frames in found.clips.items()]
+    refs += [ClipRef(name, [], label, video=path) for (label, name), path in found.videos.items()]
+    return sorted(refs, key=lambda c: (c.label or "", c.name, c.video is not None))

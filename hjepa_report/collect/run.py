@@ -62,10 +62,13 @@ class ImageRef:
 
 @dataclass
 class ClipRef:
-    """A sample clip given as a folder of frames (`clips/<name>/*.png`, in file-name order; collect/vjepa.py)."""
+    """A sample clip: a folder of frames (`clips/<name>/*.png`, in file-name order) or a video file
+    (`clips/<name>.mp4`), with its class label when it lies one folder deeper (collect/clips.py)."""
 
     name: str
     frames: list[Path] = field(default_factory=list)
+    label: str | None = None
+    video: Path | None = None  # the video file, when the clip is one (frames then empty)
 
 
 @dataclass
@@ -89,7 +92,7 @@ class Run:
     placeholders: dict[str, int] = field(default_factory=dict)
     wandb_runs: dict[str, int] = field(default_factory=dict)  # W&B run folder -> its files
     statuses: list[RunStatus] = field(default_factory=list)  # the run's state, per file that tells it
-    clips: list[ClipRef] = field(default_factory=list)  # sample clips for video runs (V-JEPA), frame folders
+    clips: list[ClipRef] = field(default_factory=list)  # sample clips for video runs (V-JEPA): frames or videos
 
     def relative_name(self, path: str | Path) -> str:
         """Return a path relative to the run directory when it lies inside, else its file name."""

@@ -288,26 +288,33 @@ def _load(net: nn.Module, state: Mapping, part: str) -> None:
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # app/vjepa/transforms.py defaults
 
 
-def load_clip(frames: list, grid: VideoGrid) -> tuple[torch.Tensor, list, str]:
-    """Read a clip's frame files into [3, T, H, W] for networks built for `grid`: the first T frames (the last
-    one repeated when there are fewer), each resized to the crop (bilinear) and normalised with the ImageNet
-    mean / std as V-JEPA's transforms do. Returns (tensor, the RGB frames as uint8 arrays, a note or "")."""
+def load_clip(clip, grid: VideoGrid, config: dict | None = None) -> tuple[torch.Tensor, list, str]:
+    """Read a sample clip into [3, T, H, W] for networks built for `grid`. `clip` is a collect.run.ClipRef (a
+    frame folder or a video file) or a list of frame files. T frames are taken as collect/clips.py says (a
+    folder's first T frames, the last one repeated when there are fewer; a video's frames sampled with the
+    run's `config` as V-JEPA's VideoDataset samples them), each resized to the crop (bilinear) and normalised
+    with the ImageNet mean / std as V-JEPA's transforms do. Returns (tensor, the RGB frames as uint8 arrays,
+    a note or ""); raises collect.clips.ClipError in one line for a clip that cannot be read."""
     import numpy as np
     from PIL import Image
 
+    from ..collect.clips import decode_video, read_frame_folder, sampling_of
+
     need, side = grid.depth * grid.tubelet, grid.height * grid.patch
-    note = f"{len(frames)} frames, the last repeated to {need}" if len(frames) < need else ""
-    chosen = [frames[min(i, len(frames) - 1)] for i in range(need)]
+    video = getattr(clip, "video", None)
+    if video is not None:
+        read = decode_video(video, sampling_of(config, need))
+    else:
+        read = read_frame_folder(list(getattr(clip, "frames", clip)), need)
     pictures = []
-    for path in chosen:
-        with Image.open(path) as im:
-            rgb = im.convert("RGB")
-            if rgb.size != (side, side):
-                rgb = rgb.resize((side, side), Image.BILINEAR)
-            pictures.append(np.asarray(rgb, dtype=np.uint8))
+    for frame in read.frames:
+        rgb = Image.fromarray(frame)
+        if rgb.size != (side, side):
+            rgb = rgb.resize((side, side), Image.BILINEAR)
+        pictures.append(np.asarray(rgb, dtype=np.uint8))
     x = torch.from_numpy(np.stack(pictures)).float().div(255.0)  # T, H, W, C
     x = (x - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
-    return x.permute(3, 0, 1, 2).contiguous(), pictures, note
+    return x.permute(3, 0, 1, 2).contiguous(), pictures, read.note
 
 
 def attention_maps(encoder: VideoEncoder, clip: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

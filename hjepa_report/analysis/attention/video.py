@@ -71,7 +71,7 @@ def video_attention(ctx) -> VideoAttentionResult:
     ctx.progress(f"attention: {len(clips)} clips, {len(encoder.blocks)} blocks")
     per_clip = []
     for clip in clips:
-        tensor, pictures, note = load_clip(clip.frames, grid)
+        tensor, pictures, note = load_clip(clip, grid, ctx.run.config)
         if note:
             result.notes.append(f"clip '{clip.name}': {note}")
         last, roll = (m.numpy() for m in attention_maps(encoder, tensor))

@@ -58,7 +58,7 @@ def video_predictions(ctx) -> VideoPredictionsResult:
         raise ReportError(f"the video networks could not be rebuilt: {exc}") from None
     grid = nets.encoder.grid
     clips = run.clips[:MAX_CLIPS]
-    loaded = [load_clip(c.frames, grid) for c in clips]
+    loaded = [load_clip(c, grid, config) for c in clips]
     x = torch.stack([t for t, _, _ in loaded])
     loss_exp = float((config.get("loss") or {}).get("loss_exp", 1.0))
     result = VideoPredictionsResult(loss_exp=loss_exp, seed=int(settings.seed))

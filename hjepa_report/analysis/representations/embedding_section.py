@@ -34,8 +34,10 @@ from .checkpoints import DEFAULT_CAP, agreeing_measures, animation_frame, best_c
 from .checks import class_structure_check, collapse_check, collapse_thresholds
 from .embedding import POINT_CAP, Projection, label_accuracies, nearest_neighbours, pick_queries, projections
 from .figures import health_figure, health_table_rows, neighbours_figure, projection_figure
+from . import logged_probes
 from .lidar import lidar_score
 
+VIDEO_LAYOUTS = ("vjepa", "vjepa2")  # their clips go through video_representations.py
 TOKEN_CAP = 4096  # patch tokens used for the token-level health measures (seeded subsample above this)
 
 
@@ -102,12 +104,20 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
     needs_model = True
 
     def applies(self, ctx: ReportContext) -> str | None:
+        if ctx.run.layout in VIDEO_LAYOUTS:  # clips through the rebuilt video networks: video_representations.py
+            from .video_representations import video_representations_skip
+
+            return video_representations_skip(ctx)
         reason = ctx.session.skip_reason()
         if reason is None and len(ctx.run.images) < 2:
             reason = "An embedding space needs at least 2 sample images; the run has 1."
         return reason
 
     def compute(self, ctx: ReportContext) -> RepresentationsResult:
+        if ctx.run.layout in VIDEO_LAYOUTS:
+            from .video_representations import video_representations
+
+            return video_representations(ctx)
         session = ctx.session
         seed = int(ctx.rng("representations").integers(2**31))
         embedding = embedding_health(session.embeddings(), seed)
@@ -137,6 +147,7 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
             minimal=minimal,
         )
         _fill_metrics(result)
+        logged_probes.attach(ctx, result)  # a stable-pretraining run's logged kNN / probe / RankMe
         _add_notes(result)
         if embedding.nonfinite or probes.nonfinite:
             _nonfinite_findings(result, getattr(session.checkpoint, "name", None))
@@ -146,6 +157,10 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
         return result
 
     def present(self, result: RepresentationsResult) -> Presentation:
+        from .video_representations import VideoRepresentationsResult, present_video_representations
+
+        if isinstance(result, VideoRepresentationsResult):
+            return present_video_representations(result)
         health = result.embedding.health
         used = probe_phrase(result.probes.sample, len(result.probes.pictures), result.probes.available, result.minimal)
         shown = Presentation(
@@ -180,6 +195,7 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
                     caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.",
                 )
         _present_space(shown, result.probes, used)
+        logged_probes.present(shown, result)
         _present_lidar(shown, result.lidar)
         _present_checkpoints(shown, result)
         return shown

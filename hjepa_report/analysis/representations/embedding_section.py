@@ -34,7 +34,6 @@ from .checkpoints import DEFAULT_CAP, agreeing_measures, animation_frame, best_c
 from .checks import class_structure_check, collapse_check, collapse_thresholds
 from .embedding import POINT_CAP, Projection, label_accuracies, nearest_neighbours, pick_queries, projections
 from .figures import health_figure, health_table_rows, neighbours_figure, projection_figure
-from . import logged_probes
 from .lidar import lidar_score
 
 VIDEO_LAYOUTS = ("vjepa", "vjepa2")  # their clips go through video_representations.py
@@ -147,7 +146,6 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
             minimal=minimal,
         )
         _fill_metrics(result)
-        logged_probes.attach(ctx, result)  # a stable-pretraining run's logged kNN / probe / RankMe
         _add_notes(result)
         if embedding.nonfinite or probes.nonfinite:
             _nonfinite_findings(result, getattr(session.checkpoint, "name", None))
@@ -195,7 +193,6 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
                     caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.",
                 )
         _present_space(shown, result.probes, used)
-        logged_probes.present(shown, result)
         _present_lidar(shown, result.lidar)
         _present_checkpoints(shown, result)
         return shown

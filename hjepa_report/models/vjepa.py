@@ -6,7 +6,7 @@ MultiMaskWrapper / MultiSeqWrapper's `backbone.` prefix, and the encoder's patch
 tubelets (weight [D, C, tubelet, patch, patch]; src/models/utils/patch_embed.py PatchEmbed3D). The top-level
 keys are I-JEPA's, so without this check such a checkpoint would be built as an I-JEPA image ViT and fail on its
 first tensor. The video networks are rebuilt by vjepa_nets.py, which the attention and predictions sections
-use. No torch import: the checkpoint is already loaded.
+use (and the representations section, through video_model.py). No torch import: the checkpoint is already loaded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 VIDEO_PREFIX = "module.backbone."
-NOT_REBUILT = "V-JEPA video networks are run only by the attention and predictions sections"
+NOT_REBUILT = "V-JEPA video networks are run only by the attention, predictions and representations sections"
 
 
 def video_refusal(checkpoint: Mapping) -> str | None:

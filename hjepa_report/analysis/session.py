@@ -292,7 +292,7 @@ class ModelSession:
         model = load_model(
             ref.path,
             self.run.config,
-            layout=s.layout if s.layout in ("hjepa", "ijepa") else None,
+            layout=s.layout if s.layout in ("hjepa", "ijepa", "stable-pretraining") else _model_layout(self.run),
             encoder_heads=s.encoder_heads,
             predictor_heads=s.predictor_heads,
             device=s.device,
@@ -613,6 +613,12 @@ class ModelSession:
             self._block_parts[(label, key[2])] = parts
         self._block_info[label] = model.info
         self._block_seconds[label] = self._block_seconds.get(label, 0.0) + time.perf_counter() - start
+
+
+def _model_layout(run) -> str | None:
+    """The checkpoint layout a run's own layout implies (stable-pretraining's Lightning checkpoints), else None:
+    the loader then tells it from the checkpoint."""
+    return "stable-pretraining" if getattr(run, "layout", None) == "stable-pretraining" else None
 
 
 def _image_ids(paths) -> list[str]:

@@ -246,4 +246,11 @@ def build_ijepa(state_dict: dict, config: Mapping, encoder_heads=None, predictor
     return network, info, state_dict
 
 
-BUILDERS = {"hjepa": build_hjepa, "ijepa": build_ijepa}
+def build_stable_pretraining(state_dict: dict, config: Mapping, encoder_heads=None, predictor_heads=None):
+    """Build the one timm ViT backbone of a stable-pretraining checkpoint (models/stable_pretraining_model.py)."""
+    from .stable_pretraining_model import build_stable_pretraining as build
+
+    return build(state_dict, config, encoder_heads, predictor_heads)
+
+
+BUILDERS = {"hjepa": build_hjepa, "ijepa": build_ijepa, "stable-pretraining": build_stable_pretraining}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def model_class(layout: str):
-    """Return the JepaModel subclass for a layout name ('hjepa' | 'ijepa'), imported on first use (torch)."""
+    """Return the JepaModel subclass of a layout ('hjepa' | 'ijepa' | 'stable-pretraining'), imported on first use."""
     if layout == "hjepa":
         from .hjepa_model import HJepaModel
 
@@ -17,7 +17,11 @@ def model_class(layout: str):
         from .ijepa_model import IJepaModel
 
         return IJepaModel
-    raise ValueError(f"unknown model layout {layout!r} (hjepa or ijepa)")
+    if layout == "stable-pretraining":
+        from .stable_pretraining_model import EncoderOnlyModel
+
+        return EncoderOnlyModel
+    raise ValueError(f"unknown model layout {layout!r} (hjepa, ijepa or stable-pretraining)")
 
 
 def make_model(layout: str, network, info, device):

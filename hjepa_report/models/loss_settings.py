@@ -77,6 +77,11 @@ def loss_settings(config: dict | None, layout: str, num_levels: int = 1, seed: i
     """Read the loss the trainer built from the config (see the module docstring); seed: SIGReg's directions."""
     if layout == "ijepa":
         return LossSettings(layout="ijepa", kind="smoothl1", loss_type="ijepa")
+    if layout == "stable-pretraining":  # models/stable_pretraining_model.py rebuilds the backbone only
+        raise UnsupportedLoss(
+            "a stable-pretraining method's loss (LeJEPA: invariance across augmented views + lambda x SIGReg, "
+            "through its projector) is not reproduced; only its backbone is rebuilt"
+        )
     from .config import loss_target_norm
 
     loss = dict((config or {}).get("loss") or {})

@@ -7,6 +7,8 @@ rule is visible in one place and testable on plain dicts.
 - I-JEPA (facebookresearch/ijepa): sub-dicts ``encoder`` / ``target_encoder`` / ``predictor`` -> keys
   ``encoder.*``, ``target_encoder.*``, ``predictor.*``.
 - A bare state dict, or a Lightning checkpoint (``state_dict`` with a ``model.`` prefix), of either layout.
+- stable-pretraining (galilai-group/stable-pretraining): a Lightning ``state_dict`` with the method under ``model.``
+  and the callbacks under ``callbacks_modules.`` (the Manager also stamps ``spt_run_dir``), kept as saved.
 Wrapper prefixes are removed everywhere: DDP ``module.`` and torch.compile ``_orig_mod.``.
 """
 
@@ -76,6 +78,8 @@ def detect_layout(checkpoint: Mapping) -> str:
     video = video_refusal(checkpoint)
     if video:
         raise ModelBuildError(video)
+    if is_stable_pretraining(checkpoint):
+        return "stable-pretraining"
     if all(_is_tensor_dict(checkpoint.get(p)) for p in ("encoder", "predictor")):
         return "ijepa"
     keys = list(model_state_dict(checkpoint))
@@ -105,7 +109,34 @@ def normalise_ijepa(checkpoint: Mapping) -> dict:
     return model_state_dict(checkpoint)  # bare or Lightning dict already holding encoder.* / predictor.*
 
 
-NORMALISERS = {"hjepa": normalise_hjepa, "ijepa": normalise_ijepa, "vjepa": normalise_video, "vjepa2": normalise_video}
+def is_stable_pretraining(checkpoint: Mapping) -> bool:
+    """Tell a stable-pretraining Lightning checkpoint: its Manager's `spt_run_dir` stamp, or a Lightning
+    `state_dict` with the method under `model.` beside the callbacks' `callbacks_modules.` (its Module's names)."""
+    sd = checkpoint.get("state_dict")
+    if not _is_tensor_dict(sd):
+        return False
+    return "spt_run_dir" in checkpoint or (
+        any(str(k).startswith("model.") for k in sd) and any(str(k).startswith("callbacks_modules.") for k in sd)
+    )
+
+
+def normalise_stable_pretraining(checkpoint: Mapping) -> dict:
+    """Return a stable-pretraining checkpoint's flat state dict as saved (model.*, callbacks_modules.*; wrappers
+    stripped): models/stable_pretraining_model.py finds the backbone in it."""
+    return (
+        _clean(checkpoint["state_dict"])
+        if _is_tensor_dict(checkpoint.get("state_dict"))
+        else model_state_dict(checkpoint)
+    )
+
+
+NORMALISERS = {
+    "hjepa": normalise_hjepa,
+    "ijepa": normalise_ijepa,
+    "vjepa": normalise_video,
+    "vjepa2": normalise_video,
+    "stable-pretraining": normalise_stable_pretraining,
+}
 
 
 def normalise(checkpoint: Mapping, layout: str | None = None) -> tuple[str, dict]:

@@ -14,7 +14,7 @@ import numpy as np
 from ..base import AnalysisPass, Animation, PassResult, Picture, Presentation
 from ..context import ReportContext
 from ..thresholds import threshold
-from . import metrics
+from . import logged_probes, metrics
 from .agreement import agreement as measure_agreement
 from .captions import (
     ACCURACY_CAPTION,
@@ -146,6 +146,7 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
             minimal=minimal,
         )
         _fill_metrics(result)
+        logged_probes.attach(ctx, result)  # a stable-pretraining run's logged kNN / probe / RankMe
         _add_notes(result)
         if embedding.nonfinite or probes.nonfinite:
             _nonfinite_findings(result, getattr(session.checkpoint, "name", None))
@@ -193,6 +194,7 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
                     caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.",
                 )
         _present_space(shown, result.probes, used)
+        logged_probes.present(shown, result)
         _present_lidar(shown, result.lidar)
         _present_checkpoints(shown, result)
         return shown

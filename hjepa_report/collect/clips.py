@@ -94,7 +94,7 @@ def probe_video(path: Path) -> str | None:
     except StopIteration:
         return "video file: no frame could be decoded (empty or truncated)"
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        return f"video file: cannot be decoded ({type(exc).__name__}: {_first_line(exc)})"
+        return f"video file: cannot be decoded ({type(exc).__name__}: {_first_line(exc, path)})"
     return None
 
 
@@ -205,7 +205,7 @@ def decode_video(path: Path, sampling: Sampling) -> ClipFrames:
     except ClipError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise ClipError(f"cannot be decoded ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise ClipError(f"cannot be decoded ({type(exc).__name__}: {_first_line(exc, path)})") from None
     if not decoded:
         raise ClipError("no frame could be decoded (empty or truncated video)")
     indices = frame_indices(len(decoded), sampling.frames_per_clip, step)
@@ -215,5 +215,7 @@ def decode_video(path: Path, sampling: Sampling) -> ClipFrames:
     return ClipFrames([decoded[i] for i in indices], [int(i) for i in indices], note)
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [""])[0][:160]
+def _first_line(exc: Exception, path: Path) -> str:
+    """The first line of PyAV's message, without the file's full path (the listing names the file)."""
+    text = (str(exc).splitlines() or [""])[0].replace(f": '{path}'", "").replace(str(path), Path(path).name)
+    return text[:160]

@@ -14,6 +14,7 @@ PCA-of-patch-tokens animation.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,7 +48,12 @@ VIDEO_HEALTH_CAPTION = HEALTH_CAPTION.replace(
     "Tubelet tokens of the target encoder on the sample clips",
 ).replace("for tokens, images and CLS", "for the tubelet tokens and the clip embeddings")
 
-CHECK_WORDS = (("patch-token", "tubelet-token"), ("image embeddings", "clip embeddings"), ("images", "clips"))
+CHECK_WORDS = (  # (the shared checks' words for images, the clips' words): regular expressions
+    (r"patch-token", "tubelet-token"),
+    (r"image embeddings", "clip embeddings"),
+    (r"--probe-images", "--max-images"),  # clips are capped by --max-images, all of them probed
+    (r"(?<!--max-)\bimages\b", "clips"),
+)
 
 
 @dataclass
@@ -151,7 +157,7 @@ def video_representations(ctx) -> VideoRepresentationsResult:
     class_structure_check(result, result.probes.accuracy, int(threshold(ctx, "knn.min_images")))
     for check in result.checks:  # the shared checks speak of images and patch tokens
         for image_word, clip_word in CHECK_WORDS:
-            check.detail = check.detail.replace(image_word, clip_word)
+            check.detail = re.sub(image_word, clip_word, check.detail)
     result.message = _message(result)
     return result
 

@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..collect.run import CheckpointRef
 
-CLIP_BATCH = 8  # clips per forward pass (a clip is depth x as many tokens as an image)
+CLIP_BATCH = 4  # clips per forward pass (a clip has depth x an image's tokens; attention is explicit, N x N)
 POOLING = "mean over all tubelet tokens (time slots x rows x columns) of the target encoder's output"
 
 

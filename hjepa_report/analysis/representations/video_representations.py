@@ -121,7 +121,7 @@ def video_representations(ctx) -> VideoRepresentationsResult:
         for i, gram in grams.items():
             rows[i]["gram_drift"] = gram_drift(gram, grams[last])
     sweep = Sweep(rows=[rows[i] for i in range(len(picked))], total=len(refs), cap=DEFAULT_CAP)
-    z = tokens_of_chosen.mean(axis=1)  # POOLING: mean over all tubelet tokens
+    z = tokens_of_chosen.mean(axis=1, dtype=np.float64)  # POOLING: mean over all tubelet tokens
     from ..session import ImageEmbeddings
 
     embedding = embedding_health(ImageEmbeddings(mean_pooled=z, cls=None, patch_tokens=tokens_of_chosen), seed)
@@ -174,8 +174,9 @@ def _load(ctx, ref, load_video_model):
 
 
 def _encode(model, tensor) -> np.ndarray:
-    """The target encoder's tubelet tokens [B, N, D] of every clip, one pass per clip."""
-    return model.encode_clips(tensor, encoder="target").numpy().astype(np.float64)
+    """The target encoder's tubelet tokens [B, N, D] (float32: a clip has depth x an image's tokens) of every
+    clip, one pass per clip."""
+    return model.encode_clips(tensor, encoder="target").numpy()
 
 
 def _read_clips(ctx, grid) -> _Clips:
@@ -223,7 +224,7 @@ def clip_measures(tokens: np.ndarray, labels, seed: int) -> dict:
     if nonfinite:  # an error row, left out of curves and best, as the image path does
         raise ReportError(nonfinite)
     row = {
-        "rankme": metrics.rankme(tokens.mean(axis=1)),
+        "rankme": metrics.rankme(tokens.mean(axis=1, dtype=np.float64)),
         "rankme_tokens": metrics.rankme(flat),
         "alpha_req": metrics.alpha_req(flat),
         **_isotropy(flat, seed),
@@ -232,7 +233,7 @@ def clip_measures(tokens: np.ndarray, labels, seed: int) -> dict:
         "baseline_cosine": None,
     }
     if labels is not None:
-        accuracy = label_accuracies(tokens.mean(axis=1), labels, linear_probe=False)
+        accuracy = label_accuracies(tokens.mean(axis=1, dtype=np.float64), labels, linear_probe=False)
         row["knn_accuracy"], row["knn_interval"] = accuracy["knn_accuracy"], accuracy["knn_interval"]
     return row
 

@@ -122,3 +122,33 @@ def test_unsupported_options_are_refused_in_one_line(config):
         build_vjepa21_networks(ckpt, bad, num_heads=1)
     with pytest.raises(ModelBuildError, match="unknown number of heads for model 'vit_fixture'"):
         build_vjepa21_networks(ckpt, config)
+
+
+def test_a_21_run_is_read_as_vjepa2_with_its_own_evidence():
+    from hjepa_report.collect import collect_run
+    from hjepa_report.collect.vjepa import describe_video_config, video_variant
+
+    run = collect_run(RUN)
+    assert run.layout == "vjepa2"
+    assert run.layout_reason.startswith("V-JEPA 2 video config (app vjepa or vjepa_2_1")
+    assert "V-JEPA 2.1 checkpoint names (latest.pth.tar / e{E}.pth.tar)" in run.layout_reason
+    assert video_variant(run.config) == "2.1"
+    assert describe_video_config(run.config, "vjepa2").startswith("V-JEPA 2.1 config (")
+    v2 = collect_run(Path(__file__).parent / "fixtures" / "vjepa2_small")
+    assert video_variant(v2.config) is None and "2.1" not in v2.layout_reason
+
+
+def test_schedules_match_the_values_the_21_trainer_drew():
+    """2.1's init_opt builds the same schedulers as V-JEPA 2 (its momentum generator only stops at the run's
+    last iteration instead of ipe_scale x later): the vjepa2 schedules apply unchanged."""
+    from hjepa_report.analysis.dynamics.schedules import config_schedule, steps_per_epoch_from_logs
+    from hjepa_report.collect import collect_run
+
+    run = collect_run(RUN)
+    ref = np.load(RUN / "reference" / "schedules.npz")
+    ipe, _ = steps_per_epoch_from_logs(run.scalars, run.layout, run.config)
+    assert ipe == 4
+    implied = config_schedule(run.config, run.layout, ipe)
+    assert len(implied.steps) == len(ref["lr"]) == 8
+    for name in ("lr", "weight_decay", "ema_momentum"):
+        np.testing.assert_allclose(implied.get(name), ref[name], rtol=1e-12, atol=0, err_msg=name)

@@ -14,8 +14,8 @@ between them. The video layouts are told by their own evidence (collect/vjepa.py
 (app vjepa, dataset_type VideoDataset, tubelet_size, num_frames / dataset_fpcs), the CSV columns
 (V-JEPA: loss-jepa, reg-loss, enc-grad-norm, pred-grad-norm; V-JEPA 2: iter-time(ms), gpu-time(ms),
 dataload-time(ms)) and the checkpoint names I-JEPA never writes (V-JEPA `{tag}-e{E}.pth.tar`, V-JEPA 2
-`latest.pt` / `e{E}.pt`, which only corroborate: a video config or CSV must be there). Such evidence makes
-the run a video run, checked before the other layouts:
+`latest.pt` / `e{E}.pt`, V-JEPA 2.1 `latest.pth.tar` / `e{E}.pth.tar`, which only corroborate: a video
+config or CSV must be there). Such evidence makes the run a video run, checked before the other layouts:
 then the I-JEPA-looking files are counted as the video code's, not as I-JEPA clues; V-JEPA against V-JEPA 2
 is decided by more evidence, then by the config.
 """
@@ -32,6 +32,7 @@ _HJEPA_CHECKPOINT = re.compile(r"^checkpoint_(epoch_\d+|latest|best)\.pth$")
 _IJEPA_CHECKPOINT = re.compile(r"-(latest|ep\d+)\.pth\.tar$")
 _VJEPA_CHECKPOINT = re.compile(r"-e\d+\.pth\.tar$")  # I-JEPA's are -ep{N}
 _VJEPA2_CHECKPOINT = re.compile(r"^(latest|e\d+)\.pt$")
+_VJEPA21_CHECKPOINT = re.compile(r"^(latest|e\d+)\.pth\.tar$")  # V-JEPA 2.1 (app/vjepa_2_1/train.py)
 
 
 @dataclass
@@ -102,7 +103,8 @@ def _vjepa_clues(ev: Evidence, flavour: str) -> list[str]:
     name = "V-JEPA 2" if flavour == "vjepa2" else "V-JEPA"
     clues = []
     if ev.config_flavour == flavour:
-        clues.append(f"{name} video config (app vjepa, VideoDataset, tubelet_size, frames per clip)")
+        app = "app vjepa or vjepa_2_1" if flavour == "vjepa2" else "app vjepa"
+        clues.append(f"{name} video config ({app}, VideoDataset, tubelet_size, frames per clip)")
     if flavour in ev.video_csvs:
         columns = "iter-time/gpu-time/dataload-time" if flavour == "vjepa2" else "loss-jepa/reg-loss/grad-norm"
         clues.append(f"{name} training CSV ({columns} columns)")
@@ -112,6 +114,8 @@ def _vjepa_clues(ev: Evidence, flavour: str) -> list[str]:
         pattern, names = _VJEPA_CHECKPOINT, "{tag}-e{E}.pth.tar"
     if any(pattern.search(n) for n in ev.checkpoint_names):
         clues.append(f"{name} checkpoint names ({names})")
+    if flavour == "vjepa2" and any(_VJEPA21_CHECKPOINT.search(n) for n in ev.checkpoint_names):
+        clues.append("V-JEPA 2.1 checkpoint names (latest.pth.tar / e{E}.pth.tar)")
     return clues
 
 

@@ -20,6 +20,11 @@ that code wrote):
   `epoch+1, train_acc, val_acc` (csv_logger.log(epoch + 1, train_acc, val_acc)); V-JEPA 2's video eval header
   says epoch,train_acc,val_acc. Accuracies are percentages. Their checkpoints hold the probe (classifiers),
   not the pretrained networks.
+- V-JEPA 2.1 (vjepa2 @ 45d025f, app/vjepa_2_1; tests/fixtures/vjepa21_small) is layout vjepa2 with variant
+  "2.1": its config says `app: vjepa_2_1` (app/scaffold.py imports app.{app}.train) and has V-JEPA 2's data
+  keys plus model.lambda_value_vid / interpolate_rope / modality_embedding; it writes V-JEPA 2's CSV columns but
+  `latest.pth.tar` and `e{epoch}.pth.tar` (0-based epoch, every meta.save_every_freq epochs), whose encoder
+  has four per-level norms `norms_block.*` and no final norm (models/vjepa21_nets.py).
 """
 
 from __future__ import annotations
@@ -73,9 +78,15 @@ def video_flavour(doc: dict) -> str | None:
     return "vjepa"
 
 
+def video_variant(doc: dict | None) -> str | None:
+    """'2.1' for a V-JEPA 2.1 config (app vjepa_2_1), else None."""
+    return "2.1" if isinstance(doc, dict) and str(doc.get("app", "")) == "vjepa_2_1" else None
+
+
 def describe_video_config(doc: dict, flavour: str) -> str:
     """A few words on what the video config sets: frames, tubelet, crop, patch, model."""
     data, model = doc.get("data") or {}, doc.get("model") or {}
+    name = "V-JEPA 2.1" if video_variant(doc) else NAMES[flavour]
     frames = data.get("num_frames", data.get("dataset_fpcs"))
     parts = [
         f"frames {frames}",
@@ -86,7 +97,9 @@ def describe_video_config(doc: dict, flavour: str) -> str:
     ]
     if model.get("use_rope"):
         parts.append("RoPE")
-    return f"{NAMES[flavour]} config ({', '.join(parts)})"
+    if video_variant(doc):
+        parts.append("app vjepa_2_1: multi-level targets")
+    return f"{name} config ({', '.join(parts)})"
 
 
 # -- training CSV logs --------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class VideoPredictionsResult(PassResult):
     summary: list[dict] = field(default_factory=list)
     loss_exp: float = 1.0
     seed: int = 0
+    levels: list[dict] = field(default_factory=list)  # V-JEPA 2.1: its loss per target level
+    total: dict = field(default_factory=dict)  # V-JEPA 2.1: L_pred + lambda * L_ctx
 
 
 def video_predictions(ctx) -> VideoPredictionsResult:
@@ -66,16 +68,19 @@ def video_predictions(ctx) -> VideoPredictionsResult:
     result.frames = [[pictures[t * grid.tubelet] for t in range(grid.depth)] for _, pictures, _ in loaded]
     specs = mask_specs(config)
     ctx.progress(f"predictions: {len(clips)} clips, {len(specs)} mask settings")
+    drawn = draw_masks(specs, len(clips), int(settings.seed))
     with torch.no_grad():
+        terms = _vjepa21_terms(nets, x, drawn, config)  # None unless V-JEPA 2.1 (4 target levels)
         h = nets.target_encoder(x)
         h = F.layer_norm(h, (h.size(-1),))
-        for i, (spec, (enc, pred)) in enumerate(
-            zip(specs, draw_masks(specs, len(clips), int(settings.seed)), strict=True)
-        ):
-            z = nets.predictor(nets.encoder(x, enc), enc, pred, i if run.layout == "vjepa" else 0)
-            target = torch.gather(h, 1, pred.unsqueeze(-1).expand(-1, -1, h.size(-1)))
-            per_token = (z - target).abs().pow(loss_exp).mean(dim=-1)  # [B, M]
-            cosine = F.cosine_similarity(z, target, dim=-1)
+        for i, (spec, (enc, pred)) in enumerate(zip(specs, drawn, strict=True)):
+            if terms is not None:  # the mean over the 4 levels' features and their cosines
+                per_token, cosine = terms["masks"][i]["per_token"], terms["masks"][i]["cosine_levels"]
+            else:
+                z = nets.predictor(nets.encoder(x, enc), enc, pred, i if run.layout == "vjepa" else 0)
+                target = torch.gather(h, 1, pred.unsqueeze(-1).expand(-1, -1, h.size(-1)))
+                per_token = (z - target).abs().pow(loss_exp).mean(dim=-1)  # [B, M]
+                cosine = F.cosine_similarity(z, target, dim=-1)
             err = np.full((len(clips), spec.tokens), np.nan)
             np.put_along_axis(err, pred.numpy(), per_token.numpy().astype(float), axis=1)
             result.errors.append(err.reshape(len(clips), spec.duration, spec.height, spec.width))
@@ -100,6 +105,8 @@ def video_predictions(ctx) -> VideoPredictionsResult:
         "clips": len(clips),
     }
     result.message = f"loss on the sample clips {loss:.4f} (mean over {len(specs)} mask settings)"
+    if terms is not None:
+        _add_levels(result, terms, nets, config, ref)
     if logged is not None:
         result.message += f"; {ref.name} stores its epoch's mean training loss {float(logged):.4f}"
         result.metrics["checkpoint_epoch_loss"] = float(logged)
@@ -108,6 +115,61 @@ def video_predictions(ctx) -> VideoPredictionsResult:
         "the loss here is on the sample clips without augmentation, so the two agree only in size."
     )
     return result
+
+
+def _vjepa21_terms(nets, x, drawn, config) -> dict | None:
+    """V-JEPA 2.1's loss terms per mask and per target level (models/vjepa21_nets.loss_terms), or None."""
+    if nets.settings.get("variant") != "2.1":
+        return None
+    from ...models.vjepa21_nets import LossSettings21, loss_terms
+
+    return loss_terms(nets, x, drawn, LossSettings21.from_config(config), mask_index=0)
+
+
+def _add_levels(result: VideoPredictionsResult, terms: dict, nets, config: dict, ref) -> None:
+    """The 2.1 loss per target level and its total L_pred + lambda * L_ctx (app/vjepa_2_1/train.py train_step),
+    lambda at the checkpoint's iteration (model.lambda_progressive: 0 before 15000, then a ramp)."""
+    from ...models.vjepa21_nets import LossSettings21
+
+    loss_set = LossSettings21.from_config(config)
+    blocks, n = nets.settings["levels"], len(nets.settings["levels"])
+    ctx_levels = terms.get("context_levels")
+    for k, block in enumerate(blocks):
+        result.levels.append(
+            {
+                "level": k + 1,
+                "block": block,
+                "weight": 1.0 / n,
+                "prediction_loss": float(terms["pred_levels"][k]),
+                "context_loss": None if ctx_levels is None else float(ctx_levels[k]),
+                "cosine": float(np.mean([float(t["cosine_levels"][k]) for t in terms["masks"]])),
+            }
+        )
+    ipe = (config.get("optimization") or {}).get("ipe")
+    iteration = ref.step if ref.step is not None else (ref.epoch * int(ipe) if ref.epoch and ipe else None)
+    lam = loss_set.lambda_at(iteration) if (iteration is not None or not loss_set.lambda_progressive) else None
+    total = {"prediction_loss": float(terms["pred"]), "lambda": lam, "iteration": iteration}
+    if "context" in terms:
+        total["context_loss"] = float(terms["context"])
+        total["distance_weighted"] = loss_set.weight_distance
+    if lam is not None:
+        total["loss"] = total["prediction_loss"] + lam * total.get("context_loss", 0.0)
+        result.message = (
+            f"loss on the sample clips {total['loss']:.4f} = L_pred {total['prediction_loss']:.4f} + {lam:g} x "
+            f"L_ctx {total.get('context_loss', 0.0):.4f} over {n} target levels (1/{n} each)"
+        )
+    else:
+        result.notes.append("lambda of the context loss needs the checkpoint's iteration, which the run does not say")
+    result.total = total
+    result.metrics.update(
+        {
+            "method": "V-JEPA 2.1 loss (app/vjepa_2_1/train.py): L_pred + lambda * L_ctx, each the mean of "
+            "|z - LN_level(h)|^loss_exp / loss_exp over 4 target levels (1/4 each), L_ctx at the context tokens "
+            "divided by their distance weight when loss.weight_distance_loss",
+            "levels": result.levels,
+            "total": total,
+        }
+    )
 
 
 def present_video_predictions(result: VideoPredictionsResult) -> Presentation:
@@ -132,6 +194,8 @@ def present_video_predictions(result: VideoPredictionsResult) -> Presentation:
         "prediction and target per token. Healthy: a loss near the logged training loss and a cosine well "
         "above 0; a cosine near 1 with a collapsed target encoder means nothing (see Representations).",
     )
+    if result.levels:
+        _levels_table(shown, result)
     for i, err in enumerate(result.errors):
         depth = err.shape[1]
         frames = []
@@ -156,3 +220,42 @@ def present_video_predictions(result: VideoPredictionsResult) -> Presentation:
             Animation(frames=frames, duration_ms=[STEP_MS] * (len(frames) - 1) + [LAST_MS], loop=0),
         )
     return shown
+
+
+def _levels_table(shown: Presentation, result: VideoPredictionsResult) -> None:
+    """V-JEPA 2.1: the loss per target level, as train.py weighs it, and the total."""
+    fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+    rows = [
+        [
+            lv["level"],
+            f"block {lv['block']}",
+            f"{lv['weight']:g}",
+            fmt(lv["prediction_loss"]),
+            fmt(lv["context_loss"]),
+            f"{lv['cosine']:.3f}",
+        ]
+        for lv in result.levels
+    ]
+    t = result.total
+    rows.append(
+        [
+            "all",
+            f"lambda {t['lambda']:g}" if t.get("lambda") is not None else "lambda ?",
+            "",
+            fmt(t["prediction_loss"]),
+            fmt(t.get("context_loss")),
+            fmt(t.get("loss")),
+        ]
+    )
+    shown.add_table(
+        "video-prediction-levels",
+        "Loss per target level (V-JEPA 2.1)",
+        ["level", "encoder output", "weight", "L_pred (targets)", "L_ctx (context)", "mean cosine / total"],
+        rows,
+        caption="The target is the target encoder's four normed levels (after the blocks named), each layer-normed "
+        "over its features; the predictor predicts all four at the hidden tokens (L_pred) and, with predict_all, "
+        "at the context tokens (L_ctx, each token's error divided by its distance weight when "
+        "weight_distance_loss). The mean over the concatenated features weighs each level 1/4; the last row is "
+        "the loss train.py optimises, L_pred + lambda x L_ctx. Healthy: every level well below its first "
+        "epoch's value, deeper levels not far above the shallow ones.",
+    )

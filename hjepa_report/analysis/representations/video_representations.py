@@ -100,27 +100,7 @@ def video_representations(ctx) -> VideoRepresentationsResult:
     clips = _read_clips(ctx, grid)
     tokens_of_chosen = _encode(model, clips.tensor)
     model = None  # one checkpoint's networks in memory at a time
-    refs = ctx.run.unique_checkpoints()
-    picked = spread_checkpoints(refs, chosen, DEFAULT_CAP)
-    iso_seed = int(ctx.rng("isotropy").integers(2**31))
-    rows: dict[int, dict] = {}
-    grams: dict[int, np.ndarray] = {}
-    for i in range(len(picked)):
-        ref = picked[i]
-        ctx.progress(f"representations: checkpoint {ref.name}, {len(clips.names)} clips")
-        rows[i] = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
-        try:
-            tokens = tokens_of_chosen if ref is chosen else _encode(_load(ctx, ref, load_video_model), clips.tensor)
-            rows[i].update(clip_measures(tokens, clips.labels, iso_seed))
-            grams[i] = gram_matrices(tokens[:GRAM_IMAGES])
-        except ReportError as exc:
-            rows[i]["error"] = str(exc)
-        rows[i]["val_loss"] = ctx.run.scalars.value_at("val/loss", ref.step)
-    if grams:
-        last = max(grams)
-        for i, gram in grams.items():
-            rows[i]["gram_drift"] = gram_drift(gram, grams[last])
-    sweep = Sweep(rows=[rows[i] for i in range(len(picked))], total=len(refs), cap=DEFAULT_CAP)
+    sweep = clip_sweep(ctx, clips, tokens_of_chosen, lambda ref: _load(ctx, ref, load_video_model))
     z = tokens_of_chosen.mean(axis=1, dtype=np.float64)  # POOLING: mean over all tubelet tokens
     from ..session import ImageEmbeddings
 
@@ -155,11 +135,44 @@ def video_representations(ctx) -> VideoRepresentationsResult:
     else:
         collapse_check(result, embedding.health, embedding.anchor_health, collapse_thresholds(ctx))
     class_structure_check(result, result.probes.accuracy, int(threshold(ctx, "knn.min_images")))
-    for check in result.checks:  # the shared checks speak of images and patch tokens
-        for image_word, clip_word in CHECK_WORDS:
-            check.detail = re.sub(image_word, clip_word, check.detail)
+    _clip_words(result)
     result.message = _message(result)
     return result
+
+
+def clip_sweep(ctx, clips: _Clips, tokens_of_chosen: np.ndarray, load) -> Sweep:
+    """Measure up to DEFAULT_CAP checkpoints spread over training (the image path's spread_checkpoints), each
+    loaded once by `load(ref)` and passed the clips once; the chosen checkpoint's tokens are reused. Rows in
+    epoch order; a checkpoint that cannot be rebuilt or gives NaN is an error row."""
+    chosen = ctx.session.checkpoint
+    refs = ctx.run.unique_checkpoints()
+    picked = spread_checkpoints(refs, chosen, DEFAULT_CAP)
+    iso_seed = int(ctx.rng("isotropy").integers(2**31))  # the same directions and subsample at every checkpoint
+    rows: list[dict] = []
+    grams: dict[int, np.ndarray] = {}
+    for i, ref in enumerate(picked):
+        ctx.progress(f"representations: checkpoint {ref.name}, {len(clips.names)} clips")
+        row = {"name": ref.name, "epoch": ref.epoch, "step": ref.step}
+        try:
+            tokens = tokens_of_chosen if ref is chosen else _encode(load(ref), clips.tensor)
+            row.update(clip_measures(tokens, clips.labels, iso_seed))
+            grams[i] = gram_matrices(tokens[:GRAM_IMAGES])
+        except ReportError as exc:
+            row["error"] = str(exc)
+        row["val_loss"] = ctx.run.scalars.value_at("val/loss", ref.step)
+        rows.append(row)
+    if grams:  # drift from the last evaluated checkpoint in training order
+        last = max(grams)
+        for i, gram in grams.items():
+            rows[i]["gram_drift"] = gram_drift(gram, grams[last])
+    return Sweep(rows=rows, total=len(refs), cap=DEFAULT_CAP)
+
+
+def _clip_words(result: VideoRepresentationsResult) -> None:
+    """Say clips and tubelet tokens in the shared checks' details, which speak of images and patch tokens."""
+    for check in result.checks:
+        for image_word, clip_word in CHECK_WORDS:
+            check.detail = re.sub(image_word, clip_word, check.detail)
 
 
 def _load(ctx, ref, load_video_model):

@@ -147,3 +147,17 @@ def test_no_clips_and_unknown_heads_skip_in_one_line(tmp_path):
     assert "no sample clips" in reason and "\n" not in reason
     unknown = ReportContext(collect_run(FIXTURES / "vjepa2_small"), ReportSettings(device="cpu"))
     assert "pass --encoder-heads" in RepresentationsPass().applies(unknown)
+
+
+def test_an_unreadable_clip_is_left_out_in_one_note(tmp_path):
+    from hjepa_report.collect.run import ClipRef
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\0" * 2000)  # listed by hand: the collector would already skip it
+    run = collect_run(FIXTURES / "vjepa2_small")
+    run.clips.append(ClipRef("bad", [], None, video=bad))
+    ctx = ReportContext(run, ReportSettings(encoder_heads=2, device="cpu", minimal=True))
+    result = RepresentationsPass().compute(ctx)
+    assert result.clip_names == ["moving-down", "moving-right"]
+    notes = [n for n in result.notes if n.startswith("Clip 'bad' left out: ")]
+    assert len(notes) == 1 and "\n" not in notes[0]

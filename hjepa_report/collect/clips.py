@@ -13,7 +13,8 @@ frames_per_clip fpc, a frame step fstp, clip_len = fpc * fstp; a window of clip_
 indices = int(clip(linspace(start, start + clip_len, fpc), start, start + clip_len - 1)); a video shorter than
 clip_len gives linspace(0, len, len // fstp) followed by the last frame repeated up to fpc (the
 allow_clip_overlap=False branch, both repositories' default). The step: V-JEPA 2 with data.fps:
-ceil(average fps) // fps; with a clip duration (V-JEPA's data.clip_duration): int(duration * fps / fpc);
+ceil(average fps) // fps; with a clip duration (V-JEPA's data.clip_duration): int(duration * fps / fpc)
+(V-JEPA's rule, the average fps as is; V-JEPA 2 rounds it up first, and its configs set fps instead);
 else the frame step (V-JEPA's data.sampling_rate, default 4 as make_videodataset's). Where this differs: the
 report takes the FIRST window (start 0) of ONE clip per video, deterministically, where training draws the
 window's end at random (random_clip_sampling=True) and may cut num_clips segments; and it decodes every
@@ -117,13 +118,6 @@ class Sampling:
         if self.fps is not None and video_fps:
             return max(1, math.ceil(video_fps) // int(self.fps))
         return int(self.frame_step or DEFAULT_FRAME_STEP)
-
-    def describe(self) -> str:
-        if self.duration is not None:
-            return f"{self.frames_per_clip} frames spread over {self.duration:g} s (clip_duration)"
-        if self.fps is not None:
-            return f"{self.frames_per_clip} frames at {self.fps:g} fps (step ceil(video fps) // {self.fps:g})"
-        return f"{self.frames_per_clip} frames, every {self.step(None)}th"
 
 
 def sampling_of(config: dict | None, frames_per_clip: int) -> Sampling:

@@ -52,15 +52,29 @@ def _image_folder(root: Path, per_class: int = 8) -> Path:
 
 
 @pytest.fixture(scope="module")
-def representations(tmp_path_factory):
+def sections(tmp_path_factory):
     pytest.importorskip("torch")
     from hjepa_report.pipeline import build_report
     from hjepa_report.settings import ReportSettings
 
     images = _image_folder(tmp_path_factory.mktemp("images"))
-    settings = ReportSettings(images=images, encoder_heads=2, sections=["representations"], quiet=True, minimal=True)
-    report = build_report(RUN, settings)
-    return next(s for s in report.sections if s.name == "representations")
+    common = dict(images=images, encoder_heads=2, quiet=True)
+    quick = ReportSettings(sections=["representations", "predictions"], minimal=True, **common)
+    found = {s.name: s for s in build_report(RUN, quick).sections}
+    attention = ReportSettings(sections=["attention"], **common)  # --minimal leaves it out
+    return found | {s.name: s for s in build_report(RUN, attention).sections}
+
+
+@pytest.fixture(scope="module")
+def representations(sections):
+    return sections["representations"]
+
+
+def test_the_sections_without_masks_or_predictor_say_so(sections):
+    attention = sections["attention"]
+    assert attention.status == "ok", attention.message
+    assert any("without masks (LeJEPA)" in n for n in attention.notes)
+    assert sections["predictions"].status == "skipped" and "no predictor" in sections["predictions"].message
 
 
 def test_the_representations_section_runs_on_the_rebuilt_backbone(representations):

@@ -383,6 +383,8 @@ class ModelSession:
             from .masking import sample_masks
 
             info = self.info()
+            if info.layout == "stable-pretraining":  # LeJEPA: no masks; the masking section says the same
+                raise ReportError("the method trains on augmented views without masks (LeJEPA), so none are drawn")
             seed = int(self._rng("report-masks").integers(2**31))
             layout = info.layout if info.layout in ("hjepa", "ijepa") else None
             draws = sample_masks(

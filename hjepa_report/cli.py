@@ -58,6 +58,59 @@ def _split_list(_ctx, _param, value):
     return [name.strip() for item in value for name in item.split(",") if name.strip()]
 
 
+RUN_OPTIONS = [
+    click.option("--sections", multiple=True, callback=_split_list, help="Only these sections (comma-separated)."),
+    click.option("--skip", multiple=True, callback=_split_list, help="Leave out these sections (comma-separated)."),
+    click.option("--layout", type=click.Choice(LAYOUT_CHOICES), help="Force the run layout."),
+    click.option(
+        "--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...)."
+    ),
+    click.option(
+        "--seed",
+        type=int,
+        default=default("seed"),
+        show_default=True,
+        help="Seed of every random choice in the report.",
+    ),
+    click.option(
+        "--device",
+        type=click.Choice(DEVICES),
+        default=default("device"),
+        show_default=True,
+        help="Where the networks run; auto: a CUDA device when torch sees one, else the CPU.",
+    ),
+    click.option(
+        "--max-images",
+        type=click.IntRange(1, 4096),
+        default=default("max_images"),
+        show_default=True,
+        help="Sample images passed through the networks.",
+    ),
+    click.option(
+        "--probe-images",
+        type=click.IntRange(0, 100_000),
+        default=default("probe_images"),
+        show_default=True,
+        help="Labelled images for the kNN and linear-probe accuracies (target encoder only; includes the sample "
+        "images).",
+    ),
+    click.option(
+        "--thresholds",
+        "thresholds_file",
+        type=click.Path(path_type=Path),
+        help="YAML/JSON file overriding health-check thresholds (names in the README).",
+    ),
+]
+
+
+def run_options(command):
+    """Add the options `report` and `many` share (RUN_OPTIONS, in that order in --help): one definition, so
+    the two commands cannot drift apart in names, ranges, defaults or help."""
+    for option in reversed(RUN_OPTIONS):
+        command = option(command)
+    return command
+
+
 @click.group(cls=ReportGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hjepa-report")
 def main():
@@ -114,9 +167,7 @@ def _stop_on_sigterm() -> None:
     type=click.Path(path_type=Path),
     help="Checkpoint for model-based sections. Default: the latest one in RUN_DIR.",
 )
-@click.option("--sections", multiple=True, callback=_split_list, help="Only these sections (comma-separated).")
-@click.option("--skip", multiple=True, callback=_split_list, help="Leave out these sections (comma-separated).")
-@click.option("--layout", type=click.Choice(LAYOUT_CHOICES), help="Force the run layout.")
+@run_options
 @click.option(
     "--trust-checkpoints",
     is_flag=True,
@@ -129,30 +180,6 @@ def _stop_on_sigterm() -> None:
     default=default("smoothing"),
     show_default=True,
     help="Curve smoothing weight (TensorBoard's debiased EMA).",
-)
-@click.option(
-    "--seed", type=int, default=default("seed"), show_default=True, help="Seed of every random choice in the report."
-)
-@click.option(
-    "--device",
-    type=click.Choice(DEVICES),
-    default=default("device"),
-    show_default=True,
-    help="Where the networks run; auto: a CUDA device when torch sees one, else the CPU.",
-)
-@click.option(
-    "--max-images",
-    type=click.IntRange(1, 4096),
-    default=default("max_images"),
-    show_default=True,
-    help="Sample images passed through the networks.",
-)
-@click.option(
-    "--probe-images",
-    type=click.IntRange(0, 100_000),
-    default=default("probe_images"),
-    show_default=True,
-    help="Labelled images for the kNN and linear-probe accuracies (target encoder only; includes the sample images).",
 )
 @click.option("--encoder-heads", type=click.IntRange(1), help="Encoder attention heads, when the config does not say.")
 @click.option(
@@ -170,7 +197,6 @@ def _stop_on_sigterm() -> None:
     show_default=True,
     help="Whose attention the attention section shows.",
 )
-@click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
 @click.option(
     "--landscape-grid",
     type=click.IntRange(3, 101),
@@ -200,12 +226,6 @@ def _stop_on_sigterm() -> None:
     show_default=True,
     help="auto: run the large sweeps (loss-landscape grid, LiDAR views) in bfloat16 where the CPU or GPU has it "
     "natively, measuring and stating the error against float32; fp32: everything in float32.",
-)
-@click.option(
-    "--thresholds",
-    "thresholds_file",
-    type=click.Path(path_type=Path),
-    help="YAML/JSON file overriding health-check thresholds (names in the README).",
 )
 @click.option(
     "--json-only",
@@ -324,21 +344,8 @@ def index_command(root, output):
     help="Only write the run folders, one per line, to this file (for a Slurm job array), and exit.",
 )
 @click.option("--no-index", is_flag=True, help="Do not write OUTPUT/index.html at the end.")
-@click.option("--sections", multiple=True, callback=_split_list, help="Only these sections (comma-separated).")
-@click.option("--skip", multiple=True, callback=_split_list, help="Leave out these sections (comma-separated).")
-@click.option("--minimal", is_flag=True, help="Quick feedback: skip the slow sections (t-SNE/UMAP, landscape, ...).")
 @click.option("--json-only", is_flag=True, help="Write report.json only (no HTML, no figures).")
-@click.option("--layout", type=click.Choice(LAYOUT_CHOICES), help="Force the run layout.")
-@click.option("--seed", type=int, default=default("seed"), show_default=True, help="Seed of every random choice.")
-@click.option("--device", type=click.Choice(DEVICES), default=default("device"), show_default=True)
-@click.option("--max-images", type=click.IntRange(1, 4096), default=default("max_images"), show_default=True)
-@click.option("--probe-images", type=click.IntRange(0, 100_000), default=default("probe_images"), show_default=True)
-@click.option(
-    "--thresholds",
-    "thresholds_file",
-    type=click.Path(path_type=Path),
-    help="YAML/JSON file overriding health-check thresholds.",
-)
+@run_options
 @click.option("-q", "--quiet", is_flag=True, help="Only the summary of failed runs on stderr.")
 def many_command(run_dirs, under, output, jobs, force, list_file, no_index, thresholds_file, quiet, **options):
     """Build the report of every run given (RUN_DIRS and/or --under DIR) with --jobs worker processes.

@@ -152,3 +152,26 @@ def test_schedules_match_the_values_the_21_trainer_drew():
     assert len(implied.steps) == len(ref["lr"]) == 8
     for name in ("lr", "weight_decay", "ema_momentum"):
         np.testing.assert_allclose(implied.get(name), ref[name], rtol=1e-12, atol=0, err_msg=name)
+
+
+def test_the_released_configs_options_match_the_original(config, ref):
+    """img_temporal_dim_size 1 and modality_embedding, as every released 2.1 config sets them: the image
+    tubelet embedding is loaded, the encoder's and the predictor's video modality embeddings are added
+    (reference/released_options.npz, the original modules with float16-rounded weights)."""
+    rel = np.load(RUN / "reference" / "released_options.npz")
+    state = {
+        part: {k[len(part) + 1 :]: torch.from_numpy(rel[k].astype(np.float32)) for k in rel.files if k.startswith(part)}
+        for part in ("encoder", "predictor")
+    }
+    ckpt = {"encoder": state["encoder"], "target_encoder": state["encoder"], "predictor": state["predictor"]}
+    cfg = {**config, "model": {**config["model"], "img_temporal_dim_size": 1}}
+    nets = build_vjepa21_networks(ckpt, cfg, num_heads=1)
+    assert hasattr(nets.encoder, "patch_embed_img") and hasattr(nets.predictor, "video_mod_embed")
+    clips = torch.from_numpy(ref["clips_uint8"][:1]).float() / 255
+    mask_x, mask_y = torch.from_numpy(ref["masks_enc_0"][:1]), torch.from_numpy(ref["masks_pred_0"][:1])
+    with torch.no_grad():
+        assert _diff(nets.target_encoder.hierarchy(clips), rel["levels"]) < TOL
+        assert _diff(nets.encoder.hierarchy(clips, mask_x), rel["context_0"]) < TOL
+        at_targets, at_context = nets.predictor.predict(torch.from_numpy(rel["context_0"]), mask_x, mask_y, 0)
+    assert _diff(at_targets, rel["prediction_0"]) < TOL
+    assert _diff(at_context, rel["prediction_context_0"]) < TOL

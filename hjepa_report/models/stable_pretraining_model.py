@@ -181,8 +181,8 @@ def backbone_state(state_dict: Mapping) -> tuple[str, dict, list[str]]:
     if len(roots) > 1:
         raise ModelBuildError(
             f"{len(roots)} ViTs in the checkpoint ({', '.join(r + '*' for r in roots)}): a student/teacher or "
-            "context/target pair (I-JEPA, DINO, BYOL through stable-pretraining) is not rebuilt yet, only methods "
-            "with one backbone such as LeJEPA (model.backbone.*)"
+            "context/target pair (I-JEPA, DINO, BYOL through stable-pretraining) or an encoder/decoder (MAE) is not "
+            "rebuilt yet, only methods with one backbone such as LeJEPA (model.backbone.*)"
         )
     root = roots[0]
     sub = {k[len(root) :]: v for k, v in state_dict.items() if k.startswith(root)}

@@ -126,6 +126,7 @@ def test_unsupported_options_are_refused_in_one_line(config):
 
 def test_a_21_run_is_read_as_vjepa2_with_its_own_evidence():
     from hjepa_report.collect import collect_run
+    from hjepa_report.collect.layout import Evidence, detect_layout
     from hjepa_report.collect.vjepa import describe_video_config, video_variant
 
     run = collect_run(RUN)
@@ -134,6 +135,9 @@ def test_a_21_run_is_read_as_vjepa2_with_its_own_evidence():
     assert "V-JEPA 2.1 checkpoint names (latest.pth.tar / e{E}.pth.tar)" in run.layout_reason
     assert video_variant(run.config) == "2.1"
     assert describe_video_config(run.config, "vjepa2").startswith("V-JEPA 2.1 config (")
+    # e{E}.pth.tar, which training also writes (left out of the fixture: the same state as latest.pth.tar)
+    ev = Evidence(checkpoint_names=["e9.pth.tar"], config_flavour="vjepa2", video_csvs=["vjepa2"])
+    assert detect_layout(ev)[0] == "vjepa2" and "V-JEPA 2.1 checkpoint names" in detect_layout(ev)[1]
     v2 = collect_run(Path(__file__).parent / "fixtures" / "vjepa2_small")
     assert video_variant(v2.config) is None and "2.1" not in v2.layout_reason
 

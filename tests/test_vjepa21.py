@@ -179,3 +179,24 @@ def test_the_released_configs_options_match_the_original(config, ref):
         at_targets, at_context = nets.predictor.predict(torch.from_numpy(rel["context_0"]), mask_x, mask_y, 0)
     assert _diff(at_targets, rel["prediction_0"]) < TOL
     assert _diff(at_context, rel["prediction_context_0"]) < TOL
+
+
+def test_levels_predictor_1_normalises_the_four_levels_together(nets, ref, clips, config):
+    """train.py forward_target: levels_predictor > 1 layer-norms each level, 1 the whole 4 D feature vector.
+    The last level's norm is scaled here so that the two differ."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from hjepa_report.models.vjepa21_nets import level_norm
+
+    scaled = copy.deepcopy(nets)
+    with torch.no_grad():
+        scaled.target_encoder.norms_block[3].weight.mul_(5.0)
+        h = scaled.target_encoder.hierarchy(clips)
+        joint, per_level = F.layer_norm(h, (h.shape[-1],)), level_norm(h, 4)
+        assert _diff(joint, per_level.numpy()) > 0.1
+        for levels, expected in ((1, joint), (4, per_level)):
+            model = {**config["model"], "levels_predictor": levels}
+            got = loss_terms(scaled, clips, _masks(ref)[:1], LossSettings21.from_config({**config, "model": model}))
+            assert _diff(got["target_levels"], expected.numpy()) < 1e-6

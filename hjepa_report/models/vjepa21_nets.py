@@ -15,13 +15,13 @@ the same code). What 2.1 changes against V-JEPA 2 (models/vjepa_nets.py, whose b
   index sort as V-JEPA 2 (+ video_mod_embed where the run has an image stream); `predictor_proj` maps the target
   tokens to 4 D, `predictor_proj_context` (loss.predict_all) the context tokens to 4 D.
 - Loss (train.py train_step): targets are the target encoder's 4 levels, each layer-normed over its D features
-  (F.layer_norm, no parameters); L_pred = mean over masks of mean(|z - h|^p) / p at the target tokens; with
-  predict_all, L_ctx = the same at the context tokens, each token's error divided by its distance weight
-  (loss.weight_distance_loss: sqrt of the Euclidean distance, in (frame, row, column) token units, to the
-  nearest target token; masks_dist.compute_mask_distance); loss = L_pred + lambda * L_ctx, lambda =
-  model.lambda_value_vid, ramped linearly from 0 at iteration 15000 to its value at 30000 when
-  model.lambda_progressive (default true; modules.Lambda_LinearWarmupHold). The mean over the 4 D features is the
-  mean of the 4 levels' means: each level weighs 1/4.
+  (F.layer_norm, no parameters; with model.levels_predictor 1, all 4 D features together). L_pred = mean over
+  masks of mean(|z - h|^p) / p at the target tokens; with predict_all, L_ctx = the same at the context tokens,
+  each token's error divided by its distance weight (loss.weight_distance_loss: sqrt of the Euclidean
+  distance, in (frame, row, column) token units, to the nearest target token; masks_dist.compute_mask_distance).
+  loss = L_pred + lambda * L_ctx, lambda = model.lambda_value_vid, ramped linearly from 0 at iteration 15000 to
+  its value at 30000 when model.lambda_progressive (default true; modules.Lambda_LinearWarmupHold). The mean over
+  the 4 D features is the mean of the 4 levels' means: each level weighs 1/4.
 tests/test_vjepa21.py checks the networks and the loss against the original code's outputs
 (tests/fixtures/vjepa21_small).
 """
@@ -284,6 +284,7 @@ class LossSettings21:
     normalize_predictor: bool = False
     lambda_value: float = 0.0
     lambda_progressive: bool = True
+    levels_predictor: int = 4  # train.py: > 1 layer-norms each level's features, 1 all 4 D features together
 
     @classmethod
     def from_config(cls, config: dict) -> LossSettings21:
@@ -296,6 +297,7 @@ class LossSettings21:
             normalize_predictor=bool(model.get("normalize_predictor", False)),
             lambda_value=float(model.get("lambda_value_vid", 0.0)),  # video clips: the video ranks' lambda
             lambda_progressive=bool(model.get("lambda_progressive", True)),
+            levels_predictor=int(model.get("levels_predictor", 4)),
         )
 
     def lambda_at(self, iteration: int) -> float:
@@ -336,7 +338,7 @@ def loss_terms(nets: VideoNetworks, clips, masks, settings: LossSettings21, mask
     per-token errors; `loss` = L_pred + lambda * L_ctx needs lambda, which the caller applies."""
     p = settings.loss_exp
     levels = nets.predictor.n_levels
-    h = level_norm(nets.target_encoder.hierarchy(clips), levels)
+    h = level_norm(nets.target_encoder.hierarchy(clips), levels if settings.levels_predictor > 1 else 1)
     out = {"masks": []}
     for mask_x, mask_y in masks:
         z = nets.encoder.hierarchy(clips, mask_x)

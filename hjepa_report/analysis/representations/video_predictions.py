@@ -8,7 +8,9 @@ features, as app/vjepa/train.py forms its targets: the run's loss term mean(|z -
 (loss.loss_exp, 1 in the released configs: an L1 loss), the same error per target token (mean over features),
 and the cosine similarity. The predictor's mask token is the one training uses: V-JEPA's PredictorMultiMaskWrapper
 passes the mask setting's index, V-JEPA 2's PredictorMultiSeqWrapper the index of the clip-length group (0 here:
-the clips have one length).
+the clips have one length). A V-JEPA 2.1 run (models/vjepa21_nets.py) predicts the target encoder's four normed
+levels at the targets and at the context: the section reproduces the loss its train.py optimised, per level and
+in total (L_pred + lambda * L_ctx, each level 1/4), beside the same error maps.
 """
 
 from __future__ import annotations
@@ -256,6 +258,6 @@ def _levels_table(shown: Presentation, result: VideoPredictionsResult) -> None:
         "over its features; the predictor predicts all four at the hidden tokens (L_pred) and, with predict_all, "
         "at the context tokens (L_ctx, each token's error divided by its distance weight when "
         "weight_distance_loss). The mean over the concatenated features weighs each level 1/4; the last row is "
-        "the loss train.py optimises, L_pred + lambda x L_ctx. Healthy: every level well below its first "
-        "epoch's value, deeper levels not far above the shallow ones.",
+        "the loss train.py optimises, L_pred + lambda x L_ctx. Healthy: a total near the checkpoint's stored "
+        "epoch loss (in the section's line) and no level far above the others.",
     )

@@ -108,7 +108,7 @@ def video_predictions(ctx) -> VideoPredictionsResult:
     }
     result.message = f"loss on the sample clips {loss:.4f} (mean over {len(specs)} mask settings)"
     if terms is not None:
-        _add_levels(result, terms, nets, config, ref)
+        _add_levels(result, terms, nets, run, ref)
     if logged is not None:
         result.message += f"; {ref.name} stores its epoch's mean training loss {float(logged):.4f}"
         result.metrics["checkpoint_epoch_loss"] = float(logged)
@@ -128,11 +128,13 @@ def _vjepa21_terms(nets, x, drawn, config) -> dict | None:
     return loss_terms(nets, x, drawn, LossSettings21.from_config(config), mask_index=0)
 
 
-def _add_levels(result: VideoPredictionsResult, terms: dict, nets, config: dict, ref) -> None:
+def _add_levels(result: VideoPredictionsResult, terms: dict, nets, run, ref) -> None:
     """The 2.1 loss per target level and its total L_pred + lambda * L_ctx (app/vjepa_2_1/train.py train_step),
-    lambda at the checkpoint's iteration (model.lambda_progressive: 0 before 15000, then a ramp)."""
+    lambda at the checkpoint's iteration, its stored epoch (epochs done) x iterations per epoch
+    (model.lambda_progressive: 0 before 15000, then a ramp)."""
     from ...models.vjepa21_nets import LossSettings21
 
+    config = run.config or {}
     loss_set = LossSettings21.from_config(config)
     blocks, n = nets.settings["levels"], len(nets.settings["levels"])
     ctx_levels = terms.get("context_levels")
@@ -147,8 +149,10 @@ def _add_levels(result: VideoPredictionsResult, terms: dict, nets, config: dict,
                 "cosine": float(np.mean([float(t["cosine_levels"][k]) for t in terms["masks"]])),
             }
         )
-    ipe = (config.get("optimization") or {}).get("ipe")
-    iteration = ref.step if ref.step is not None else (ref.epoch * int(ipe) if ref.epoch and ipe else None)
+    from ..dynamics.vjepa_schedules import video_steps_per_epoch
+
+    ipe, _ = video_steps_per_epoch(run.scalars, config)  # optimization.ipe, else the CSV's rows per epoch
+    iteration = ref.step if ref.step is not None else (ref.epoch * ipe if ref.epoch and ipe else None)
     lam = loss_set.lambda_at(iteration) if (iteration is not None or not loss_set.lambda_progressive) else None
     total = {"prediction_loss": float(terms["pred"]), "lambda": lam, "iteration": iteration}
     if "context" in terms:

@@ -21,7 +21,8 @@ from hjepa_report.analysis.representations.embedding_section import Representati
 from hjepa_report.analysis.representations.video_representations import MIN_PLOT_CLIPS, VideoRepresentationsResult
 from hjepa_report.collect import collect_run
 from hjepa_report.collect.checkpoints import load_checkpoint
-from hjepa_report.models.vjepa_nets import build_video_networks, load_clip
+from hjepa_report.models.video_networks import build_video_networks
+from hjepa_report.models.vjepa_nets import load_clip
 from hjepa_report.settings import ReportSettings
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 
 from hjepa_report.collect.checkpoints import load_checkpoint  # noqa: E402
 from hjepa_report.errors import ModelBuildError  # noqa: E402
+from hjepa_report.models.video_networks import build_video_networks  # noqa: E402
 from hjepa_report.models.vjepa21_nets import (  # noqa: E402
     LossSettings21,
     build_vjepa21_networks,
@@ -20,7 +21,6 @@ from hjepa_report.models.vjepa21_nets import (  # noqa: E402
     is_vjepa21,
     loss_terms,
 )
-from hjepa_report.models.vjepa_nets import build_video_networks  # noqa: E402
 
 RUN = Path(__file__).parent / "fixtures" / "vjepa21_small"
 TOL = 1e-4

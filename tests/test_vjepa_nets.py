@@ -13,7 +13,7 @@ import yaml
 
 from hjepa_report.collect import load_checkpoint
 from hjepa_report.errors import ModelBuildError
-from hjepa_report.models.vjepa_nets import build_video_networks
+from hjepa_report.models.video_networks import build_video_networks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RUNS = {  # fixture -> (layout, checkpoint, encoder heads of its vit_fixture size, predictor mask_index per mask)

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .vjepa_nets import VideoGrid, VideoNetworks, build_video_networks
+from .video_networks import build_video_networks
+from .vjepa_nets import VideoGrid, VideoNetworks
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

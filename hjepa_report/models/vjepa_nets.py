@@ -216,19 +216,16 @@ class VideoNetworks:
     settings: dict = field(default_factory=dict)
 
 
-def build_video_networks(
+def build_vjepa_networks(
     checkpoint: Mapping, config: dict, layout: str, num_heads: int | None = None, pred_heads: int | None = None
 ) -> VideoNetworks:
-    """Rebuild encoder, target encoder and predictor of a V-JEPA (layout vjepa) or V-JEPA 2 (vjepa2) checkpoint.
+    """Rebuild encoder, target encoder and predictor of a V-JEPA (layout vjepa) or V-JEPA 2 (vjepa2) checkpoint
+    (V-JEPA 2.1's are video_networks.py's other branch).
 
     Sizes come from the tensor shapes; what the weights cannot tell from the config: the grid (crop_size,
     patch_size, frames, tubelet_size), use_rope, the head counts (model.model_name's size, or num_heads;
     V-JEPA 2's model.pred_num_heads, else the encoder's). Raises ModelBuildError on anything it cannot
     rebuild exactly (SwiGLU, unknown head count, keys that do not match)."""
-    from .vjepa21_nets import build_vjepa21_networks, is_vjepa21
-
-    if layout == "vjepa2" and is_vjepa21(checkpoint, config):  # V-JEPA 2.1: multi-level outputs, own modules
-        return build_vjepa21_networks(checkpoint, config, num_heads, pred_heads)
     data, model = config.get("data") or {}, config.get("model") or {}
     if model.get("use_silu") or model.get("use_pred_silu"):
         raise ModelBuildError("V-JEPA 2's SwiGLU MLP (use_silu / use_pred_silu) is not rebuilt")

@@ -53,7 +53,8 @@ def video_attention_skip(ctx) -> str | None:
 def video_attention(ctx) -> VideoAttentionResult:
     """Rebuild the chosen checkpoint's networks and measure their attention on up to MAX_CLIPS clips."""
     from ...collect.checkpoints import load_checkpoint
-    from ...models.vjepa_nets import attention_maps, build_video_networks, load_clip
+    from ...models.video_networks import build_video_networks
+    from ...models.vjepa_nets import attention_maps, load_clip
 
     ref, settings = ctx.session.checkpoint, ctx.settings
     raw = load_checkpoint(ref.path, trust=settings.trust_checkpoints)

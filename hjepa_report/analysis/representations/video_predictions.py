@@ -44,8 +44,9 @@ def video_predictions(ctx) -> VideoPredictionsResult:
     import torch.nn.functional as F
 
     from ...collect.checkpoints import load_checkpoint
+    from ...models.video_networks import build_video_networks
     from ...models.vjepa_masks import as_grid, draw_masks, mask_specs
-    from ...models.vjepa_nets import build_video_networks, load_clip
+    from ...models.vjepa_nets import load_clip
     from ..attention.video import MAX_CLIPS
 
     ref, settings, run = ctx.session.checkpoint, ctx.settings, ctx.run

@@ -20,6 +20,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from ...memory import release_free_memory
 from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
 from ..precision import Precision, fell_back, sweep_precision
@@ -289,7 +290,7 @@ def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list) -> list[dict]
 
     Each pair is evaluated on two scratch loads (session.scratch_model): A's networks are moved along the path,
     B's tensors become the step. The session's networks are released first, so two checkpoints' networks are
-    in memory at a time and nothing else."""
+    in memory at a time and nothing else (freed memory is returned to the system after each pair)."""
     ctx.session.release()
     pairs = []
     for a, b in pairwise(refs):
@@ -300,6 +301,7 @@ def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list) -> list[dict]
         losses = landscape.interpolation(partial(batch.full_loss, vessel), params, end, INTERPOLATION_T)
         pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(), "loss": losses.tolist()})
         del vessel, params, end
+        release_free_memory()  # this pair's written weights, before the next pair is loaded
     return pairs
 
 

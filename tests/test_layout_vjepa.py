@@ -79,6 +79,9 @@ def test_forcing_a_layout_keeps_the_video_detection_in_the_reason():
     assert run.layout_reason.startswith("forced with --layout (detected vjepa: V-JEPA video config")
 
 
-def test_the_cli_offers_every_layout():
+def test_the_cli_and_the_report_schema_offer_every_layout():
+    from hjepa_report.render.jsonreport import load_schema
+
     assert LAYOUT_CHOICES == list(LAYOUTS)
+    assert load_schema()["properties"]["run"]["properties"]["layout"]["enum"] == list(LAYOUTS)
     assert {"vjepa", "vjepa2"} <= set(LAYOUTS)

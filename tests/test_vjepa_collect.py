@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hjepa_report.collect import collect_run, load_checkpoint
+from hjepa_report.collect.checkpoints import checkpoint_role
 from hjepa_report.collect.vjepa import read_eval_csv, read_video_csv
 from hjepa_report.errors import ModelBuildError
 from hjepa_report.models import load_model
@@ -93,6 +94,9 @@ def test_checkpoints_epochs_off_by_one_and_roles(vjepa, vjepa2):
     }
     assert {c.name: c.epoch for c in vjepa2.checkpoints} == {"e0.pt": 1, "e1.pt": 2, "latest.pt": 2}
     e1 = next(c for c in vjepa2.checkpoints if c.name == "e1.pt")
+    # V-JEPA 2.1 names them e{E}.pth.tar and stores epoch E + 1 as well (app/vjepa_2_1/train.py save_every_freq)
+    assert checkpoint_role("e4.pth.tar") == ("epoch", 4, 1)
+    assert checkpoint_role("jepa-e4.pth.tar") == ("epoch", 4, 1)  # V-JEPA's tagged name, unchanged
     assert "V-JEPA names a checkpoint e1 (0-based) and stores 'epoch': 2" in e1.note
     assert e1.param_counts == {"context encoder": 12120, "target encoder": 12120, "predictor": 2544}
 

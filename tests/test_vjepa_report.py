@@ -35,8 +35,13 @@ def video_reports(tmp_path_factory):
 
 @pytest.mark.parametrize(("name", "layout"), [("vjepa_small", "vjepa"), ("vjepa2_small", "vjepa2")])
 def test_video_runs_report_without_an_error_section(video_reports, name, layout):
+    import jsonschema
+
+    from hjepa_report.render.jsonreport import load_schema
+
     doc = video_reports[name]
     assert doc["run"]["layout"] == layout
+    jsonschema.validate(doc, load_schema())
     sections = {s["name"]: s for s in doc["sections"]}
     assert {n: s["message"] for n, s in sections.items() if s["status"] not in ("ok", "skipped")} == {}
     for needed in ("overview", "training", "schedules"):

@@ -39,6 +39,7 @@ _NAME_RULES = (  # (pattern on the file name, role, how the number in the name m
     (re.compile(r"-ep(\d+)\.pth\.tar$"), "epoch", -1),  # I-JEPA: ep{N} holds epoch N-1
     (re.compile(r"-e(\d+)\.pth\.tar$"), "epoch", 1),  # V-JEPA: {tag}-e{E} is saved after epoch E+1, holds E+1
     (re.compile(r"^e(\d+)\.pt$"), "epoch", 1),  # V-JEPA 2: e{E}.pt, the same
+    (re.compile(r"^e(\d+)\.pth\.tar$"), "epoch", 1),  # V-JEPA 2.1: e{E}.pth.tar (app/vjepa_2_1/train.py), the same
     (re.compile(r"(?:^|[-_])epoch[=_]?(\d+)"), "epoch", 0),  # Lightning epoch=N-step=M.ckpt and similar
 )
 

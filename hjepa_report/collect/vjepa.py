@@ -277,28 +277,3 @@ def eval_file(path: Path, rel: str) -> tuple[str, LogRead | None]:
     if name.endswith((".pt", ".pth", ".pth.tar", ".tar", ".ckpt")):
         return "checkpoint", None
     return "other", None
-
-
-# -- sample clips ---------------------------------------------------------------------------------------------
-
-VIDEO_SUFFIXES = (".mp4", ".webm", ".avi", ".mkv", ".mov")
-_CLIP = re.compile(r"^(?:.*/)?clips/([^/]+)/[^/]+$")
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-
-
-def clip_file(rel: str) -> tuple[str, str] | None:
-    """(clip name, 'frame' | 'video' | 'other') for a file `clips/<name>/<file>` of the run, else None. A clip is
-    a folder of frames in file-name order; a video file there is listed, not decoded."""
-    if rel.lower().endswith(VIDEO_SUFFIXES) and "clips/" in rel:
-        return rel.rsplit("/", 1)[-1], "video"
-    found = _CLIP.match(rel)
-    if found is None:
-        return None
-    kind = "frame" if rel.lower().endswith(FRAME_SUFFIXES) else "other"
-    return found.group(1), kind
-
-
-VIDEO_FILE = (
-    "video file: not decoded (the report reads a clip as a folder of frames, clips/<name>/*.png; no video "
-    "decoder is a dependency yet)"
-)

@@ -36,25 +36,10 @@ from torch import nn
 
 from ..errors import ModelBuildError
 from .vjepa import network_state
-from .vjepa_nets import LN_EPS, Attention, Block, VideoGrid, VideoNetworks, _count, _load
+from .vjepa_nets import KNOWN_HEADS, LN_EPS, Attention, Block, VideoGrid, VideoNetworks, _count, _load
 
 ENCODER_LEVELS = {12: (2, 5, 8, 11), 24: (5, 11, 17, 23), 40: (9, 19, 29, 39), 48: (11, 23, 37, 47)}
 PRETRAINED_GRID = {14: 252 // 14, 16: 256 // 16}  # modules.RoPEAttention.pretrained_grid_size
-KNOWN_HEADS = {  # app/vjepa_2_1/models/vision_transformer.py sizes -> num_heads
-    "vit_tiny": 3,
-    "vit_small": 6,
-    "vit_base": 12,
-    "vit_large": 16,
-    "vit_large_rope": 16,
-    "vit_huge": 16,
-    "vit_huge_rope": 16,
-    "vit_giant": 16,
-    "vit_giant_rope": 16,
-    "vit_giant_xformers": 22,
-    "vit_giant_xformers_rope": 22,
-    "vit_gigantic": 16,
-    "vit_gigantic_xformers": 26,
-}
 LAMBDA_START, LAMBDA_END = 15_000, 30_000  # Lambda_LinearWarmupHold defaults, as train.py builds it
 
 

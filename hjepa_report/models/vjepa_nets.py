@@ -37,7 +37,10 @@ from ..errors import ModelBuildError
 from .vjepa import network_state
 
 LN_EPS = 1e-6  # vit_* and vit_predictor: norm_layer=partial(nn.LayerNorm, eps=1e-6)
-KNOWN_HEADS = {  # src/models/vision_transformer.py model sizes -> num_heads (the weights do not tell)
+KNOWN_HEADS = {  # model_name -> num_heads (the weights do not tell): the vit_* constructors of
+    # src/models/vision_transformer.py, vjepa2 c2963a4 (jepa 51c59d5 has the sizes without _rope / _xformers,
+    # the same numbers)
+    "vit_synthetic": 1,
     "vit_tiny": 3,
     "vit_small": 6,
     "vit_base": 12,
@@ -46,10 +49,11 @@ KNOWN_HEADS = {  # src/models/vision_transformer.py model sizes -> num_heads (th
     "vit_huge": 16,
     "vit_huge_rope": 16,
     "vit_giant": 16,
+    "vit_giant_rope": 16,
     "vit_giant_xformers": 22,
-    "vit_giant_rope": 22,
+    "vit_giant_xformers_rope": 22,
     "vit_gigantic": 16,
-    "vit_gigantic_xformers": 16,
+    "vit_gigantic_xformers": 26,
 }
 
 

@@ -38,7 +38,10 @@ def video_attention_skip(ctx) -> str | None:
     if ctx.session.checkpoint is None:
         return "The run has no checkpoint, so its networks cannot be run."
     if not ctx.run.clips:
-        return "The run has no sample clips (put frame folders in RUN_DIR/clips/<name>/*.png)."
+        return (
+            "The run has no sample clips (put frame folders RUN_DIR/clips/<name>/*.png or videos "
+            "RUN_DIR/clips/<name>.mp4 there)."
+        )
     from ...models.vjepa_nets import KNOWN_HEADS
 
     name = str(((ctx.run.config or {}).get("model") or {}).get("model_name"))

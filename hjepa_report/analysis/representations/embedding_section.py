@@ -184,15 +184,8 @@ class RepresentationsPass(AnalysisPass[RepresentationsResult]):
                 HEALTH_CAPTION.format(n=health["tokens"]["n"], d=health["tokens"]["d"], seed=result.seed),
                 health_figure(result.embedding.tokens, result.embedding.token_anchors, "patch tokens"),
             )
-        for key, title in (("tokens", "patch tokens"), ("image", "mean-pooled image embeddings"), ("cls", "CLS")):
-            if key in health:
-                shown.add_table(
-                    f"metrics-{key}",
-                    f"Collapse measures: {title} (n={health[key]['n']}, d={health[key]['d']})",
-                    ["measure", "this run", "isotropic anchor", "collapsed anchor", "healthy"],
-                    health_table_rows(health[key], result.embedding.anchor_health[key]),
-                    caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.",
-                )
+        titles = (("tokens", "patch tokens"), ("image", "mean-pooled image embeddings"), ("cls", "CLS"))
+        add_health_tables(shown, health, result.embedding.anchor_health, titles)
         _present_space(shown, result.probes, used)
         logged_probes.present(shown, result)
         _present_lidar(shown, result.lidar)
@@ -508,3 +501,17 @@ def _present_checkpoints(shown: Presentation, result: RepresentationsResult) -> 
             "vary.",
             content,
         )
+
+
+def add_health_tables(shown: Presentation, health: dict, anchor_health: dict, titles) -> None:
+    """One table of collapse measures per embedding kind of `titles` ((key, title) pairs) that `health` holds,
+    beside the isotropic and collapsed anchors of the same shape."""
+    for key, title in titles:
+        if key in health:
+            shown.add_table(
+                f"metrics-{key}",
+                f"Collapse measures: {title} (n={health[key]['n']}, d={health[key]['d']})",
+                ["measure", "this run", "isotropic anchor", "collapsed anchor", "healthy"],
+                health_table_rows(health[key], anchor_health[key]),
+                caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.",
+            )

@@ -36,10 +36,11 @@ from .embedding_section import (
     _nonfinite_findings,
     _present_checkpoints,
     _present_space,
+    add_health_tables,
     embedding_health,
     logged_collapse,
 )
-from .figures import health_figure, health_table_rows
+from .figures import health_figure
 from .gram import gram_drift, gram_matrices
 
 MIN_PLOT_CLIPS = 8  # fewer clips: no projection or neighbour figure (t-SNE needs 5 points, UMAP 6; 2 is a line)
@@ -321,14 +322,8 @@ def present_video_representations(result: VideoRepresentationsResult) -> Present
             VIDEO_HEALTH_CAPTION.format(n=health["tokens"]["n"], d=health["tokens"]["d"], seed=result.seed),
             health_figure(result.embedding.tokens, result.embedding.token_anchors, "tubelet tokens"),
         )
-    for key, title in (("tokens", "tubelet tokens"), ("image", "clip embeddings (mean over tubelet tokens)")):
-        shown.add_table(
-            f"metrics-{key}",
-            f"Collapse measures: {title} (n={health[key]['n']}, d={health[key]['d']})",
-            ["measure", "this run", "isotropic anchor", "collapsed anchor", "healthy"],
-            health_table_rows(health[key], result.embedding.anchor_health[key]),
-            caption="Anchors: seeded matrices of the same shape (n, d); see the health figure.",
-        )
+    titles = (("tokens", "tubelet tokens"), ("image", "clip embeddings (mean over tubelet tokens)"))
+    add_health_tables(shown, health, result.embedding.anchor_health, titles)
     _present_space(shown, result.probes, used)
     _present_checkpoints(shown, result)
     return shown

@@ -32,3 +32,77 @@ def _malloc_trim():
         return getattr(ctypes.CDLL(name), "malloc_trim", None) if name else None
     except OSError:
         return None
+
+
+class FilePages:
+    """Tensors whose memory is a read-only view of a memory-mapped file (a zero-copy checkpoint load,
+    models.loading.materialise), whose pages can be handed back after each read.
+
+    A pass that reads a checkpoint's weights once per step (the loss landscape's stored weights, the two ends of
+    a checkpoint interpolation) would otherwise keep every page it touched resident: as much memory as a copy.
+    `drop(tensor)` tells the kernel the tensor's whole pages are not needed now (madvise MADV_DONTNEED, Linux
+    man 2 madvise): for a private file mapping they are read again from the file (the page cache) on the next
+    access, so the values never change. Never use it on tensors that were written: their copy-on-write pages
+    would revert to the file's contents. `of(tensors)` returns None unless every tensor lies inside a file
+    mapping of this process (read from /proc/self/maps), so anonymous memory (where the same call would zero
+    it) is never dropped.
+    """
+
+    MADV_DONTNEED = 4  # Linux <asm-generic/mman-common.h>
+
+    def __init__(self, madvise, page: int):
+        self._madvise = madvise
+        self._page = page
+
+    @classmethod
+    def of(cls, tensors) -> FilePages | None:
+        """A FilePages for `tensors` (CPU tensors), or None where they are not all file-backed or the platform
+        has no /proc/self/maps and madvise."""
+        import mmap
+        import os
+
+        madvise = _madvise()
+        if madvise is None or not os.path.exists("/proc/self/maps"):
+            return None
+        ranges = _file_mappings()
+        for t in tensors:
+            start = t.data_ptr()
+            end = start + t.numel() * t.element_size()
+            if t.device.type != "cpu" or not any(lo <= start and end <= hi for lo, hi in ranges):
+                return None
+        return cls(madvise, mmap.PAGESIZE)
+
+    def drop(self, tensor) -> None:
+        """Hand back the pages that lie wholly inside `tensor` (a partial page at either end stays)."""
+        start = tensor.data_ptr()
+        end = start + tensor.numel() * tensor.element_size()
+        lo = -(-start // self._page) * self._page
+        hi = end // self._page * self._page
+        if hi > lo:
+            self._madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), self.MADV_DONTNEED)
+
+
+def _file_mappings() -> list[tuple[int, int]]:
+    """(start, end) of this process's private mappings of regular files (/proc/self/maps, man 5 proc)."""
+    out = []
+    with open("/proc/self/maps") as fh:
+        for line in fh:
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].startswith("/") and fields[1].endswith("p"):
+                lo, hi = fields[0].split("-")
+                out.append((int(lo, 16), int(hi, 16)))
+    return out
+
+
+@cache
+def _madvise():
+    """libc's madvise, or None where the C library has none."""
+    name = ctypes.util.find_library("c")
+    try:
+        fn = getattr(ctypes.CDLL(name), "madvise", None) if name else None
+    except OSError:
+        return None
+    if fn is not None:
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        fn.restype = ctypes.c_int
+    return fn

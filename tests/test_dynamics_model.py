@@ -5,6 +5,7 @@ clock (analysis/dynamics, models/loss.py, models/flops.py)."""
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -178,6 +179,37 @@ def test_gradient_flow_matches_finite_differences_and_leaves_no_gradients(hjepa)
     assert g == pytest.approx((up - down) / 2e-2, rel=1e-2, abs=1e-6)
     layer = next(lg for lg in flow.layers if lg.name == "predictor.head")
     assert layer.ratio == pytest.approx(layer.grad_norm / layer.weight_norm)
+
+
+def test_gradient_flow_statistics_equal_those_of_the_whole_gradients(hjepa):
+    # the pass reduces each gradient as autograd accumulates it and drops it; the statistics must equal the
+    # ones computed from every gradient kept (a plain backward), layer by layer
+    batch = _batch(hjepa, "hjepa", HJEPA_CONFIG)
+    flow = gradients.gradient_flow(hjepa.network, batch.loss_with(hjepa))
+    batch.loss_with(hjepa)().backward()
+    kept = {n: p for n, p in hjepa.network.named_parameters() if p.grad is not None}
+    try:
+        for layer in flow.layers:
+            names = [n for n in kept if gradients.layer_of(n)[0] == layer.name]
+            g = torch.cat([kept[n].grad.reshape(-1).double() for n in names])
+            w = torch.cat([kept[n].detach().reshape(-1).double() for n in names])
+            assert layer.grad_norm == pytest.approx(float(g.norm()), rel=1e-12)
+            assert layer.mean_abs == pytest.approx(float(g.abs().mean()), rel=1e-12)
+            assert layer.max_abs == float(g.abs().max())
+            assert layer.weight_norm == pytest.approx(float(w.norm()), rel=1e-12)
+            assert layer.finite
+        assert {gradients.layer_of(n)[0] for n in kept} == {layer.name for layer in flow.layers}
+    finally:
+        for p in hjepa.network.parameters():
+            p.grad = None
+
+
+def test_a_non_finite_gradient_is_flagged_in_its_layer():
+    lin = torch.nn.Linear(3, 2)
+    flow = gradients.gradient_flow(lin, lambda: (lin.weight * torch.tensor([[float("nan"), 1, 1], [1, 1, 1]])).sum())
+    (layer,) = flow.layers
+    assert not layer.finite and math.isnan(layer.max_abs) and math.isnan(layer.grad_norm)
+    assert flow.no_gradient == ["bias"] and lin.weight.grad is None
 
 
 def test_layer_names_parts_and_blocks():

@@ -18,6 +18,7 @@ gradient.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -110,14 +111,30 @@ def gradient_flow(network, loss_fn, backward=None) -> GradientFlow:
 
     loss_fn returns a scalar tensor built from `network`'s parameters (autograd on), or a models.loss.Loss
     (its total is back-propagated, its logged terms kept as `components`); `backward(loss)` runs the
-    backward pass (default loss.backward(); JepaModel.backward also times it). The parameters' .grad are
-    reset to None before and after, so a cached network is left as it was found.
+    backward pass (default loss.backward(); JepaModel.backward also times it).
+
+    Memory: each parameter's gradient is reduced to its sums (ParamSums) the moment autograd has accumulated
+    it (a post-accumulate-grad hook) and dropped there, so the backward pass never holds every gradient at
+    once (a ViT-B/16 H-JEPA: 0.5 GB of gradients). The parameters' .grad are None before and after, so a
+    cached network is left as it was found.
     """
     import torch
 
     params = {n: p for n, p in network.named_parameters() if p.requires_grad}
+    sums: dict[str, ParamSums] = {}
+
+    def reducer(name: str):
+        def reduce(param) -> None:
+            if name in sums:  # one backward pass accumulates each leaf once (non-reentrant recomputation too)
+                raise RuntimeError(f"the gradient of {name} was accumulated twice in one backward pass")
+            sums[name] = ParamSums.of(param.detach(), param.grad.detach())
+            param.grad = None
+
+        return reduce
+
     for p in params.values():
         p.grad = None
+    handles = [p.register_post_accumulate_grad_hook(reducer(n)) for n, p in params.items()]
     try:
         with torch.enable_grad():
             result = loss_fn()
@@ -126,37 +143,61 @@ def gradient_flow(network, loss_fn, backward=None) -> GradientFlow:
         logged = result.logged() if hasattr(result, "logged") else {}
         components = {name: float(value.detach()) for name, value in logged.items()}
         stats: dict[str, list] = {}
-        no_grad = []
-        for name, p in params.items():
-            if p.grad is None:
-                no_grad.append(name)
-                continue
-            stats.setdefault(layer_of(name)[0], []).append((name, p.detach(), p.grad.detach()))
+        for name in params:
+            if name in sums:
+                stats.setdefault(layer_of(name)[0], []).append((name, sums[name]))
+        no_grad = [name for name in params if name not in sums]
         layers = [_layer_stats(layer, entries) for layer, entries in stats.items()]
         return GradientFlow(float(loss.detach()), layers, no_grad, components)
     finally:
+        for handle in handles:
+            handle.remove()
         for p in params.values():
             p.grad = None
 
 
-def _layer_stats(layer: str, entries: list) -> LayerGrad:
-    """Combine the (name, weight, grad) entries of one layer into a LayerGrad."""
-    import torch
+@dataclass
+class ParamSums:
+    """One parameter's gradient g and weight w reduced in float64: what a layer's statistics are made of."""
 
-    g = torch.cat([e[2].reshape(-1).double() for e in entries])
-    w = torch.cat([e[1].reshape(-1).double() for e in entries])
-    finite = bool(torch.isfinite(g).all())
-    ga = g.abs()
+    grad_squares: float  # sum g^2
+    grad_abs: float  # sum |g|
+    grad_max: float  # max |g| (NaN if any g is NaN)
+    count: int
+    finite: bool
+    weight_squares: float  # sum w^2
+
+    @classmethod
+    def of(cls, weight, grad) -> ParamSums:
+        import torch
+
+        g, w = grad.reshape(-1).double(), weight.reshape(-1).double()
+        ga = g.abs()
+        return cls(
+            grad_squares=float(g.square().sum()),
+            grad_abs=float(ga.sum()),
+            grad_max=float(ga.max()),
+            count=g.numel(),
+            finite=bool(torch.isfinite(g).all()),
+            weight_squares=float(w.square().sum()),
+        )
+
+
+def _layer_stats(layer: str, entries: list) -> LayerGrad:
+    """Combine the (name, ParamSums) entries of one layer into a LayerGrad: ||g|| = sqrt(sum g^2) and the
+    mean |g| over all its entries, max |g|, ||w||."""
+    parts = [e[1] for e in entries]
+    largest = [s.grad_max for s in parts]
     _, part, block = layer_of(entries[0][0])
     return LayerGrad(
         name=layer,
         part=part,
         block=block,
-        grad_norm=float(g.norm()),
-        mean_abs=float(ga.mean()),
-        max_abs=float(ga.max()),
-        weight_norm=float(w.norm()),
-        finite=finite,
+        grad_norm=math.sqrt(sum(s.grad_squares for s in parts)),
+        mean_abs=sum(s.grad_abs for s in parts) / sum(s.count for s in parts),
+        max_abs=math.nan if any(math.isnan(x) for x in largest) else max(largest),
+        weight_norm=math.sqrt(sum(s.weight_squares for s in parts)),
+        finite=all(s.finite for s in parts),
     )
 
 

@@ -20,6 +20,7 @@ the same at every point, so the surface is a function of the weights).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,16 +70,19 @@ class Surface:
     checked: list[dict] = field(default_factory=list)  # points also evaluated by reference_fn (float32)
 
 
-def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress=None, reference_fn=None) -> Surface:
+def loss_surface(
+    loss_fn, params: dict, seeds: tuple[int, int], coords, progress=None, reference_fn=None, stored=None
+) -> Surface:
     """Evaluate `loss_fn()` (a float) with params moved to theta + a d1 + b d2 for every (a, b) in coords^2,
     d1 and d2 the filter-normalised directions of the two seeds. `reference_fn` (e.g. the float32 loss when
     loss_fn runs in bfloat16) is also evaluated at the stored weights and at the last grid point, into
     Surface.checked.
 
-    Memory: the weights theta and d1 are held (one copy each of the trained parameters); d2 is drawn again at
-    the start of each row instead of being stored, and along a row the parameters step by (a' - a) d1 (at
-    most len(coords) float32 additions, ~1e-6 relative, deterministic). The parameters are changed in place
-    and restored exactly (from the copy) afterwards, even on error.
+    Memory: d1 is held (one copy of the trained parameters); d2 is drawn again at the start of each row
+    instead of being stored, and along a row the parameters step by (a' - a) d1 (at most len(coords) float32
+    additions, ~1e-6 relative, deterministic). theta is read from `stored` when given (a StoredWeights: the
+    checkpoint's own file pages, handed back after each read, so no copy is held), else from a copy. The
+    parameters are changed in place and restored exactly afterwards, even on error.
     """
     import time
 
@@ -86,7 +90,9 @@ def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress
 
     coords = np.asarray(coords, dtype=float)
     start = time.perf_counter()
-    saved = {n: p.detach().clone() for n, p in params.items()}
+    if stored is None:
+        stored = StoredWeights({n: p.detach().clone() for n, p in params.items()})
+    saved, done = stored.tensors, stored.done
     d1 = filter_normalized_direction(params, seeds[0])
     loss = np.full((len(coords), len(coords)), np.nan)
     try:
@@ -96,6 +102,7 @@ def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress
             for i, b in enumerate(coords):
                 for n, d2 in direction_tensors(saved, seeds[1]):  # theta + b d2 + a_0 d1, d2 drawn again
                     params[n].copy_(saved[n]).add_(d2, alpha=float(b)).add_(d1[n], alpha=float(coords[0]))
+                    done(saved[n])
                 for j, a in enumerate(coords):
                     if j:
                         for n, p in params.items():
@@ -109,7 +116,18 @@ def loss_surface(loss_fn, params: dict, seeds: tuple[int, int], coords, progress
         with torch.no_grad():
             for n, p in params.items():
                 p.copy_(saved[n])
+                done(saved[n])
     return Surface(coords=coords, loss=loss, origin_loss=origin, seconds=time.perf_counter() - start, checked=checked)
+
+
+@dataclass
+class StoredWeights:
+    """Read-only tensors by parameter name and what to call after reading one: the stored weights theta of the
+    landscape, or the two ends of an interpolation. From a zero-copy checkpoint load, `done` hands the pages
+    read back to the kernel (memory.FilePages.drop); for tensors in memory it does nothing."""
+
+    tensors: dict
+    done: Callable = lambda tensor: None
 
 
 def _checked(at: str, value: float, reference_fn) -> dict:
@@ -136,6 +154,28 @@ def interpolation(loss_fn, params: dict, end: dict, ts) -> np.ndarray:
             for n, p in params.items():
                 p.add_(end[n].to(p.dtype), alpha=float(t) - previous)
             previous = float(t)
+            out.append(float(loss_fn()))
+    return np.asarray(out)
+
+
+def interpolation_between(loss_fn, params: dict, start: StoredWeights, end: StoredWeights, ts) -> np.ndarray:
+    """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015), every point computed
+    from the two checkpoints themselves (torch.lerp: exactly theta_A at t = 0 and theta_B at t = 1).
+
+    `params`: the tensors of a scratch network, overwritten at each t; `start` / `end`: theta_A's and
+    theta_B's tensors read-only by the same names, from zero-copy loads whose pages are handed back after each
+    read, so the pass holds one network's memory (a ViT-B/16 H-JEPA: 0.87 GB instead of two networks' 1.7 GB).
+    """
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for t in ts:
+            for n, p in params.items():
+                a, b = start.tensors[n], end.tensors[n]
+                torch.lerp(a.to(p.dtype), b.to(p.dtype), float(t), out=p)
+                start.done(a)
+                end.done(b)
             out.append(float(loss_fn()))
     return np.asarray(out)
 

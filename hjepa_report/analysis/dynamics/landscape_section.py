@@ -20,7 +20,7 @@ from itertools import pairwise
 
 import numpy as np
 
-from ...memory import release_free_memory
+from ...memory import FilePages, release_free_memory
 from ..base import AnalysisPass, PassResult, Presentation
 from ..context import ReportContext
 from ..precision import Precision, fell_back, sweep_precision
@@ -265,16 +265,32 @@ def _surface(ctx: ReportContext, batch: LossBatch):
     coords = np.linspace(-1.0, 1.0, grid)
     chosen = sweep_precision(ctx.settings.precision, model, grid * grid * budget.point_flops)
     ctx.progress(f"loss landscape: {grid}x{grid} grid in {chosen.name}")
+    sweep = partial(landscape.loss_surface, params=params, seeds=tuple(seeds), coords=coords, progress=ctx.progress)
+    stored = _file_weights(ctx, ctx.session.checkpoint, params)
     if chosen.name == "fp32":
-        surface = landscape.loss_surface(fp32, params, tuple(seeds), coords, ctx.progress)
+        surface = sweep(fp32, stored=stored)
     else:
         bf16 = partial(_inference, closure, model, "bf16")
-        surface = landscape.loss_surface(bf16, params, tuple(seeds), coords, ctx.progress, reference_fn=fp32)
+        surface = sweep(bf16, reference_fn=fp32, stored=stored)
         if not chosen.measured(surface.checked, _loss_range(surface.loss), "the grid's loss range"):
             chosen = fell_back(chosen)
             ctx.progress("loss landscape: bfloat16 error too large, redoing the grid in float32")
-            surface = landscape.loss_surface(fp32, params, tuple(seeds), coords, ctx.progress)
+            surface = sweep(fp32, stored=stored)
     return surface, seeds, budget, grid, why, chosen
+
+
+def _file_weights(ctx: ReportContext, ref, like: dict) -> landscape.StoredWeights | None:
+    """The tensors of `ref`'s networks named as in `like`, read-only from a second zero-copy load whose file
+    pages are handed back after each read (memory.FilePages), or None when they would not be file pages
+    (another dtype, a GPU, a factory's model): then the caller holds a copy, as before."""
+    if FilePages.of(like.values()) is None:  # not even the session's own load maps the file: a load copies
+        return None
+    tensors = _float_tensors(ctx.session.scratch_model(ref))
+    if not set(like) <= set(tensors):
+        return None
+    chosen = {name: tensors[name] for name in like}
+    pages = FilePages.of(chosen.values())
+    return None if pages is None else landscape.StoredWeights(chosen, pages.drop)
 
 
 def _loss_range(values) -> float:
@@ -288,19 +304,27 @@ def _loss_range(values) -> float:
 def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list) -> list[dict]:
     """L((1 - t) theta_A + t theta_B) for consecutive pairs of `refs` (all tensors, EMA included), in float32.
 
-    Each pair is evaluated on two scratch loads (session.scratch_model): A's networks are moved along the path,
-    B's tensors become the step. The session's networks are released first, so two checkpoints' networks are
-    in memory at a time and nothing else (freed memory is returned to the system after each pair)."""
+    Each pair is evaluated on a scratch load of A (session.scratch_model) overwritten at every t from A's and
+    B's file pages (landscape.interpolation_between: one network's memory); where a load copies the weights
+    (other dtypes, a GPU) A's copy steps along B - A instead (landscape.interpolation: two networks). The
+    session's networks are released first, and freed memory is returned to the system after each pair."""
     ctx.session.release()
     pairs = []
     for a, b in pairwise(refs):
         ctx.progress(f"loss landscape: interpolating {a.name} -> {b.name}")
         vessel = ctx.session.scratch_model(a)
         params = _float_tensors(vessel)
-        end = _float_tensors(ctx.session.scratch_model(b))
-        losses = landscape.interpolation(partial(batch.full_loss, vessel), params, end, INTERPOLATION_T)
+        start, end = _file_weights(ctx, a, params), _file_weights(ctx, b, params)
+        loss_fn = partial(batch.full_loss, vessel)
+        if start is not None and end is not None:
+            losses = landscape.interpolation_between(loss_fn, params, start, end, INTERPOLATION_T)
+        else:  # weights copied on load: step A's copy along B - A (two networks in memory)
+            start = end = None
+            b_copy = _float_tensors(ctx.session.scratch_model(b))
+            losses = landscape.interpolation(loss_fn, params, b_copy, INTERPOLATION_T)
+            del b_copy
         pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(), "loss": losses.tolist()})
-        del vessel, params, end
+        del vessel, params, start, end
         release_free_memory()  # this pair's written weights, before the next pair is loaded
     return pairs
 

@@ -48,6 +48,8 @@ def test_video_runs_report_without_an_error_section(video_reports, name, layout)
         assert sections[needed]["status"] == "ok", needed
     model = sections["model"]
     assert model["status"] == "skipped" and NOT_REBUILT in model["message"] and "\n" not in model["message"]
+    for image_only in ("layers", "gradient-flow", "loss-landscape"):  # rebuilt by the video sections: no error
+        assert sections[image_only]["status"] == "skipped" and sections[image_only]["message"].startswith(NOT_REBUILT)
     masking = sections["masking"]
     assert masking["status"] == "ok" and masking["message"].startswith("mask 1: context ")
     assert [m["grid"] for m in masking["metrics"]["masks"]] == [[4, 8, 8], [4, 8, 8]]

@@ -212,6 +212,10 @@ class ModelSession:
         try:
             self.info()
         except ReportError as exc:
+            from ..models.vjepa import NOT_REBUILT
+
+            if str(exc).startswith(NOT_REBUILT):  # they are rebuilt, by the video sections; not an error
+                return f"{exc}."
             return f"The networks could not be rebuilt from the checkpoint: {exc}"
         if needs_images and not self.run.images:
             return "The run has no sample images (put some in RUN_DIR/images or pass --images DIR)."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...plotting import PALETTE, new_figure
@@ -25,26 +27,42 @@ def _series(ax, x, rows, key, **style):
     return y
 
 
-def curves_figure(rows: list[dict], best: str | None, references: dict):
-    """Four panels vs epoch: RankMe, alpha-ReQ, kNN accuracy, level-0 prediction cosine (best marked)."""
+@dataclass(frozen=True)
+class Units:
+    """What one sample and one token are called in the figures: an image and its patches, or a clip and its
+    tubelets (video runs)."""
+
+    sample: str = "image"
+    token: str = "patch"
+
+
+IMAGE_UNITS = Units()
+VIDEO_UNITS = Units("clip", "tubelet")
+
+
+def curves_figure(rows: list[dict], best: str | None, references: dict, units: Units = IMAGE_UNITS):
+    """Panels vs epoch: RankMe, alpha-ReQ, kNN accuracy and, where the sweep measured the predictor, the level-0
+    prediction cosine (best marked)."""
     rows = [r for r in rows if "error" not in r]
-    fig, axes = new_figure(9.0, 5.6, 2, 2)
+    predicted = any(r.get("prediction_cosine") is not None and np.isfinite(r["prediction_cosine"]) for r in rows)
+    fig, axes = new_figure(9.0, 5.6, 2, 2) if predicted else new_figure(12.0, 3.4, 1, 3)
+    axes = np.atleast_1d(axes).ravel()
     x = _x(rows)
-    ax = axes[0, 0]
-    _series(ax, x, rows, "rankme", color=PALETTE[0], label="image embeddings (mean-pooled)")
-    _series(ax, x, rows, "rankme_tokens", color=PALETTE[2], label="patch tokens")
+    ax = axes[0]
+    _series(ax, x, rows, "rankme", color=PALETTE[0], label=f"{units.sample} embeddings (mean-pooled)")
+    _series(ax, x, rows, "rankme_tokens", color=PALETTE[2], label=f"{units.token} tokens")
     for key, color, text in (
-        ("rankme_isotropic", PALETTE[0], "isotropic, image shape"),
+        ("rankme_isotropic", PALETTE[0], f"isotropic, {units.sample} shape"),
         ("rankme_tokens_isotropic", PALETTE[2], "isotropic, token shape"),
     ):
         if references.get(key) is not None:
             ax.axhline(references[key], color=color, ls="--", lw=1, label=text)
     ax.set(title="RankMe (Garrido et al. 2023)", ylabel="RankMe")
-    ax = axes[0, 1]
-    _series(ax, x, rows, "alpha_req", color=PALETTE[0], label="patch tokens")
+    ax = axes[1]
+    _series(ax, x, rows, "alpha_req", color=PALETTE[0], label=f"{units.token} tokens")
     ax.axhline(1.0, color="#7f7f7f", ls="--", lw=1, label="alpha = 1")
     ax.set(title="alpha-ReQ (Agrawal et al. 2022)", ylabel="alpha")
-    ax = axes[1, 0]
+    ax = axes[2]
     knn = _series(ax, x, rows, "knn_accuracy", color=PALETTE[0], label="kNN (leave-one-out)")
     bands = np.array([r.get("knn_interval") or (np.nan, np.nan) for r in rows], float).reshape(-1, 2)
     if np.isfinite(bands).all() and len(rows):
@@ -54,13 +72,12 @@ def curves_figure(rows: list[dict], best: str | None, references: dict):
     if not np.isfinite(knn).any():
         ax.text(0.5, 0.5, "no class labels: no kNN accuracy", ha="center", va="center", transform=ax.transAxes)
     ax.set(title="kNN accuracy (leave-one-out)", ylabel="accuracy", ylim=(-0.02, 1.02))
-    ax = axes[1, 1]
-    pred = _series(ax, x, rows, "prediction_cosine", color=PALETTE[0], label="predictor")
-    _series(ax, x, rows, "baseline_cosine", color=PALETTE[1], ls="--", label="mean-token baseline")
-    if not np.isfinite(pred).any():
-        ax.text(0.5, 0.5, "no predictions", ha="center", va="center", transform=ax.transAxes)
-    ax.set(title="Level-0 prediction cosine", ylabel="mean cosine")
-    for ax in axes.ravel():
+    if predicted:
+        ax = axes[3]
+        _series(ax, x, rows, "prediction_cosine", color=PALETTE[0], label="predictor")
+        _series(ax, x, rows, "baseline_cosine", color=PALETTE[1], ls="--", label="mean-token baseline")
+        ax.set(title="Level-0 prediction cosine", ylabel="mean cosine")
+    for ax in axes:
         ax.set_xlabel("epoch")
         if best is not None:
             for xi, r in zip(x, rows, strict=True):
@@ -98,13 +115,13 @@ def logged_figure(
     return fig
 
 
-def dense_figure(rows: list[dict]):
+def dense_figure(rows: list[dict], units: Units = IMAGE_UNITS):
     """Two panels vs epoch: the SIGReg isotropy statistic with its Gaussian reference, and the Gram drift."""
     rows = [r for r in rows if "error" not in r]
     fig, axes = new_figure(9.0, 3.0, 1, 2)
     x = _x(rows)
     ax = axes[0]
-    _series(ax, x, rows, "isotropy", color=PALETTE[0], label="patch tokens")
+    _series(ax, x, rows, "isotropy", color=PALETTE[0], label=f"{units.token} tokens")
     _series(ax, x, rows, "isotropy_gaussian", color="#7f7f7f", ls="--", label="isotropic Gaussian, same shape")
     ax.set(title="Isotropy (SIGReg statistic; lower is more isotropic)", ylabel="statistic", xlabel="epoch")
     ax.set_yscale("log")

@@ -28,7 +28,7 @@ from .captions import (
     probe_phrase,
     projection_caption,
 )
-from .checkpoint_figures import LOGGED_FAMILIES, curves_figure, dense_figure, logged_figure
+from .checkpoint_figures import IMAGE_UNITS, LOGGED_FAMILIES, Units, curves_figure, dense_figure, logged_figure
 from .checkpoint_sweep import ANIMATION_IMAGES, Sweep, checkpoint_sweep
 from .checkpoints import DEFAULT_CAP, agreeing_measures, animation_frame, best_checkpoint, best_rule
 from .checks import class_structure_check, collapse_check, collapse_thresholds
@@ -449,8 +449,9 @@ def _present_lidar(shown: Presentation, lidar: dict) -> None:
         )
 
 
-def _present_checkpoints(shown: Presentation, result: RepresentationsResult) -> None:
-    """Curves across checkpoints, the logged collapse metrics and the PCA animation."""
+def _present_checkpoints(shown: Presentation, result: RepresentationsResult, units: Units = IMAGE_UNITS) -> None:
+    """Curves across checkpoints, the logged collapse metrics and the PCA animation; `units` names a sample and
+    a token in the figures (images and patches, or clips and tubelets)."""
     sweep, rows, anchors = result.sweep, result.sweep.rows, result.embedding.anchor_health
     references = {
         "rankme_isotropic": anchors["image"]["isotropic"]["rankme"],
@@ -461,9 +462,10 @@ def _present_checkpoints(shown: Presentation, result: RepresentationsResult) -> 
         "checkpoints",
         "Measures across checkpoints",
         checkpoint_caption(sweep, result.best, result.best_rule),
-        curves_figure(rows, result.best, references),
+        curves_figure(rows, result.best, references, units),
     )
-    shown.add_figure("dense", "Isotropy and dense features across checkpoints", DENSE_CAPTION, dense_figure(rows))
+    dense = dense_figure(rows, units)
+    shown.add_figure("dense", "Isotropy and dense features across checkpoints", DENSE_CAPTION, dense)
     if any(a["rho"] is not None for a in result.agreement.values()):
         shown.add_table(
             "agreement",

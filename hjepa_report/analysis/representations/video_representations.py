@@ -25,6 +25,7 @@ from ..thresholds import threshold
 from . import metrics
 from .agreement import agreement as measure_agreement
 from .captions import HEALTH_CAPTION
+from .checkpoint_figures import VIDEO_UNITS
 from .checkpoint_sweep import GRAM_IMAGES, Sweep, _isotropy
 from .checkpoints import DEFAULT_CAP, agreeing_measures, best_checkpoint, best_rule, spread_checkpoints
 from .checks import class_structure_check, collapse_check, collapse_thresholds
@@ -325,5 +326,5 @@ def present_video_representations(result: VideoRepresentationsResult) -> Present
     titles = (("tokens", "tubelet tokens"), ("image", "clip embeddings (mean over tubelet tokens)"))
     add_health_tables(shown, health, result.embedding.anchor_health, titles)
     _present_space(shown, result.probes, used)
-    _present_checkpoints(shown, result)
+    _present_checkpoints(shown, result, VIDEO_UNITS)
     return shown

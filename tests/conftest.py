@@ -13,6 +13,16 @@ HJEPA_RUN = FIXTURES / "hjepa_small"
 IJEPA_RUN = FIXTURES / "ijepa_small"
 
 
+def default_sigint() -> None:
+    """preexec_fn of a child that a test interrupts with SIGINT: SIGINT's default disposition, as a terminal's
+    foreground job has it. A shell without job control starts background commands with SIGINT ignored (POSIX),
+    and Python then installs no KeyboardInterrupt handler, so a test suite run in the background (a CI script
+    under nohup ... &) would see the child ignore the signal."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
     """Map every file below root to (size, mtime_ns, sha256): to prove a run dir was not touched."""
     out = {}

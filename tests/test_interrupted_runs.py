@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HJEPA_RUN
+from conftest import HJEPA_RUN, default_sigint
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIOUS = {"report.html": "<html>previous report</html>\n", "report.json": '{"previous": true}\n'}
@@ -43,6 +43,7 @@ def _start(run: Path, out: Path, *extra: str) -> subprocess.Popen:
         text=True,
         env=env,
         start_new_session=True,  # its own process group: killpg reaches it and its workers, not pytest
+        preexec_fn=default_sigint,
     )
 
 

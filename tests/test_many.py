@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import default_sigint
 from hjepa_report.cli import main
 from hjepa_report.errors import ExitCode
 from hjepa_report.settings import ReportSettings
@@ -177,6 +178,7 @@ def test_ctrl_c_stops_every_worker_and_leaves_no_partial_file(tmp_path, sig, cod
         text=True,
         env=env,
         start_new_session=True,  # its own process group, as a shell gives a foreground job
+        preexec_fn=default_sigint,
     )
     lines = []
     for line in process.stderr:

@@ -36,7 +36,7 @@ from torch import nn
 
 from ..errors import ModelBuildError
 from .vjepa import network_state
-from .vjepa_nets import KNOWN_HEADS, LN_EPS, Attention, Block, VideoGrid, VideoNetworks, _count, _load
+from .vjepa_nets import KNOWN_HEADS, LN_EPS, Attention, Block, VideoGrid, VideoNetworks, _count, _load, take_tokens
 
 ENCODER_LEVELS = {12: (2, 5, 8, 11), 24: (5, 11, 17, 23), 40: (9, 19, 29, 39), 48: (11, 23, 37, 47)}
 PRETRAINED_GRID = {14: 252 // 14, 16: 256 // 16}  # modules.RoPEAttention.pretrained_grid_size
@@ -118,7 +118,7 @@ class VideoEncoder21(nn.Module):
             x = x + self.video_mod_embed
         ids = torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1)
         if mask is not None:
-            x = torch.gather(x, 1, mask.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+            x = take_tokens(x, mask)
             ids = mask
         g = self.grid
         positions = _positions(g, ids, g.width, self.pretrained)
@@ -165,14 +165,14 @@ class VideoPredictor21(nn.Module):
         x = torch.cat([x, token.expand(mask_y.shape[0], mask_y.shape[1], pred_dim)], dim=1)
         order = torch.argsort(torch.cat([mask_x, mask_y], dim=1), dim=1)
         ids = torch.gather(torch.cat([mask_x, mask_y], dim=1), 1, order)
-        x = torch.gather(x, 1, order.unsqueeze(-1).expand(-1, -1, pred_dim))
+        x = take_tokens(x, order)
         if hasattr(self, "video_mod_embed"):
             x = x + self.video_mod_embed
         positions = _positions(self.grid, ids, self.grid.height, self.pretrained)  # no H given: the grid side
         for blk in self.predictor_blocks:
             x = blk(x, positions)
         x = self.predictor_norm(x)
-        x = torch.gather(x, 1, torch.argsort(order, dim=1).unsqueeze(-1).expand(-1, -1, pred_dim))
+        x = take_tokens(x, torch.argsort(order, dim=1))
         at_context = self.predictor_proj_context(x[:, :n_ctx]) if hasattr(self, "predictor_proj_context") else None
         return self.predictor_proj(x[:, n_ctx:]), at_context
 
@@ -331,8 +331,7 @@ def loss_terms(nets: VideoNetworks, clips, masks, settings: LossSettings21, mask
         if settings.normalize_predictor:
             z_pred = level_norm(z_pred, levels)
             z_ctx = level_norm(z_ctx, levels) if z_ctx is not None else None
-        take = lambda ids: torch.gather(h, 1, ids.unsqueeze(-1).expand(-1, -1, h.shape[-1]))  # noqa: E731
-        target = take(mask_y)
+        target = take_tokens(h, mask_y)
         err = (z_pred - target).abs() ** p  # [B, M, L D]
         term = {
             "pred_levels": err.unflatten(-1, (levels, -1)).mean(dim=(0, 1, 3)) / p,
@@ -349,7 +348,7 @@ def loss_terms(nets: VideoNetworks, clips, masks, settings: LossSettings21, mask
             weight = torch.ones(mask_x.shape, dtype=err.dtype)
             if settings.weight_distance:
                 weight = context_distance(mask_x, mask_y, nets.encoder.grid, settings.offset_context)
-            cerr = (z_ctx - take(mask_x)).abs() ** p / weight.unsqueeze(-1)
+            cerr = (z_ctx - take_tokens(h, mask_x)).abs() ** p / weight.unsqueeze(-1)
             term["context_levels"] = cerr.unflatten(-1, (levels, -1)).mean(dim=(0, 1, 3)) / p
             term["context_loss"] = cerr.mean() / p
             term["distance"] = weight

@@ -57,6 +57,12 @@ KNOWN_HEADS = {  # model_name -> num_heads (the weights do not tell): the vit_* 
 }
 
 
+def take_tokens(x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """The rows of x [B, N, D] at the token indices ids [B, K]: [B, K, D] (V-JEPA's src/masks/utils.py
+    apply_masks, for one mask)."""
+    return torch.gather(x, 1, ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+
+
 def rotate(x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
     """Rotate the channel pairs of x [..., N, d] by pos [..., N] (modules.rotate_queries_or_keys, its [a, a]
     frequency layout included)."""
@@ -161,7 +167,7 @@ class VideoEncoder(nn.Module):
             x = x + self.pos_embed
         ids = torch.arange(x.shape[1], device=x.device).expand(x.shape[0], -1)
         if mask is not None:
-            x = torch.gather(x, 1, mask.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+            x = take_tokens(x, mask)
             ids = mask
         g = self.grid
         positions = g.positions(ids, g.height * g.width, g.width) if self.rope else None
@@ -192,21 +198,21 @@ class VideoPredictor(nn.Module):
         targets = token.expand(mask_y.shape[0], mask_y.shape[1], pred_dim)
         if not self.rope:
             table = self.predictor_pos_embed.expand(x.shape[0], -1, -1)
-            x = x + torch.gather(table, 1, mask_x.unsqueeze(-1).expand(-1, -1, pred_dim))
-            targets = targets + torch.gather(table, 1, mask_y.unsqueeze(-1).expand(-1, -1, pred_dim))
+            x = x + take_tokens(table, mask_x)
+            targets = targets + take_tokens(table, mask_y)
         x = torch.cat([x, targets], dim=1)
         ids = torch.cat([mask_x, mask_y], dim=1)
         order = torch.argsort(ids, dim=1) if self.sort else None
         if order is not None:
             ids = torch.gather(ids, 1, order)
-            x = torch.gather(x, 1, order.unsqueeze(-1).expand(-1, -1, pred_dim))
+            x = take_tokens(x, order)
         g = self.grid  # the predictor's blocks get no T/H/W: RoPE uses grid_size x grid_size per frame
         positions = g.positions(ids, g.height * g.height, g.height) if self.rope else None
         for blk in self.predictor_blocks:
             x = blk(x, positions)
         x = self.predictor_norm(x)
         if order is not None:
-            x = torch.gather(x, 1, torch.argsort(order, dim=1).unsqueeze(-1).expand(-1, -1, pred_dim))
+            x = take_tokens(x, torch.argsort(order, dim=1))
         return self.predictor_proj(x[:, n_ctx:])
 
 

@@ -59,27 +59,42 @@ class FilePages:
         """A FilePages for `tensors` (CPU tensors), or None where they are not all file-backed or the platform
         has no /proc/self/maps and madvise."""
         import mmap
-        import os
 
         madvise = _madvise()
-        if madvise is None or not os.path.exists("/proc/self/maps"):
+        if madvise is None:
             return None
-        ranges = _file_mappings()
-        for t in tensors:
-            start = t.data_ptr()
-            end = start + t.numel() * t.element_size()
-            if t.device.type != "cpu" or not any(lo <= start and end <= hi for lo, hi in ranges):
-                return None
-        return cls(madvise, mmap.PAGESIZE)
+        tensors = list(tensors)
+        return cls(madvise, mmap.PAGESIZE) if len(file_backed(tensors)) == len(tensors) else None
 
     def drop(self, tensor) -> None:
         """Hand back the pages that lie wholly inside `tensor` (a partial page at either end stays)."""
-        start = tensor.data_ptr()
-        end = start + tensor.numel() * tensor.element_size()
+        start, end = byte_span(tensor)
         lo = -(-start // self._page) * self._page
         hi = end // self._page * self._page
         if hi > lo:
             self._madvise(ctypes.c_void_p(lo), ctypes.c_size_t(hi - lo), self.MADV_DONTNEED)
+
+
+def byte_span(tensor) -> tuple[int, int]:
+    """The addresses [first, end) of the bytes a (contiguous) tensor's elements occupy."""
+    start = tensor.data_ptr()
+    return start, start + tensor.numel() * tensor.element_size()
+
+
+def file_backed(tensors) -> list:
+    """The CPU tensors of `tensors` whose memory lies wholly inside a private file mapping of this process
+    (/proc/self/maps; none where there is no such file)."""
+    import os
+
+    if not os.path.exists("/proc/self/maps"):
+        return []
+    ranges = _file_mappings()
+    out = []
+    for t in tensors:
+        start, end = byte_span(t)
+        if t.device.type == "cpu" and any(lo <= start and end <= hi for lo, hi in ranges):
+            out.append(t)
+    return out
 
 
 def _file_mappings() -> list[tuple[int, int]]:

@@ -52,6 +52,7 @@ def build_report(
     ctx = ReportContext(run, dataclasses.replace(settings, device=device), progress=lambda msg: say("  " + msg))
     selected = [p for p in all_passes() if settings.wants(p.name)]
     last_model_pass = max((i for i, p in enumerate(selected) if p.needs_model), default=-1)
+    last_reader = max((i for i, p in enumerate(selected) if p.needs_model and p.reads_encodings), default=-1)
     sections = []
     encoder = _figure_encoder(settings)
     for i, analysis in enumerate(selected):
@@ -65,6 +66,8 @@ def build_report(
         else:
             ctx.session.meter.section = analysis.name
             section = analysis.run(ctx, draw=not settings.json_only)
+        if i == last_reader:
+            ctx.session.drop_encodings()  # the later passes (gradient flow, landscape) evaluate their own losses
         if i == last_model_pass:
             ctx.session.release()  # no later pass needs the networks: give their memory back
         if analysis.needs_model:

@@ -102,3 +102,27 @@ def test_interpolation_from_file_pages_ends_at_the_checkpoints_and_matches_the_s
     stepped = landscape.interpolation(lambda: batch.full_loss(stepped_vessel), stepped_params, end_copy, ts)
     assert from_files == pytest.approx(stepped, rel=1e-5)
     assert from_files[1] != pytest.approx(from_files[3])
+
+
+def test_the_grid_hands_back_the_pages_of_what_it_does_not_move(ctx):
+    """_hand_back_fixed: the EMA target encoder's file pages (its targets are computed once) leave the resident
+    set, their values read back unchanged, and the moved parameters keep theirs."""
+    import mmap
+
+    from hjepa_report.analysis.dynamics.landscape_section import _hand_back_fixed
+
+    model = ctx.session.scratch_model(ctx.session.checkpoint)
+    params = landscape.trainable_parameters(model.network)
+    tensors = _float_tensors(model)
+    moved = {p.data_ptr() for p in params.values()}
+    fixed = {n: t for n, t in tensors.items() if t.data_ptr() not in moved}
+    assert any(n.startswith("target_encoder.") for n in fixed) and FilePages.of(fixed.values()) is not None
+    values = {n: t.clone() for n, t in tensors.items()}
+    assert all(float(t.sum()) == float(values[n].sum()) for n, t in tensors.items())  # every page resident
+    page = mmap.PAGESIZE
+    whole = sum(max(0, (t.data_ptr() + t.nbytes) // page - -(-t.data_ptr() // page)) for t in fixed.values())
+    assert whole >= 64  # enough pages to see them go
+    before = _resident_kb(next(iter(fixed.values())).data_ptr())
+    _hand_back_fixed(model, params)
+    assert _resident_kb(next(iter(fixed.values())).data_ptr()) <= before - whole * page // 1024
+    assert all(torch.equal(t, values[n]) for n, t in tensors.items())  # fixed ones read again, moved ones kept

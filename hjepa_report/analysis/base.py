@@ -176,6 +176,9 @@ class AnalysisPass(Generic[R]):
     title: str = ""
     minimal: bool = True  # runs under --minimal
     needs_model: bool = False  # uses the run's networks (the session releases them after the last such pass)
+    # reads the session's cached encodings, embeddings or block outputs (the session drops them after the last
+    # model pass that does); False only for passes that run their own loss evaluations
+    reads_encodings: bool = True
 
     def applies(self, ctx: ReportContext) -> str | None:
         """Return None when the pass can run on this run, else a one-line reason it is skipped."""

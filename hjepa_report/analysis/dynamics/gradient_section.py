@@ -39,6 +39,7 @@ class GradientFlowPass(AnalysisPass[GradientFlowResult]):
     name = "gradient-flow"
     title = "Gradient flow"
     needs_model = True
+    reads_encodings = False  # its own loss evaluations on the fixed batch
 
     def applies(self, ctx: ReportContext) -> str | None:
         return ctx.session.skip_reason() or loss_skip_reason(ctx)

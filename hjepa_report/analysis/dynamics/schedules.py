@@ -23,7 +23,6 @@ src/train.py), step k = (epoch - 1) * ipe + itr, the 0-based iteration (0..total
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,7 +85,7 @@ def _hjepa_schedule(config: dict, spe: int, total_steps: int | None) -> ImpliedS
     warm = int(tr.get("warmup_epochs", 0)) * spe
     kind = tr.get("lr_schedule", "cosine")
     if kind in ("cosine", "linear"):
-        out.lr = np.array([_hjepa_lr(s - 1, base, min_lr, warm, epochs * spe, kind) for s in steps.astype(int)])
+        out.lr = _hjepa_lr(steps - 1, base, min_lr, warm, epochs * spe, kind)
         out.formulas["lr"] = (
             f"linear warmup 0 -> {base:g} over {warm} steps, then {kind} to {min_lr:g} at step "
             f"{epochs * spe} (H-JEPA CosineScheduler; logged at step s = value for s - 1)"
@@ -101,7 +100,7 @@ def _hjepa_schedule(config: dict, spe: int, total_steps: int | None) -> ImpliedS
     ema = tr.get("ema_momentum_schedule") or {}
     start, end = float(ema.get("start", 0.996)), float(ema.get("end", 1.0))
     ema_warm = (int(ema.get("warmup_steps", 1000)) // spe) * spe
-    out.ema_momentum = np.array([_hjepa_ema(s, start, end, ema_warm, epochs * spe) for s in steps.astype(int)])
+    out.ema_momentum = _hjepa_ema(steps, start, end, ema_warm, epochs * spe)
     out.formulas["ema_momentum"] = (
         f"{start:g} for {ema_warm} steps, then linear to {end:g} at step {epochs * spe} (H-JEPA EMAScheduler)"
     )
@@ -111,21 +110,20 @@ def _hjepa_schedule(config: dict, spe: int, total_steps: int | None) -> ImpliedS
     return out
 
 
-def _hjepa_lr(step: int, base: float, final: float, warm: int, total: int, kind: str) -> float:
-    """H-JEPA CosineScheduler / LinearScheduler value at `step` (src/utils/scheduler.py)."""
-    if step < warm:
-        return base * step / warm  # warmup from start_warmup_value = 0
+def _hjepa_lr(step: np.ndarray, base: float, final: float, warm: int, total: int, kind: str) -> np.ndarray:
+    """H-JEPA CosineScheduler / LinearScheduler value at each `step` (src/utils/scheduler.py), vectorised."""
     progress = (step - warm) / max(1, total - warm)
     if kind == "linear":
-        return base - (base - final) * progress
-    return final + (base - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        after = base - (base - final) * progress
+    else:
+        after = final + (base - final) * 0.5 * (1.0 + np.cos(np.pi * progress))
+    return np.where(step < warm, base * step / max(warm, 1), after)  # warmup from start_warmup_value = 0
 
 
-def _hjepa_ema(step: int, start: float, end: float, warm: int, total: int) -> float:
-    """H-JEPA EMAScheduler value at `step`: constant during the warmup, then linear (src/utils/scheduler.py)."""
-    if step < warm:
-        return start
-    return start + (end - start) * min(1.0, (step - warm) / max(1, total - warm))
+def _hjepa_ema(step: np.ndarray, start: float, end: float, warm: int, total: int) -> np.ndarray:
+    """H-JEPA EMAScheduler value at each `step`: constant during the warmup, then linear (src/utils/scheduler.py)."""
+    after = start + (end - start) * np.minimum(1.0, (step - warm) / max(1, total - warm))
+    return np.where(step < warm, start, after)
 
 
 def _ijepa_schedule(config: dict, ipe: int, total_steps: int | None) -> ImpliedSchedule:
@@ -150,13 +148,13 @@ def warmup_cosine_schedule(
     out = ImpliedSchedule(layout=layout, steps=k)
     start, ref, final = (float(opt.get(n, d)) for n, d in (("start_lr", 0.0), ("lr", 0.0), ("final_lr", 0.0)))
     warm = int(float(opt.get("warmup", 0)) * ipe)
-    out.lr = np.array([_ijepa_lr(int(i) + 1, start, ref, final, warm, t_max) for i in k])
+    out.lr = _ijepa_lr(k + 1, start, ref, final, warm, t_max)
     out.formulas["lr"] = (
         f"{start:g} -> {ref:g} linearly over {warm} steps, then cosine to {final:g} at step "
         f"{t_max} ({name} WarmupCosineSchedule; iteration k uses step k + 1)"
     )
     wd, final_wd = float(opt.get("weight_decay", 0.0)), float(opt.get("final_weight_decay", 0.0))
-    out.weight_decay = np.array([_ijepa_wd(int(i) + 1, wd, final_wd, t_max) for i in k])
+    out.weight_decay = _ijepa_wd(k + 1, wd, final_wd, t_max)
     out.formulas["weight_decay"] = f"cosine {wd:g} -> {final_wd:g} over {t_max} steps ({name} CosineWDSchedule)"
     ema = [float(e) for e in (opt.get("ema") or ema_default)]
     denom = ipe * epochs * scale
@@ -165,18 +163,17 @@ def warmup_cosine_schedule(
     return out
 
 
-def _ijepa_lr(step: int, start: float, ref: float, final: float, warm: int, t_max: int) -> float:
-    """I-JEPA WarmupCosineSchedule after `step` calls of step() (src/utils/schedulers.py)."""
-    if step < warm:
-        return start + step / max(1, warm) * (ref - start)
+def _ijepa_lr(step: np.ndarray, start: float, ref: float, final: float, warm: int, t_max: int) -> np.ndarray:
+    """I-JEPA WarmupCosineSchedule after `step` calls of step() (src/utils/schedulers.py), vectorised."""
     progress = (step - warm) / max(1, t_max - warm)
-    return max(final, final + (ref - final) * 0.5 * (1.0 + math.cos(math.pi * progress)))
+    after = np.maximum(final, final + (ref - final) * 0.5 * (1.0 + np.cos(np.pi * progress)))
+    return np.where(step < warm, start + step / max(1, warm) * (ref - start), after)
 
 
-def _ijepa_wd(step: int, ref: float, final: float, t_max: int) -> float:
+def _ijepa_wd(step: np.ndarray, ref: float, final: float, t_max: int) -> np.ndarray:
     """I-JEPA CosineWDSchedule after `step` calls of step(), clamped at the final value (src/utils/schedulers.py)."""
-    wd = final + (ref - final) * 0.5 * (1.0 + math.cos(math.pi * step / t_max))
-    return max(final, wd) if final <= ref else min(final, wd)
+    wd = final + (ref - final) * 0.5 * (1.0 + np.cos(np.pi * step / t_max))
+    return np.maximum(final, wd) if final <= ref else np.minimum(final, wd)
 
 
 @dataclass

@@ -33,7 +33,7 @@ def video_schedule(config: dict, layout: str, ipe: int, total_steps: int | None 
     t_max = int(scale * epochs * ipe)  # init_opt: T_max = int(ipe_scale * num_epochs * iterations_per_epoch)
     if layout == "vjepa2" and opt.get("is_anneal"):
         ref, final = float(opt.get("lr", 0.0)), float(opt.get("final_lr", 0.0))
-        out.lr = np.array([ref + (i + 1) / max(1, t_max) * (final - ref) for i in out.steps])
+        out.lr = ref + (out.steps + 1) / max(1, t_max) * (final - ref)
         out.formulas["lr"] = (
             f"linear {ref:g} -> {final:g} over {t_max} steps ({name} cooldown, is_anneal: LinearDecaySchedule; "
             "iteration k uses step k + 1)"

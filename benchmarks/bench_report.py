@@ -8,7 +8,8 @@ so imports and numba compilation count as they do for a user, and prints: the im
 collect and per-section seconds (from the report itself), the render stage (figure encoding and HTML / JSON
 writing, after the last section), the process's peak resident memory (getrusage) and each section's peak
 (sampled every 50 ms from /proc/self/status, split into anonymous memory and file-backed pages: memory-mapped
-checkpoint weights are file pages the kernel can drop), the HTML and report.json sizes, the checkpoint sizes
+checkpoint weights are file pages the kernel can drop), the largest RSS of this process and the figure
+encoder's worker processes together at one moment, the HTML and report.json sizes, the checkpoint sizes
 and the load average (the machine may be shared: read the numbers with it).
 
 Compute floor: the report counts and times its own network passes (models/meter.py: every forward of every
@@ -49,6 +50,7 @@ class MemorySampler:
     def __init__(self) -> None:
         self.stage: int | str = 0
         self.peaks: dict[int | str, tuple[int, int]] = {}  # stage -> (anon kB, file kB) at the peak of their sum
+        self.with_workers = 0  # kB: the largest RSS of this process and its worker processes at one moment
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -66,6 +68,7 @@ class MemorySampler:
 
     def sample(self) -> None:
         anon, file = _rss_kb()
+        self.with_workers = max(self.with_workers, anon + file + _children_rss_kb())
         old = self.peaks.get(self.stage, (0, 0))
         if anon + file > sum(old):
             self.peaks[self.stage] = (anon, file)
@@ -85,6 +88,30 @@ def _rss_kb() -> tuple[int, int]:
     """(RssAnon, RssFile) of this process in kB (Linux)."""
     fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
     return int(fields["RssAnon"].split()[0]), int(fields["RssFile"].split()[0])
+
+
+def _children_rss_kb() -> int:
+    """VmRSS of this process's descendants (the figure encoder's workers) in kB, summed: an upper bound of
+    what they add, since pages they share with this process (libraries) are counted in both."""
+    me, parents = os.getpid(), {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(stat.parent.name)] = int(fields[1])
+    total = 0
+    for pid in parents:
+        ancestor = parents.get(pid)
+        while ancestor not in (None, me, 0, 1):
+            ancestor = parents.get(ancestor)
+        if ancestor == me:
+            try:
+                status = (Path("/proc") / str(pid) / "status").read_text()
+            except OSError:
+                continue
+            total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    return total
 
 
 def _peak(memory: MemorySampler, stage) -> str:
@@ -116,6 +143,7 @@ def bench(run_dir: Path, out_dir: Path, minimal: bool, device: str) -> None:
     floor = report.network_passes.get("network_seconds", 0.0)
     per_section = report.network_passes.get("sections", {})
     print(f"wall {done - start:.1f} s (imports {imported - start:.1f} s), peak RSS {_peak_rss_mb():.0f} MB")
+    print(f"  with the figure encoder's worker processes at the same moment: {memory.with_workers / 1024:.0f} MB")
     print(f"  compute floor (network passes) {floor:.1f} s: wall / floor {(done - start) / max(floor, 1e-9):.2f}")
     print(f"  build_report {built - imported:.1f} s:")
     print(f"    {'section':18s} {'seconds':>9s} {'networks':>9s}   peak MB (anon + file)")

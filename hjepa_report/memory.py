@@ -58,13 +58,19 @@ class FilePages:
     def of(cls, tensors) -> FilePages | None:
         """A FilePages for `tensors` (CPU tensors), or None where they are not all file-backed or the platform
         has no /proc/self/maps and madvise."""
+        pages = cls.available()
+        tensors = list(tensors)
+        return pages if pages is not None and len(file_backed(tensors)) == len(tensors) else None
+
+    @classmethod
+    def available(cls) -> FilePages | None:
+        """A FilePages for tensors the caller has checked with `file_backed`, or None where the platform has no
+        madvise or /proc/self/maps."""
         import mmap
+        import os
 
         madvise = _madvise()
-        if madvise is None:
-            return None
-        tensors = list(tensors)
-        return cls(madvise, mmap.PAGESIZE) if len(file_backed(tensors)) == len(tensors) else None
+        return cls(madvise, mmap.PAGESIZE) if madvise is not None and os.path.exists("/proc/self/maps") else None
 
     def drop(self, tensor) -> None:
         """Hand back the pages that lie wholly inside `tensor` (a partial page at either end stays)."""

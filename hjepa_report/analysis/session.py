@@ -536,12 +536,12 @@ class ModelSession:
     def drop_encodings(self) -> None:
         """Drop every cached encoding, prediction, embedding and block reduction (the report calls it after the
         last pass that reads them, so the gradient flow and the loss landscape, which evaluate their own losses,
-        do not carry them: ~0.1 GB for a ViT-B/16 with 32 images). A later request encodes again."""
+        do not carry them: ~0.1 GB for a ViT-B/16 with 32 images). A later request encodes again. The memory
+        goes back to the system with the pipeline's release_free_memory after the pass, not here a second time."""
         self._features = None
         for kept in (self._embeddings, self._probe_embeddings, self._prediction_errors, self._block_outputs):
             kept.clear()
         self._block_parts.clear()
-        release_free_memory()
 
     # -- prediction errors per level (the predictions section and the representations checkpoint sweep) -----
 

@@ -183,7 +183,7 @@ class ParamSums:
             grad_max=float(largest),
             count=g.numel(),
             finite=bool(torch.isfinite(largest)),  # max |g| is NaN or inf where any entry is
-            weight_squares=_sum_of_squares(w, float(w.abs().max()) if w.numel() else 0.0),
+            weight_squares=_sum_of_squares(w, float(w.abs().max())),
         )
 
 
@@ -191,9 +191,7 @@ def _sum_of_squares(x, largest: float) -> float:
     """sum x^2 accumulated in float64; squared in float64 too where float32 would overflow (|x| > 1e18)."""
     import torch
 
-    if x.numel() == 0:
-        return 0.0
-    squares = x.double().square() if not largest < 1e18 else x.square()
+    squares = x.double().square() if not largest < 1e18 else x.square()  # `not <`: NaN takes float64 too
     return float(torch.sum(squares, dtype=torch.float64))
 
 

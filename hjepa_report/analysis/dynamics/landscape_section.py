@@ -300,10 +300,13 @@ def _hand_back_fixed(model, params: dict) -> None:
     whose targets the loss closure has already computed): a ViT-B/16's 0.34 GB of the peak. Only tensors of a
     zero-copy load, which the report never writes (it moves only `params`), are dropped (memory.FilePages); a
     later read faults them back in from the file, unchanged."""
+    pages = FilePages.available()
+    if pages is None:
+        return
     moved = [byte_span(p) for p in params.values()]
-    fixed = file_backed(t for t in _float_tensors(model).values() if not any(_overlap(byte_span(t), m) for m in moved))
-    pages = FilePages.of(fixed)
-    for tensor in fixed if pages is not None else ():
+    for tensor in file_backed(
+        t for t in _float_tensors(model).values() if not any(_overlap(byte_span(t), m) for m in moved)
+    ):
         pages.drop(tensor)
 
 

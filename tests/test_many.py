@@ -169,7 +169,9 @@ def _group_pids(pgid: int) -> list[int]:
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, ExitCode.INTERRUPTED), (signal.SIGTERM, ExitCode.TERMINATED)])
 def test_ctrl_c_stops_every_worker_and_leaves_no_partial_file(tmp_path, sig, code):
-    make_runs(tmp_path / "runs", broken=False)
+    # eight runs, so that the sweep is still building when the signal comes 1 s after it starts (three runs
+    # were all built in 1.8 s on a fast 2-core machine, before the signal)
+    make_runs(tmp_path / "runs", lrs=tuple(0.01 * (i + 1) for i in range(8)), broken=False)
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     command = [sys.executable, "-m", "hjepa_report", "many", "--under", str(tmp_path / "runs"), "-o"]
     process = subprocess.Popen(

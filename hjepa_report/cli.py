@@ -10,6 +10,7 @@ import dataclasses
 import os
 import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -43,7 +44,8 @@ class ReportGroup(click.Group):
     def invoke(self, ctx):
         """Run the command; Ctrl-C or SIGTERM at any moment (imports included) ends with its one line and status."""
         try:
-            return super().invoke(ctx)
+            with _sigterm_unwinds():
+                return super().invoke(ctx)
         except Terminated:
             click.echo("terminated (SIGTERM)", err=True)
             sys.exit(ExitCode.TERMINATED)
@@ -123,18 +125,19 @@ def main():
             hjepa-report many --under DIR -j 2  (every run below DIR, then the sweep page)
     Help:   hjepa-report report --help
     """
-    _stop_on_sigterm()
 
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: unwound like Ctrl-C (temporary files removed, workers stopped), exit status 143."""
 
 
-def _stop_on_sigterm() -> None:
-    """Turn SIGTERM (CI cancelling a job, `kill`) into an exception, so the run unwinds as on Ctrl-C.
+@contextmanager
+def _sigterm_unwinds():
+    """While the command runs, turn SIGTERM (CI cancelling a job, `kill`) into an exception, so the run unwinds as
+    on Ctrl-C; the previous handler is back afterwards (main() called in a notebook or a test leaves none behind).
 
     The default action would end the process at once, leaving the temporary siblings of a report being
-    written (render/write.py) and figure-encoding workers behind.
+    written (render/write.py) and figure-encoding workers behind. A handler someone else set is left alone.
     """
     import signal
     import threading
@@ -143,8 +146,14 @@ def _stop_on_sigterm() -> None:
         raise Terminated()
 
     # only the main thread may set a handler (a notebook or test may call main() from another one)
-    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+    ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    if ours:
         signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @main.command("report")

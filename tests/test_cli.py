@@ -267,3 +267,26 @@ def test_json_only_takes_less_cpu_than_drawing(tmp_path):
         generate(IJEPA_RUN, settings)
         cpu[json_only] = time.process_time() - start
     assert cpu[True] < cpu[False], cpu
+
+
+def test_the_sigterm_handler_is_the_commands_only_while_it_runs(tmp_path, monkeypatch):
+    # main() turns SIGTERM into an unwinding exception; called in-process (a notebook, this test suite) it must
+    # not leave that handler behind, or a later SIGTERM to the host process (CI cancelling pytest) raises ours.
+    import signal
+
+    import hjepa_report.pipeline as pipeline
+
+    seen = []
+
+    class Spy(AnalysisPass):
+        name, title = "training", "Training curves"
+
+        def compute(self, ctx):
+            seen.append(signal.getsignal(signal.SIGTERM))
+
+    monkeypatch.setattr(pipeline, "all_passes", lambda: [Spy()])
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    result = invoke(HJEPA_RUN, "-o", tmp_path / "r.html", *FAST)
+    assert result.exit_code == 0, result.output
+    assert seen and seen[0] not in (signal.SIG_DFL, signal.SIG_IGN)  # the command's own handler, while it ran
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

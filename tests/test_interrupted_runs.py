@@ -56,9 +56,17 @@ def _interrupt_when(child: subprocess.Popen, stage: str | None, send) -> list[st
             if line.startswith(stage):
                 break
     send(child)
-    lines += child.stderr.readlines()
-    child.wait(timeout=120)
-    return lines
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.extend(child.stderr.readlines()), daemon=True)
+    reader.start()
+    reader.join(timeout=120)  # the child and every process it started close stderr by then, or this fails
+    if reader.is_alive():
+        ps = ["ps", "-o", "pid,stat,etime,args", "-g", str(child.pid)]
+        group = subprocess.run(ps, capture_output=True, text=True)
+        os.killpg(child.pid, signal.SIGKILL)
+        pytest.fail(f"still running 120 s after the signal:\n{group.stdout}\n{''.join(lines)}")
+    child.wait(timeout=30)
+    return lines + rest
 
 
 def _to_process(sig):

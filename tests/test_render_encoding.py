@@ -168,4 +168,4 @@ def test_workers_do_not_run_an_unguarded_script_again(tmp_path):
 def test_workers_run_at_the_lowest_cpu_priority_so_the_sections_keep_the_cores(encoder):
     import os
 
-    assert encoder._executor().submit(os.nice, 0).result(timeout=60) == 19  # os.nice(0) reads the niceness
+    assert encoder._workers().submit(os.nice, 0).result(timeout=60) == 19  # os.nice(0) reads the niceness

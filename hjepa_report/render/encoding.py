@@ -14,18 +14,17 @@ are done when the last section is, and the render stage waits only for the last 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import pickle
 import signal
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 from ..analysis.base import Animation, Picture
-from ..processes import interrupts_held, main_script_hidden
+from ..processes import WorkerPool
 from .assets import figure_png, gif_bytes, picture_bytes
 
 MAX_WORKERS = 4  # a report has ~40 figures: more workers would mostly cost memory (~100 MB each) and start-up
@@ -80,7 +79,7 @@ class FigureEncoder:
 
     def __init__(self, workers: int | None = None):
         self.workers = default_workers() if workers is None else workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._jobs: dict[tuple[int, float], tuple[object, Future]] = {}  # keeps each content alive: ids stay unique
         self.encoded_here = 0  # figures encoded in this process (no workers, or a worker could not take them)
 
@@ -97,8 +96,7 @@ class FigureEncoder:
             if key in self._jobs:
                 continue
             try:
-                with main_script_hidden(), interrupts_held():  # workers start here, on demand
-                    future = self._executor().submit(_encode_in_worker, content, scale)
+                future = self._workers().submit(_encode_in_worker, content, scale)  # workers start on the first
             except RuntimeError:  # the pool broke or was shut down: encode here instead (see results)
                 return
             self._jobs[key] = (content, future)
@@ -173,18 +171,15 @@ class FigureEncoder:
     def close(self) -> None:
         """Stop the worker processes; results already returned stay valid."""
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.close()
             self._pool = None
         self._jobs.clear()
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _workers(self) -> WorkerPool:
         if self._pool is None:
-            # spawn, not fork: the report process runs torch's threads, and a forked child of a threaded
-            # process may deadlock; a spawned worker imports only numpy, PIL and matplotlib (about a second,
-            # while the sections compute).
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_to_compute
-            )
+            # spawned, not forked (processes.WorkerPool): a spawned worker imports only numpy, PIL and
+            # matplotlib (about a second, while the sections compute).
+            self._pool = WorkerPool(self.workers, initializer=_yield_to_compute)
         return self._pool
 
 

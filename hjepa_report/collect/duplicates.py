@@ -1,7 +1,9 @@
 """Find byte-identical files (H-JEPA's checkpoint_latest.pth / checkpoint_best.pth are copies of an epoch file).
 
 Cheap first: files of different sizes differ; same-size files are compared by a hash of their first and last
-MiB; only when those agree is the whole file hashed, so distinct multi-GB checkpoints cost two 1 MiB reads.
+MiB; only when those agree are the two files compared byte for byte (reading both once, stopping at the first
+difference; no hash of the whole file: SHA-256 of two 1.9 GB checkpoints took 2.2 s of a 5.6 s check), so
+distinct multi-GB checkpoints cost two 1 MiB reads.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ _CHUNK = 8 * 2**20
 def find_copies(paths: list[Path]) -> dict[Path, Path]:
     """Map each file that is a byte copy of an earlier one in `paths` to that earlier file."""
     copies: dict[Path, Path] = {}
-    hashes: dict[tuple[str, Path], str] = {}
+    hashes: dict[Path, str] = {}  # edge hashes
     by_size: dict[int, list[Path]] = {}
     for path in paths:
         try:
@@ -34,18 +36,15 @@ def find_copies(paths: list[Path]) -> dict[Path, Path]:
     return copies
 
 
-def _same(a: Path, b: Path, hashes: dict[tuple[str, Path], str]) -> bool:
-    """Tell whether two same-size files are byte-identical (edge hashes first, whole-file hashes if needed)."""
+def _same(a: Path, b: Path, hashes: dict[Path, str]) -> bool:
+    """Tell whether two same-size files are byte-identical (edge hashes first, then every byte)."""
     try:
-        for how, digest in (("edge", _edge_hash), ("full", _full_hash)):
-            for p in (a, b):
-                if (how, p) not in hashes:
-                    hashes[how, p] = digest(p)
-            if hashes[how, a] != hashes[how, b]:
-                return False
+        for p in (a, b):
+            if p not in hashes:
+                hashes[p] = _edge_hash(p)
+        return hashes[a] == hashes[b] and _same_bytes(a, b)
     except OSError:
         return False
-    return True
 
 
 def _edge_hash(path: Path) -> str:
@@ -59,10 +58,12 @@ def _edge_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def _full_hash(path: Path) -> str:
-    """Hash a whole file in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Compare two files chunk by chunk; False at the first chunk that differs."""
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            chunk = fa.read(_CHUNK)
+            if chunk != fb.read(_CHUNK):
+                return False
+            if not chunk:
+                return True

@@ -193,11 +193,13 @@ def compare_schedule(
 ) -> ScheduleComparison:
     """Compare logged points with the implied schedule at step + shift (tolerance: see RTOL above)."""
     curve = implied.get(name)
-    if curve is None:
+    if curve is None or not len(implied.steps):
         return ScheduleComparison(name, 0, 0, None, None, shift)
-    inside = np.isin(steps + shift, implied.steps) & np.isfinite(logged)
+    # membership by binary search in the sorted implied steps (np.isin sorts both arrays: ~0.4 s a call on 1M steps)
+    at = np.minimum(np.searchsorted(implied.steps, steps + shift), len(implied.steps) - 1)
+    inside = (implied.steps[at] == steps + shift) & np.isfinite(logged)
     s, v = steps[inside], logged[inside]
-    want = curve[np.searchsorted(implied.steps, s + shift)]
+    want = curve[at[inside]]
     if name == "ema_momentum":  # compare the EMA step size 1 - m: the momentum itself barely moves
         v, want, ref = 1.0 - v, 1.0 - want, 1.0 - curve
     else:

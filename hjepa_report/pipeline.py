@@ -16,7 +16,7 @@ from .analysis.registry import all_passes, pass_names
 from .analysis.report import Report
 from .collect import collect_run
 from .errors import ReportError, RunDirError
-from .memory import release_free_memory
+from .memory import existing_objects_frozen, release_free_memory
 from .render import notebook as _notebook  # noqa: F401 - shows Report and Section inline in Jupyter
 from .settings import ReportSettings, device_to_use
 
@@ -55,30 +55,31 @@ def build_report(
     last_reader = max((i for i, p in enumerate(selected) if p.needs_model and p.reads_encodings), default=-1)
     sections = []
     encoder = _figure_encoder(settings)
-    for i, analysis in enumerate(selected):
-        if settings.minimal and not analysis.minimal:
-            section = Section(
-                analysis.name,
-                analysis.title,
-                status="skipped",
-                message="Left out by --minimal (a slow section); run without it to include it.",
+    with existing_objects_frozen():  # gc.collect() between sections skips the imports and the run (~350k objects)
+        for i, analysis in enumerate(selected):
+            if settings.minimal and not analysis.minimal:
+                section = Section(
+                    analysis.name,
+                    analysis.title,
+                    status="skipped",
+                    message="Left out by --minimal (a slow section); run without it to include it.",
+                )
+            else:
+                ctx.session.meter.section = analysis.name
+                section = analysis.run(ctx, draw=not settings.json_only)
+            if i == last_reader:
+                ctx.session.drop_encodings()  # the later passes (gradient flow, landscape) evaluate their own losses
+            if i == last_model_pass:
+                ctx.session.release()  # no later pass needs the networks: give their memory back
+            if analysis.needs_model:
+                release_free_memory()  # the pass's activations and copies, not kept into the next section
+            sections.append(section)
+            if encoder is not None:
+                encoder.submit(f.content for f in section.figures)  # encoded on the other cores from now on
+            say(
+                f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
+                + (f" - {section.message}" if section.status != "ok" and section.message else "")
             )
-        else:
-            ctx.session.meter.section = analysis.name
-            section = analysis.run(ctx, draw=not settings.json_only)
-        if i == last_reader:
-            ctx.session.drop_encodings()  # the later passes (gradient flow, landscape) evaluate their own losses
-        if i == last_model_pass:
-            ctx.session.release()  # no later pass needs the networks: give their memory back
-        if analysis.needs_model:
-            release_free_memory()  # the pass's activations and copies, not kept into the next section
-        sections.append(section)
-        if encoder is not None:
-            encoder.submit(f.content for f in section.figures)  # encoded on the other cores from now on
-        say(
-            f"{analysis.title}: {section.status} ({section.seconds:.1f} s)"
-            + (f" - {section.message}" if section.status != "ok" and section.message else "")
-        )
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     return Report(
         run=run,

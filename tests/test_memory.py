@@ -36,3 +36,36 @@ def test_glibc_trim_is_found_and_returns_heap_memory():
     blocks = [bytearray(1 << 20) for _ in range(64)]  # 64 MiB of heap blocks below the mmap threshold
     del blocks
     assert trim(0) in (0, 1)  # 1: memory was released, 0: nothing to release
+
+
+def test_objects_frozen_for_a_block_are_skipped_by_collections_and_tracked_again_after_it():
+    from hjepa_report.memory import existing_objects_frozen
+
+    assert gc.get_freeze_count() == 0
+    old = _Node()
+    old.self = old  # a cycle alive when the block starts
+    with existing_objects_frozen():
+        assert gc.get_freeze_count() > 0
+        new = _Node()
+        new.self = new
+        new_ref, old_ref = weakref.ref(new), weakref.ref(old)
+        del new, old
+        gc.collect()
+        assert new_ref() is None  # a cycle made inside the block is still collected
+        assert old_ref() is not None  # one frozen at the start is not, until the block ends
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert old_ref() is None
+
+
+def test_a_freeze_made_by_the_host_process_is_left_alone():
+    from hjepa_report.memory import existing_objects_frozen
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with existing_objects_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -61,11 +61,17 @@ def test_objects_frozen_for_a_block_are_skipped_by_collections_and_tracked_again
 def test_a_freeze_made_by_the_host_process_is_left_alone():
     from hjepa_report.memory import existing_objects_frozen
 
-    gc.freeze()
+    host = _Node()
+    host.self = host
+    gc.freeze()  # the host's freeze (a pre-forking server): its cycle must stay frozen after our block
     try:
-        frozen = gc.get_freeze_count()
+        host_ref = weakref.ref(host)
+        del host
         with existing_objects_frozen():
             pass
-        assert gc.get_freeze_count() == frozen
+        gc.collect()
+        assert gc.get_freeze_count() > 0 and host_ref() is not None
     finally:
         gc.unfreeze()
+    gc.collect()
+    assert host_ref() is None

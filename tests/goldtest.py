@@ -285,7 +285,11 @@ def scrub_html(html: str, scrubs: Scrubs) -> str:
     # networks (e.g. RankMe per checkpoint), whose last digits differ between CPUs: rounded as report.json's are
     html = re.sub(
         r'(<script type="application/json" id="hjepa-chart-data">)(.*?)(</script>)',
-        lambda m: m.group(1) + json.dumps(_rounded(json.loads(m.group(2))), separators=(",", ":")) + m.group(3),
+        lambda m: (
+            m.group(1)
+            + json.dumps(_scrub_value(json.loads(m.group(2)), scrubs, key=""), separators=(",", ":"))
+            + m.group(3)
+        ),
         html,
         flags=re.S,
     )
@@ -296,17 +300,6 @@ def scrub_html(html: str, scrubs: Scrubs) -> str:
     html = re.sub(r"\s+", " ", html)
     html = BLOCK_TAG.sub(r"\n\1", html)
     return "\n".join(line.strip() for line in html.splitlines() if line.strip()) + "\n"
-
-
-def _rounded(value: Any) -> Any:
-    """`value` with every float in it rounded by round_float (nested lists and dicts)."""
-    if isinstance(value, float):
-        return round_float(value)
-    if isinstance(value, list):
-        return [_rounded(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _rounded(v) for k, v in value.items()}
-    return value
 
 
 def _scrub_seconds_column(table: re.Match) -> str:

@@ -196,8 +196,9 @@ def compare_schedule(
     if curve is None or not len(implied.steps):
         return ScheduleComparison(name, 0, 0, None, None, shift)
     # membership by binary search in the sorted implied steps (np.isin sorts both arrays: ~0.4 s a call on 1M steps)
-    at = np.minimum(np.searchsorted(implied.steps, steps + shift), len(implied.steps) - 1)
-    inside = (implied.steps[at] == steps + shift) & np.isfinite(logged)
+    shifted = steps + shift
+    at = np.minimum(np.searchsorted(implied.steps, shifted), len(implied.steps) - 1)
+    inside = (implied.steps[at] == shifted) & np.isfinite(logged)
     s, v = steps[inside], logged[inside]
     want = curve[at[inside]]
     if name == "ema_momentum":  # compare the EMA step size 1 - m: the momentum itself barely moves

@@ -55,7 +55,7 @@ def build_report(
     last_reader = max((i for i, p in enumerate(selected) if p.needs_model and p.reads_encodings), default=-1)
     sections = []
     encoder = _figure_encoder(settings)
-    with existing_objects_frozen():  # gc.collect() between sections skips the imports and the run (~350k objects)
+    with existing_objects_frozen():  # each gc.collect() between sections walks only what was made since the last
         for i, analysis in enumerate(selected):
             if settings.minimal and not analysis.minimal:
                 section = Section(

@@ -20,6 +20,15 @@ def test_sigreg_statistic_of_standard_normal_samples_is_its_expected_value():
     assert sigreg_statistic(z, random_directions(512, 10)) == pytest.approx(expected, rel=0.06)
 
 
+def test_sigreg_statistic_equals_the_direct_cosine_and_sine_sums():
+    rng = np.random.default_rng(1)
+    z, directions = 1.5 * rng.standard_normal((1500, 32)), random_directions(32, 2)  # two 1024-row chunks
+    t, phi, weights = knots()
+    xt = (z @ directions)[:, :, None] * t  # the integrand evaluated directly: [n, M, knots]
+    err = (np.cos(xt).mean(0) - phi) ** 2 + np.sin(xt).mean(0) ** 2
+    assert sigreg_statistic(z, directions) == pytest.approx(float((err @ weights * len(z)).mean()), rel=1e-12)
+
+
 def test_isotropy_is_near_its_gaussian_reference_and_far_above_it_when_collapsed():
     rng = np.random.default_rng(0)
     gaussian = 5.0 * rng.standard_normal((3000, 256)) + 2.0  # any global scale and offset

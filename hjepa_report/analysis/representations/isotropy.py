@@ -18,6 +18,8 @@ the same shape, with the same directions, so "near the reference" means "as isot
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 DIRECTIONS, KNOTS, T_MAX = 256, 17, 3.0
@@ -35,17 +37,24 @@ def knots(count: int = KNOTS, t_max: float = T_MAX) -> tuple[np.ndarray, np.ndar
 
 
 def sigreg_statistic(z: np.ndarray, directions: np.ndarray) -> float:
-    """Mean over directions [D, M] of the Epps-Pulley statistic of the projections of z [n, D] (z as given)."""
+    """Mean over directions [D, M] of the Epps-Pulley statistic of the projections of z [n, D] (z as given).
+
+    The empirical characteristic function at the equally spaced knots t_k = k dt is a sum of powers:
+    cos(x t_k) + i sin(x t_k) = exp(i x dt)^k, so each projection costs one complex exponential and 16
+    multiplications instead of 17 cosines and 17 sines (5x faster; the powers agree with the direct values to
+    ~1e-14, tests/test_representations_isotropy_gram.py)."""
     t, phi, weights = knots()
+    dt = t[1] - t[0]
     projections = np.asarray(z, np.float64) @ directions  # [n, M]
-    cos_mean = np.zeros((directions.shape[1], len(t)))
-    sin_mean = np.zeros_like(cos_mean)
-    for start in range(0, len(projections), 1024):  # [rows, M, knots] at a time: bounded memory
-        xt = projections[start : start + 1024, :, None] * t
-        cos_mean += np.cos(xt).sum(0)
-        sin_mean += np.sin(xt).sum(0)
+    ecf_sum = np.zeros((directions.shape[1], len(t)), np.complex128)  # sum over samples of exp(i x t_k)
+    for start in range(0, len(projections), 1024):  # [rows, M] at a time: bounded memory
+        step = np.exp(1j * dt * projections[start : start + 1024])
+        power = np.ones_like(step)
+        for k in range(len(t)):
+            ecf_sum[:, k] += power.sum(0)
+            power *= step
     n = len(projections)
-    err = (cos_mean / n - phi) ** 2 + (sin_mean / n) ** 2
+    err = (ecf_sum.real / n - phi) ** 2 + (ecf_sum.imag / n) ** 2
     return float((err @ weights * n).mean())
 
 
@@ -67,10 +76,16 @@ def isotropy(z: np.ndarray, seed: int) -> dict:
     """The SIGReg statistic of z [n, D] after global scaling, and that of a seeded isotropic Gaussian of the
     same shape with the same directions (its reference value)."""
     z = np.asarray(z, np.float64)
-    directions = random_directions(z.shape[1], seed)
-    gaussian = np.random.default_rng(seed + 1).standard_normal(z.shape)
     return {
-        "statistic": sigreg_statistic(globally_scaled(z), directions),
-        "gaussian_reference": sigreg_statistic(globally_scaled(gaussian), directions),
+        "statistic": sigreg_statistic(globally_scaled(z), random_directions(z.shape[1], seed)),
+        "gaussian_reference": gaussian_reference(z.shape, seed),
         "samples": int(z.shape[0]),
     }
+
+
+@lru_cache(maxsize=4)
+def gaussian_reference(shape: tuple[int, int], seed: int) -> float:
+    """The statistic of a seeded isotropic Gaussian sample of `shape`, with the directions of `seed`: the same
+    for every checkpoint of a run (same token count and width), so computed once."""
+    gaussian = np.random.default_rng(seed + 1).standard_normal(shape)
+    return sigreg_statistic(globally_scaled(gaussian), random_directions(shape[1], seed))

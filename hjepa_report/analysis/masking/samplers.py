@@ -233,22 +233,26 @@ def _hjepa_block(rng, s: HJepaMaskSettings, scale, aspect, level: int, taken: li
     square fallback block of side grid // (level + 2) goes at a random position WITHOUT that check.
     """
     rows, cols = s.grid
-    for u in rng.random((s.max_attempts, 4)):
-        ar = aspect[0] + u[1] * (aspect[1] - aspect[0])
-        h = int(np.round(math.sqrt((scale[0] + u[0] * (scale[1] - scale[0])) * rows * cols / ar)))
-        w = int(np.round(h * ar))
-        h, w = max(1, min(h, rows)), max(1, min(w, cols))
-        top, left = int(u[2] * (rows - h + 1)), int(u[3] * (cols - w + 1))
-        if taken is None or not any(_touches((top, left, h, w), t) for t in taken):
-            return top, left, h, w, False
+    u = rng.random((s.max_attempts, 4))  # all tries at once: the same draws as trying one by one
+    ar = aspect[0] + u[:, 1] * (aspect[1] - aspect[0])
+    h = np.round(np.sqrt((scale[0] + u[:, 0] * (scale[1] - scale[0])) * rows * cols / ar))
+    w = np.clip(np.round(h * ar), 1, cols).astype(int)
+    h = np.clip(h, 1, rows).astype(int)
+    top, left = (u[:, 2] * (rows - h + 1)).astype(int), (u[:, 3] * (cols - w + 1)).astype(int)
+    free = np.ones(len(u), bool)
+    for t in taken or ():
+        free &= ~_touches((top, left, h, w), t)
+    if free.any():
+        i = int(free.argmax())  # the first try that fits
+        return int(top[i]), int(left[i]), int(h[i]), int(w[i]), False
     h, w = max(1, rows // (level + 2)), max(1, cols // (level + 2))
     top, left = rng.integers(0, rows - h + 1), rng.integers(0, cols - w + 1)
     return int(top), int(left), h, w, True
 
 
-def _touches(a, b) -> bool:
-    """Whether two blocks (top, left, h, w) share a patch."""
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+def _touches(a, b):
+    """Whether two blocks (top, left, h, w) share a patch (elementwise for arrays of blocks `a`)."""
+    return (a[0] < b[0] + b[2]) & (b[0] < a[0] + a[2]) & (a[1] < b[1] + b[3]) & (b[1] < a[1] + a[3])
 
 
 def _hjepa_level(rng, s: HJepaMaskSettings, n: int, level: int) -> LevelDraws:

@@ -41,8 +41,8 @@ def sigreg_statistic(z: np.ndarray, directions: np.ndarray) -> float:
 
     The empirical characteristic function at the equally spaced knots t_k = k dt is a sum of powers:
     cos(x t_k) + i sin(x t_k) = exp(i x dt)^k, so each projection costs one complex exponential and 16
-    multiplications instead of 17 cosines and 17 sines (5x faster; the powers agree with the direct values to
-    ~1e-14, tests/test_representations_isotropy_gram.py)."""
+    multiplications instead of 17 cosines and 17 sines (7x faster on 4096 tokens of a ViT-B/16's width; the
+    statistic equals the direct sums' to 2e-16 relative there, tests/test_representations_isotropy_gram.py)."""
     t, phi, weights = knots()
     dt = t[1] - t[0]
     projections = np.asarray(z, np.float64) @ directions  # [n, M]

@@ -148,6 +148,7 @@ class ModelSession:
         self._probe_embeddings: dict[str, ProbeEmbeddings] = {}
         self._prediction_errors: dict[str, PredictionErrors | ReportError] = {}  # see prediction_errors
         self._block_outputs: dict[str, BlockOutputs] = {}  # see block_outputs
+        self._batch_losses: dict[tuple[int, str], float] = {}  # see batch_loss
         # block reductions kept from the target passes of block_checkpoints(), by (info.checkpoint, image id)
         self._block_parts: dict[tuple[str, str], dict] = {}
         self._block_seconds: dict[str, float] = {}  # info.checkpoint -> seconds spent reducing
@@ -542,6 +543,21 @@ class ModelSession:
         for kept in (self._embeddings, self._probe_embeddings, self._prediction_errors, self._block_outputs):
             kept.clear()
         self._block_parts.clear()
+
+    # -- the float32 loss of each checkpoint on the fixed loss batch (gradient flow, the loss landscape) -------
+
+    def batch_loss(self, checkpoint: CheckpointRef, batch_seed: int) -> float | None:
+        """The float32 training loss of `checkpoint` on the report's fixed loss batch (dynamics/batch.py, its
+        masks drawn with `batch_seed`) when a pass has already evaluated it, else None. Gradient flow's forward
+        pass gives it for every checkpoint it visits; the loss landscape reads it for its float32 value at the
+        stored weights and for the ends of each checkpoint interpolation (t = 0 and 1 are the checkpoints
+        themselves) instead of running the networks on the same weights and batch again (a ViT-B/16 H-JEPA:
+        ~7 s per loss on 2 CPU cores)."""
+        return self._batch_losses.get((batch_seed, str(checkpoint.path)))
+
+    def record_batch_loss(self, checkpoint: CheckpointRef, batch_seed: int, loss: float) -> None:
+        """Keep the float32 loss a pass evaluated for `checkpoint` on the fixed loss batch (see batch_loss)."""
+        self._batch_losses[(batch_seed, str(checkpoint.path))] = float(loss)
 
     # -- prediction errors per level (the predictions section and the representations checkpoint sweep) -----
 

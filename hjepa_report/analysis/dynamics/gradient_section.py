@@ -56,6 +56,7 @@ class GradientFlowPass(AnalysisPass[GradientFlowResult]):
             ctx.progress(f"gradient flow: {ref.name}")
             with model.recomputing():  # ~1.5 GB less for a ViT-B/16, the same gradients, one more forward
                 flows[str(ref.path)] = gradients.gradient_flow(model.network, batch.terms_with(model), model.backward)
+            session.record_batch_loss(ref, batch.seed, flows[str(ref.path)].loss)  # the landscape reads it
             del model
         flow = flows[str(chosen.path)]
         sweep = [(ref.name, flows[str(ref.path)]) for ref in shown]

@@ -80,12 +80,21 @@ class Surface:
 
 
 def loss_surface(
-    loss_fn, params: dict, seeds: tuple[int, int], coords, progress=None, reference_fn=None, stored=None
+    loss_fn,
+    params: dict,
+    seeds: tuple[int, int],
+    coords,
+    progress=None,
+    reference_fn=None,
+    stored=None,
+    known: float | None = None,
 ) -> Surface:
     """Evaluate `loss_fn()` (a float) with params moved to theta + a d1 + b d2 for every (a, b) in coords^2,
     d1 and d2 the filter-normalised directions of the two seeds. `reference_fn` (e.g. the float32 loss when
     loss_fn runs in bfloat16) is also evaluated at the stored weights and at the last grid point, into
-    Surface.checked.
+    Surface.checked. `known`: the float32 loss at the stored weights when another pass has already evaluated
+    it (session.batch_loss): it stands for the reference there, or for loss_fn itself without a reference
+    (then loss_fn is the float32 loss), instead of an evaluation of the same weights.
 
     Memory: d1 is held (in bfloat16: half a copy of the trained parameters); d2 is drawn again at the start of each row
     instead of being stored, and along a row the parameters step by (a' - a) d1 (at most len(coords) float32
@@ -106,8 +115,12 @@ def loss_surface(
     loss = np.full((len(coords), len(coords)), np.nan)
     try:
         with torch.no_grad():
-            origin = float(loss_fn())
-            checked = [] if reference_fn is None else [_checked("stored weights", origin, reference_fn)]
+            if reference_fn is None:
+                origin, checked = float(loss_fn() if known is None else known), []
+            else:
+                origin = float(loss_fn())
+                at_origin = reference_fn if known is None else lambda: known
+                checked = [_checked("stored weights", origin, at_origin)]
             for i, b in enumerate(coords):
                 for n, d2 in direction_tensors(saved, seeds[1]):  # theta + b d2 + a_0 d1, d2 drawn again
                     params[n].copy_(saved[n]).add_(d2, alpha=float(b)).add_(d1[n], alpha=float(coords[0]))
@@ -144,8 +157,9 @@ def _checked(at: str, value: float, reference_fn) -> dict:
     return {"at": at, "bf16": float(value), "fp32": float(reference_fn())}
 
 
-def interpolation(loss_fn, params: dict, end: dict, ts) -> np.ndarray:
-    """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015).
+def interpolation(loss_fn, params: dict, end: dict, ts, known: dict | None = None) -> np.ndarray:
+    """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015); at a t in `known`
+    (t -> loss: the checkpoints' own losses at t = 0 and 1, already evaluated) the known loss is taken.
 
     `params`: the tensors of a scratch network holding theta_A, moved along the path and left at the last t;
     `end`: theta_B's tensors (a second scratch network's), overwritten with theta_B - theta_A. From t to the
@@ -155,6 +169,7 @@ def interpolation(loss_fn, params: dict, end: dict, ts) -> np.ndarray:
     """
     import torch
 
+    known = known or {}
     out, previous = [], 0.0
     with torch.no_grad():
         for n, p in params.items():
@@ -163,13 +178,16 @@ def interpolation(loss_fn, params: dict, end: dict, ts) -> np.ndarray:
             for n, p in params.items():
                 p.add_(end[n].to(p.dtype), alpha=float(t) - previous)
             previous = float(t)
-            out.append(float(loss_fn()))
+            out.append(float(known[t] if t in known else loss_fn()))
     return np.asarray(out)
 
 
-def interpolation_between(loss_fn, params: dict, start: StoredWeights, end: StoredWeights, ts) -> np.ndarray:
+def interpolation_between(
+    loss_fn, params: dict, start: StoredWeights, end: StoredWeights, ts, known: dict | None = None
+) -> np.ndarray:
     """Return L((1 - t) theta_A + t theta_B) for each t of `ts` (Goodfellow et al. 2015), every point computed
-    from the two checkpoints themselves (torch.lerp: exactly theta_A at t = 0 and theta_B at t = 1).
+    from the two checkpoints themselves (torch.lerp: exactly theta_A at t = 0 and theta_B at t = 1), or
+    taken from `known` (t -> loss, e.g. the checkpoints' own losses at t = 0 and 1) without evaluating.
 
     `params`: the tensors of a scratch network, overwritten at each t; `start` / `end`: theta_A's and
     theta_B's tensors read-only by the same names, from zero-copy loads whose pages are handed back after each
@@ -177,9 +195,13 @@ def interpolation_between(loss_fn, params: dict, start: StoredWeights, end: Stor
     """
     import torch
 
+    known = known or {}
     out = []
     with torch.no_grad():
         for t in ts:
+            if t in known:
+                out.append(float(known[t]))
+                continue
             for n, p in params.items():
                 a, b = start.tensors[n], end.tensors[n]
                 torch.lerp(a.to(p.dtype), b.to(p.dtype), float(t), out=p)

@@ -175,7 +175,8 @@ class LandscapePass(AnalysisPass[LandscapeResult]):
                 "Linear interpolation between consecutive checkpoints",
                 "Loss on the same batch and masks at (1 - t) theta_A + t theta_B, all tensors interpolated (EMA "
                 "target included), t from -0.25 to 1.25 (Goodfellow et al. 2015). t = 0 and t = 1 are the "
-                f"checkpoints; the last {len(pairs)} of {result.distinct_checkpoints - 1} consecutive pairs "
+                "checkpoints (each checkpoint's loss is evaluated once per report, shared with gradient flow); "
+                f"the last {len(pairs)} of {result.distinct_checkpoints - 1} consecutive pairs "
                 f"({result.pairs_from}). Arithmetic: {PATH_PRECISION.describe()}. Healthy: a monotone or "
                 "convex path with the later checkpoint lower; a bump between them is a barrier the optimiser crossed.",
                 figures.interpolation_figure(pairs),
@@ -269,15 +270,16 @@ def _surface(ctx: ReportContext, batch: LossBatch):
     ctx.progress(f"loss landscape: {grid}x{grid} grid in {chosen.name}")
     sweep = partial(landscape.loss_surface, params=params, seeds=tuple(seeds), coords=coords, progress=ctx.progress)
     stored = _file_weights(ctx, ctx.session.checkpoint, params)
+    known = ctx.session.batch_loss(ctx.session.checkpoint, batch.seed)  # gradient flow's, on the same batch
     if chosen.name == "fp32":
-        surface = sweep(fp32, stored=stored)
+        surface = sweep(fp32, stored=stored, known=known)
     else:
         bf16 = partial(_inference, closure, model, "bf16")
-        surface = sweep(bf16, reference_fn=fp32, stored=stored)
+        surface = sweep(bf16, reference_fn=fp32, stored=stored, known=known)
         if not chosen.measured(surface.checked, _loss_range(surface.loss), "the grid's loss range"):
             chosen = fell_back(chosen)
             ctx.progress("loss landscape: bfloat16 error too large, redoing the grid in float32")
-            surface = sweep(fp32, stored=stored)
+            surface = sweep(fp32, stored=stored, known=known)
     return surface, seeds, budget, grid, why, chosen
 
 
@@ -328,23 +330,41 @@ def _interpolate(ctx: ReportContext, batch: LossBatch, refs: list) -> list[dict]
     Each pair is evaluated on a scratch load of A (session.scratch_model) overwritten at every t from A's and
     B's file pages (landscape.interpolation_between: one network's memory); where a load copies the weights
     (other dtypes, a GPU) A's copy steps along B - A instead (landscape.interpolation: two networks). The
-    session's networks are released first, and freed memory is returned to the system after each pair."""
-    ctx.session.release()
+    session's networks are released first, and freed memory is returned to the system after each pair.
+
+    t = 0 and t = 1 are the checkpoints themselves: their losses on this batch are taken from the session
+    when a pass has evaluated them (gradient flow, or the previous pair), and kept there when evaluated here,
+    so no checkpoint's loss is evaluated twice ("reused" in each pair lists the t taken so)."""
+    session = ctx.session
+    session.release()
     pairs = []
     for a, b in pairwise(refs):
         ctx.progress(f"loss landscape: interpolating {a.name} -> {b.name}")
-        vessel = ctx.session.scratch_model(a)
+        ends = {0.0: a, 1.0: b}
+        known = {t: session.batch_loss(ref, batch.seed) for t, ref in ends.items()}
+        known = {t: loss for t, loss in known.items() if loss is not None}
+        vessel = session.scratch_model(a)
         params = _float_tensors(vessel)
         start, end = _file_weights(ctx, a, params), _file_weights(ctx, b, params)
         loss_fn = partial(batch.full_loss, vessel)
         if start is not None and end is not None:
-            losses = landscape.interpolation_between(loss_fn, params, start, end, INTERPOLATION_T)
+            losses = landscape.interpolation_between(loss_fn, params, start, end, INTERPOLATION_T, known)
         else:  # weights copied on load: step A's copy along B - A (two networks in memory)
             start = end = None
-            b_copy = _float_tensors(ctx.session.scratch_model(b))
-            losses = landscape.interpolation(loss_fn, params, b_copy, INTERPOLATION_T)
+            b_copy = _float_tensors(session.scratch_model(b))
+            losses = landscape.interpolation(loss_fn, params, b_copy, INTERPOLATION_T, known)
             del b_copy
-        pairs.append({"from": a.name, "to": b.name, "t": INTERPOLATION_T.tolist(), "loss": losses.tolist()})
+        for t, ref in ends.items():
+            session.record_batch_loss(ref, batch.seed, losses[list(INTERPOLATION_T).index(t)])
+        pairs.append(
+            {
+                "from": a.name,
+                "to": b.name,
+                "t": INTERPOLATION_T.tolist(),
+                "loss": losses.tolist(),
+                "reused": sorted(known),
+            }
+        )
         del vessel, params, start, end
         release_free_memory()  # this pair's written weights, before the next pair is loaded
     return pairs

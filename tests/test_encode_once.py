@@ -9,6 +9,7 @@ gradients, outside encode().
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from conftest import HJEPA_RUN
@@ -58,6 +59,46 @@ def test_a_measured_checkpoint_is_forgotten_but_the_chosen_one_is_kept():
     session.embeddings()  # the chosen checkpoint's
     session.forget(other, keep_tokens=2)
     assert session.embeddings(other).patch_tokens.shape == (2, *full[1:])
+    kept = session.embeddings(other)
+    for array in (kept.mean_pooled, kept.cls, kept.patch_tokens):  # nothing holds the forgotten tokens alive
+        assert _bytes_kept_alive(array) == array.nbytes
     assert all(key[0] != str(other.path) for key in session.features._entries)
     session.forget(session.checkpoint, keep_tokens=2)  # never the chosen one
     assert any(key[0] == str(session.checkpoint.path) for key in session.features._entries)
+
+
+def _bytes_kept_alive(array) -> int:
+    """The size of the memory a numpy array keeps alive: its own, its base array's, or the whole storage of
+    the torch tensor it was made from (.numpy() shares it)."""
+    import torch
+
+    base = array
+    while getattr(base, "base", None) is not None:
+        base = base.base
+    if isinstance(base, torch.Tensor):
+        return base.untyped_storage().nbytes()
+    return base.nbytes
+
+
+def test_pooled_embeddings_own_their_memory():
+    """EncoderOutput.pooled / pooled_blocks return arrays that keep only themselves alive, so the pooled
+    embeddings a report keeps (forgotten checkpoints, LiDAR's views, probe images) do not hold whole batches."""
+    import torch
+
+    from hjepa_report.models.api import EncoderOutput
+
+    tokens = torch.randn(4, 1 + 9, 8)
+    out = EncoderOutput(
+        tokens=tokens,
+        patch_tokens=tokens[:, 1:],
+        patch_indices=torch.arange(9).repeat(4, 1),
+        valid=torch.ones(4, 9, dtype=torch.bool),
+        blocks={i: torch.randn(4, 10, 8) for i in range(3)},
+        num_prefix_tokens=1,
+    )
+    mean, cls = out.pooled()
+    block_mean, block_cls = out.pooled_blocks()
+    assert np.allclose(cls, tokens[:, 0].numpy()) and np.allclose(mean, tokens[:, 1:].mean(dim=1).numpy())
+    assert np.allclose(block_cls[2], out.blocks[2][:, 0].numpy()) and block_mean.shape == (3, 4, 8)
+    for array in (mean, cls, block_mean, block_cls):
+        assert _bytes_kept_alive(array) == array.nbytes

@@ -86,6 +86,17 @@ def test_pairwise_cosine_excludes_self_pairs():
     assert sorted(metrics.pairwise_cosines(z)) == pytest.approx([0.0, 0.0, 1.0])
 
 
+def test_mean_pairwise_cosine_equals_the_mean_over_every_pair_of_the_matrix():
+    rng = np.random.default_rng(0)
+    for z in (rng.standard_normal((300, 16)), rng.standard_normal((200, 8)) + 3.0, np.ones((50, 4))):
+        z[7] = 0.0  # a zero row: cosine 0 with every other row
+        sim = metrics.cosine_similarity_matrix(z)
+        by_pairs = sim[np.triu_indices(len(z), k=1)].mean()
+        assert metrics.mean_pairwise_cosine(z) == pytest.approx(by_pairs, rel=1e-12, abs=1e-14)
+    with pytest.raises(ValueError, match="n >= 2"):
+        metrics.mean_pairwise_cosine(np.ones((1, 4)))
+
+
 def test_per_dimension_std_and_norms():
     z = np.random.default_rng(4).standard_normal((20000, 64))
     assert metrics.per_dimension_std(z).mean() == pytest.approx(1 / 8, rel=0.02)

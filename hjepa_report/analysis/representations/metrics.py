@@ -132,8 +132,15 @@ def pairwise_cosines(z) -> np.ndarray:
 
 
 def mean_pairwise_cosine(z) -> float:
-    """Mean cosine similarity over all pairs of distinct rows: ~0 for isotropic data, 1 when all rows align."""
-    return float(pairwise_cosines(z).mean())
+    """Mean cosine similarity over all pairs of distinct rows: ~0 for isotropic data, 1 when all rows align.
+
+    Without the n x n matrix: for the unit rows u_i (zero rows stay zero), sum_{i<j} u_i . u_j =
+    (||sum_i u_i||^2 - sum_i ||u_i||^2) / 2, so O(n d) time and memory instead of O(n^2): 4096 patch tokens
+    took a 134 MB matrix and 0.3-1.4 s on 2 cores. Equal to the mean over the matrix's pairs to ~1e-12 (test)."""
+    u = l2_normalise(z)
+    n = len(u)
+    pairs = (float(np.sum(u.sum(axis=0) ** 2)) - float(np.sum(u**2))) / 2
+    return pairs / (n * (n - 1) / 2)
 
 
 def per_dimension_std(z, normalise: bool = True) -> np.ndarray:

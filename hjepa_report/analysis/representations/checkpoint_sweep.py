@@ -108,6 +108,8 @@ def checkpoint_measures(session: ModelSession, ref: CheckpointRef, labels, seed:
     if labels is not None:
         accuracy = label_accuracies(session.probe_embeddings(ref).image, labels, linear_probe=False)
         row["knn_accuracy"], row["knn_interval"] = accuracy["knn_accuracy"], accuracy["knn_interval"]
+    if str(ref.path) != str(session.checkpoint.path):  # its target passes are done: later passes read the cache
+        session.hand_back_pages(ref, "target_encoder")
     try:
         level0 = session.prediction_errors(ref).summary[0]
         row["prediction_cosine"], row["baseline_cosine"] = level0["cosine_mean"], level0["baseline_cosine_mean"]

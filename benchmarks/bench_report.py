@@ -3,7 +3,7 @@
 Usage: .venv/bin/python benchmarks/bench_report.py [RUN_DIR] [--minimal] [--device auto|cpu|cuda] [--out DIR]
        (default RUN_DIR: sample_runs/hjepa_shapes64; large runs: benchmarks/make_large_run.py)
 
-Runs the library exactly as `hjepa-report RUN_DIR` does (build_report, then write_report) in one fresh process,
+Runs the library exactly as `hjepa-report RUN_DIR` does (build_report, then write_report, in pipeline.generate's frozen block) in one fresh process,
 so imports and numba compilation count as they do for a user, and prints: the import time, the wall time, the
 collect and per-section seconds (from the report itself), the render stage (figure encoding and HTML / JSON
 writing, after the last section), the process's peak resident memory (getrusage) and each section's peak
@@ -128,11 +128,12 @@ def bench(run_dir: Path, out_dir: Path, minimal: bool, device: str) -> None:
     print(f"{run_dir}: {_load()} at start, {os.cpu_count()} CPUs", flush=True)
     start = time.perf_counter()
     from hjepa_report import ReportSettings, build_report, write_report
+    from hjepa_report.memory import existing_objects_frozen
     from hjepa_report.pipeline import stderr_progress
 
     imported = time.perf_counter()
     settings = ReportSettings(minimal=minimal, device=device, output=out_dir / "report.html")
-    with MemorySampler() as memory:
+    with MemorySampler() as memory, existing_objects_frozen():  # as pipeline.generate: the render in the block
         report = build_report(run_dir, settings, memory.progress)
         built = time.perf_counter()
         memory.stage = "render"

@@ -122,10 +122,15 @@ def write_report(
 def generate(
     run_dir: str | Path, settings: ReportSettings | None = None, progress: Progress | None = None
 ) -> tuple[Report, Path | None, Path]:
-    """Build and write the report of one run: the whole `hjepa-report RUN_DIR` in one call."""
+    """Build and write the report of one run: the whole `hjepa-report RUN_DIR` in one call.
+
+    The render runs inside the build's frozen block (memory.existing_objects_frozen): once the block ended,
+    the first full collection of the render (compiling the template makes enough objects to start one) walked
+    every object the sections left alive, 0.8 s of the sample run's 1.4 s of HTML and JSON writing."""
     settings = settings or ReportSettings()
-    report = build_report(run_dir, settings, progress)
-    html_path, json_path = write_report(report, settings.output, progress)
+    with existing_objects_frozen():
+        report = build_report(run_dir, settings, progress)
+        html_path, json_path = write_report(report, settings.output, progress)
     return report, html_path, json_path
 
 

@@ -83,7 +83,22 @@ def test_vicreg_terms_known_answers():
 def test_pairwise_cosine_excludes_self_pairs():
     z = np.array([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0]])
     assert metrics.mean_pairwise_cosine(z) == pytest.approx(1 / 3)
-    assert sorted(metrics.pairwise_cosines(z)) == pytest.approx([0.0, 0.0, 1.0])
+    assert metrics.pairwise_cosine_counts(z, np.array([-0.5, 0.5, 1.5])).tolist() == [2, 1]
+
+
+def test_pairwise_cosine_counts_equal_the_histogram_of_every_pair():
+    rng = np.random.default_rng(1)
+    bins = np.linspace(-1, 1, 41)
+    for z in (rng.standard_normal((700, 16)), rng.standard_normal((300, 4)) + 2.0, np.ones((40, 3))):
+        sim = metrics.cosine_similarity_matrix(z)
+        every_pair = np.histogram(np.clip(sim[np.triu_indices(len(z), k=1)], -1, 1), bins=bins)[0]
+        for block in (1, 7, 256, 1000):  # blocks that do and do not divide the rows
+            assert metrics.pairwise_cosine_counts(z, bins, block).tolist() == every_pair.tolist()
+        assert every_pair.sum() == len(z) * (len(z) - 1) // 2  # every pair counted, aligned rows (1 + eps) too
+    assert metrics.pairwise_cosine_counts(np.ones((40, 3)), bins)[-1] == 40 * 39 // 2  # collapsed: all in the top bin
+    edges = np.array([-0.5, 0.0, 0.25, 0.5])  # values on every edge and outside them, as np.histogram counts them
+    values = np.concatenate([edges, [-0.7, 0.1, 0.3, 0.6], rng.uniform(-1, 1, 1000)])
+    assert metrics._histogram(values, edges).tolist() == np.histogram(values, edges)[0].tolist()
 
 
 def test_mean_pairwise_cosine_equals_the_mean_over_every_pair_of_the_matrix():

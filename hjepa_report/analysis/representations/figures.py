@@ -52,10 +52,14 @@ def health_figure(z: np.ndarray, anchors: dict[str, np.ndarray], name: str = "em
     ax_sv.legend(loc="lower left")
 
     bins = np.linspace(-1, 1, 41)
-    ax_cos.hist(metrics.pairwise_cosines(z), bins=bins, color=PALETTE[0], alpha=0.8, label=name)
+    centres = (bins[:-1] + bins[1:]) / 2  # the counts are drawn as weights at the bin centres: the same bars
     ax_cos.hist(
-        metrics.pairwise_cosines(anchors["isotropic"]),
+        centres, bins=bins, weights=metrics.pairwise_cosine_counts(z, bins), color=PALETTE[0], alpha=0.8, label=name
+    )
+    ax_cos.hist(
+        centres,
         bins=bins,
+        weights=metrics.pairwise_cosine_counts(anchors["isotropic"], bins),
         histtype="step",
         lw=1.5,
         color=ANCHOR_STYLE["isotropic"]["color"],

@@ -125,10 +125,31 @@ def cosine_similarity_matrix(z) -> np.ndarray:
     return u @ u.T
 
 
-def pairwise_cosines(z) -> np.ndarray:
-    """Return the cosine similarities of all pairs i < j of rows (self-pairs excluded)."""
-    sim = cosine_similarity_matrix(z)
-    return sim[np.triu_indices(len(sim), k=1)]
+def pairwise_cosine_counts(z, bins: np.ndarray, rows_per_block: int = 256) -> np.ndarray:
+    """Return the histogram (np.histogram's counts over `bins`) of the cosine similarities of all pairs i < j
+    of rows (self-pairs excluded).
+
+    Block by block of rows, each against the rows after it only: 4096 patch tokens are 8.4M pairs, and the
+    whole matrix with its upper-triangle indices took 0.5 s and ~270 MB a call (three int64 / float64 arrays of
+    the pairs) where a block takes 8 MB. The same counts as histogramming every pair at once (test). Cosines are
+    clipped to [-1, 1]: rounding puts aligned rows at 1 + 2e-16, outside a histogram that ends at 1, and a
+    collapsed embedding's pairs would all have gone uncounted."""
+    u = l2_normalise(z)
+    counts = np.zeros(len(bins) - 1, dtype=np.int64)
+    for start in range(0, len(u), rows_per_block):
+        block = u[start : start + rows_per_block] @ u[start:].T  # rows start.. against rows start..n
+        upper = np.arange(block.shape[1])[None, :] > np.arange(block.shape[0])[:, None]  # column j > row i
+        counts += _histogram(np.clip(block[upper], -1.0, 1.0), bins)
+    return counts
+
+
+def _histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """np.histogram's counts (bins [e_i, e_i+1), the last one closed; values outside the edges not counted) by
+    one binary search per value: np.histogram sorts its input in chunks when given the edges, 2x slower."""
+    nb = len(edges) - 1
+    inside = values[(values >= edges[0]) & (values <= edges[-1])]
+    index = np.searchsorted(edges, inside, side="right") - 1  # e[index] <= v < e[index + 1]
+    return np.bincount(np.minimum(index, nb - 1), minlength=nb)  # v == e[-1] goes in the last bin
 
 
 def mean_pairwise_cosine(z) -> float:

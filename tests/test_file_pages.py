@@ -1,5 +1,6 @@
 """ModelSession.hand_back_pages: the checkpoint sweep hands back a measured checkpoint's target-encoder pages
-before its context encoder and predictor run (issue 13's peak memory), without changing a weight."""
+before its context encoder and predictor run, and gradient flow once the loss targets are computed (issue 13's
+peak memory), without changing a weight."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from hjepa_report.analysis.context import ReportContext  # noqa: E402
+from hjepa_report.analysis.dynamics import gradient_section  # noqa: E402
 from hjepa_report.analysis.representations import checkpoint_sweep  # noqa: E402
 from hjepa_report.collect import collect_run  # noqa: E402
 from hjepa_report.memory import FilePages, file_backed  # noqa: E402
@@ -52,3 +54,22 @@ def test_the_sweep_hands_back_the_target_encoder_of_the_checkpoints_it_only_meas
     sweep = checkpoint_sweep.checkpoint_sweep(ctx, labels=None)
     assert len(sweep.rows) == 2 and all("error" not in row for row in sweep.rows)
     assert asked == [(str(_other(ctx).path), "target_encoder")]  # not the chosen one: later passes encode it
+
+
+def test_gradient_flow_hands_back_each_target_encoder_after_its_targets_and_keeps_its_gradients(ctx, monkeypatch):
+    before = gradient_section.GradientFlowPass().compute(ctx)
+    fresh = ReportContext(collect_run(FIX / "ijepa_small"), ReportSettings())
+    asked = []
+    hand_back = fresh.session.hand_back_pages
+
+    def recorded(ref, network):
+        loaded = fresh.session._loaded  # the targets are computed: the backward pass has not run yet
+        asked.append((str(ref.path), network, loaded is not None and loaded[0] == str(ref.path)))
+        hand_back(ref, network)
+
+    monkeypatch.setattr(fresh.session, "hand_back_pages", recorded)
+    after = gradient_section.GradientFlowPass().compute(fresh)
+    paths = {str(r.path) for r in fresh.run.unique_checkpoints()}
+    assert {a[0] for a in asked} == paths and all(a[1] == "target_encoder" and a[2] for a in asked)
+    assert after.flow.loss == before.flow.loss  # handed back and read again: the same weights, the same numbers
+    assert [lg.grad_norm for lg in after.flow.layers] == [lg.grad_norm for lg in before.flow.layers]

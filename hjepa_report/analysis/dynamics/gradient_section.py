@@ -50,12 +50,15 @@ class GradientFlowPass(AnalysisPass[GradientFlowResult]):
         shown = checkpoints_in_order(ctx.run, MAX_CHECKPOINTS)
         visits = shown + ([] if any(str(r.path) == str(chosen.path) for r in shown) else [chosen])
         flows, batch = {}, None
+        session.sample_images()  # may load the chosen checkpoint (its input size): before the visits, not during one
         for ref in session.visiting_order(visits):  # one network in memory at a time, each loaded once
             model = session.model(ref)
             batch = batch or LossBatch.draw(ctx, model)  # the same images and masks for every checkpoint
             ctx.progress(f"gradient flow: {ref.name}")
+            terms = batch.terms_with(model)  # the targets: the EMA target encoder's one pass of this section
+            session.hand_back_pages(ref, "target_encoder")  # its 0.34 GB of a ViT-B/16 are out of the peak
             with model.recomputing():  # ~1.5 GB less for a ViT-B/16, the same gradients, one more forward
-                flows[str(ref.path)] = gradients.gradient_flow(model.network, batch.terms_with(model), model.backward)
+                flows[str(ref.path)] = gradients.gradient_flow(model.network, terms, model.backward)
             session.record_batch_loss(ref, batch.seed, flows[str(ref.path)].loss)  # the landscape reads it
             del model
         flow = flows[str(chosen.path)]

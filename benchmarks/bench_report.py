@@ -3,14 +3,14 @@
 Usage: .venv/bin/python benchmarks/bench_report.py [RUN_DIR] [--minimal] [--device auto|cpu|cuda] [--out DIR]
        (default RUN_DIR: sample_runs/hjepa_shapes64; large runs: benchmarks/make_large_run.py)
 
-Runs the library exactly as `hjepa-report RUN_DIR` does (build_report, then write_report, in pipeline.generate's frozen block) in one fresh process,
-so imports and numba compilation count as they do for a user, and prints: the import time, the wall time, the
-collect and per-section seconds (from the report itself), the render stage (figure encoding and HTML / JSON
-writing, after the last section), the process's peak resident memory (getrusage) and each section's peak
-(sampled every 50 ms from /proc/self/status, split into anonymous memory and file-backed pages: memory-mapped
-checkpoint weights are file pages the kernel can drop), the largest RSS of this process and the figure
-encoder's worker processes together at one moment, the HTML and report.json sizes, the checkpoint sizes
-and the load average (the machine may be shared: read the numbers with it).
+Runs the library exactly as `hjepa-report RUN_DIR` does (build_report, then write_report, in pipeline.generate's
+frozen block) in one fresh process, so imports and numba compilation count as they do for a user, and prints: the
+import time, the wall time, the collect and per-section seconds (from the report itself), the render stage (figure
+encoding and HTML / JSON writing, after the last section), the process's peak resident memory (getrusage) and each
+section's peak (sampled every 50 ms from /proc/self/status, split into anonymous memory and file-backed pages:
+memory-mapped checkpoint weights are file pages the kernel can drop), the largest RSS of this process and the
+figure encoder's worker processes together at one moment, the HTML and report.json sizes, the checkpoint sizes and
+the load average (the machine may be shared: read the numbers with it).
 
 Compute floor: the report counts and times its own network passes (models/meter.py: every forward of every
 network from its first block to its last, and every backward), so the benchmark prints the seconds spent

@@ -8,8 +8,9 @@ depends on which worker finished first.
 
 The pipeline hands each finished section to `FigureEncoder.submit` while the next sections compute. The
 sections use the cores unevenly (the sample run averages ~1.2 busy cores of 2), and the workers run at the
-lowest CPU priority, so they encode in the cycles the sections leave idle: on a quiet machine most figures
-are done when the last section is, and the render stage waits only for the last section's own figures.
+lowest CPU priority, so they encode in the cycles the sections leave idle. Measured on 2 cores: a ViT-B/16
+run's sections are long, and 43 of its 46 figures are done when the last section is (render stage 3.3 s);
+the sample run's are short, and its render stage finishes 20 of 47 (4.8-5.7 s), this process helping.
 """
 
 from __future__ import annotations

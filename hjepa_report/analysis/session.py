@@ -259,13 +259,16 @@ class ModelSession:
     def visiting_order(self, refs: list[CheckpointRef]) -> list[CheckpointRef]:
         """Order checkpoints for a pass that visits each: the one whose networks are in memory first, then the
         others as given, with the chosen one last (the next pass most likely starts from it). Each is then loaded
-        at most once per pass, and no pass reloads what the previous one left in memory."""
+        at most once per pass, and no pass reloads what the previous one left in memory. Until the chosen one has
+        been loaded it comes first: the first `info()` (sample images, masks) loads it, and in the middle of
+        another checkpoint's visit that held two checkpoints' networks at once."""
         loaded = self._loaded[0] if self._loaded else None
         chosen = str(self.checkpoint.path) if self.checkpoint else None
+        first = chosen if self._chosen_info is None else loaded
 
         def rank(ref: CheckpointRef) -> int:
             key = str(ref.path)
-            return 0 if key == loaded else 2 if key == chosen else 1
+            return 0 if key == first else 2 if key == chosen else 1
 
         return sorted(refs, key=rank)  # stable: the given order within each rank
 
@@ -290,13 +293,13 @@ class ModelSession:
 
     def hand_back_pages(self, checkpoint: CheckpointRef, network: str) -> None:
         """Hand the resident file pages of one network of `checkpoint` (`network`: 'target_encoder',
-        'context_encoder' or 'predictor') back to the kernel (memory.FilePages), if its networks are the ones
-        in memory: a later read faults them in again from the page cache, unchanged. For a pass that is done
-        with that network for this checkpoint: the checkpoint sweep hands back the target encoder (0.34 GB of a
-        ViT-B/16) before the context encoder and predictor run, so their pages never count together in the
-        peak. Only the tensors of a zero-copy load lie in a file mapping (memory.file_backed), and the passes
-        before the loss landscape never write a network's weights; a network shared by two roles (one encoder
-        in end-to-end runs) is left alone."""
+        'context_encoder' or 'predictor') back to the kernel (memory.FilePages), if its networks are the ones in
+        memory: a later read faults them in again from the page cache, unchanged. For a pass that is done with
+        that network for this checkpoint: the checkpoint sweep hands back the target encoder (0.34 GB of a
+        ViT-B/16) before the context encoder and predictor run, and gradient flow once its loss targets are
+        computed, so the three networks' pages never count together in the peak. Only the tensors of a zero-copy
+        load lie in a file mapping (memory.file_backed), and the passes before the loss landscape never write a
+        network's weights; a network shared by two roles (one encoder in end-to-end runs) is left alone."""
         pages = FilePages.available()
         if self._loaded is None or self._loaded[0] != str(checkpoint.path) or pages is None:
             return

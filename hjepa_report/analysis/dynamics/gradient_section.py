@@ -50,7 +50,6 @@ class GradientFlowPass(AnalysisPass[GradientFlowResult]):
         shown = checkpoints_in_order(ctx.run, MAX_CHECKPOINTS)
         visits = shown + ([] if any(str(r.path) == str(chosen.path) for r in shown) else [chosen])
         flows, batch = {}, None
-        session.sample_images()  # may load the chosen checkpoint (its input size): before the visits, not during one
         for ref in session.visiting_order(visits):  # one network in memory at a time, each loaded once
             model = session.model(ref)
             batch = batch or LossBatch.draw(ctx, model)  # the same images and masks for every checkpoint
